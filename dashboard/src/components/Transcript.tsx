@@ -1,0 +1,89 @@
+// One call's conversation as chat bubbles: the caller on the left, TOM on the right.
+// Lines TOM could not finish (the caller barged in) are marked, followed by the barge-in itself.
+
+import type { BargeIn, TranscriptLine } from "../api/types";
+import { formatMs } from "../state/stats";
+
+interface TranscriptProps {
+  lines: TranscriptLine[];
+  bargeIns: BargeIn[];
+  dtmf?: string[];
+}
+
+type Item =
+  | { kind: "line"; line: TranscriptLine; key: string }
+  | { kind: "barge"; barge: BargeIn; key: string };
+
+export const ROLE_LABEL = { caller: "Caller", assistant: "TOM" } as const;
+
+/** Lines in arrival order; each barge-in goes right after TOM's line of the turn it cut. */
+export function transcriptItems(lines: TranscriptLine[], bargeIns: BargeIn[]): Item[] {
+  const items: Item[] = lines.map((line, i) => ({ kind: "line", line, key: `l${i}` }));
+  bargeIns.forEach((barge, i) => {
+    const item: Item = { kind: "barge", barge, key: `b${i}` };
+    let at = -1;
+    items.forEach((it, j) => {
+      if (it.kind === "line" && it.line.role === "assistant" && it.line.turn === barge.turn) at = j;
+    });
+    if (at < 0) {
+      items.forEach((it, j) => {
+        if (it.kind === "line" && it.line.turn <= barge.turn) at = j;
+      });
+    }
+    items.splice(at + 1, 0, item);
+  });
+  return items;
+}
+
+export function Transcript({ lines, bargeIns, dtmf = [] }: TranscriptProps) {
+  if (!lines.length && !bargeIns.length) {
+    return <p className="empty">Nothing said yet.</p>;
+  }
+  return (
+    <>
+      <ol className="transcript" role="log" aria-label="Transcript">
+        {transcriptItems(lines, bargeIns).map((item) =>
+          item.kind === "line" ? (
+            <TranscriptBubble key={item.key} line={item.line} />
+          ) : (
+            <BargeInMark key={item.key} barge={item.barge} />
+          ),
+        )}
+      </ol>
+      {dtmf.length > 0 && (
+        <p className="dtmf">
+          Keys pressed: <kbd>{dtmf.join(" ")}</kbd>
+        </p>
+      )}
+    </>
+  );
+}
+
+function TranscriptBubble({ line }: { line: TranscriptLine }) {
+  return (
+    <li className={`bubble bubble-${line.role}${line.interrupted ? " bubble-interrupted" : ""}`} data-role={line.role}>
+      <span className="bubble-role">{ROLE_LABEL[line.role]}</span>
+      <span className="bubble-text">{line.text}</span>
+      {line.interrupted && (
+        <span className="interrupted-mark" title="The caller spoke over TOM here">
+          interrupted
+        </span>
+      )}
+    </li>
+  );
+}
+
+function BargeInMark({ barge }: { barge: BargeIn }) {
+  return (
+    <li className="barge-in" data-testid="barge-in">
+      <span aria-hidden="true">⤺ </span>
+      Caller barged in (turn {barge.turn}); TOM stopped in {formatMs(barge.reaction_ms)}
+      {barge.heard ? (
+        <>
+          {" "}
+          after saying <q>{barge.heard}</q>
+        </>
+      ) : null}
+    </li>
+  );
+}

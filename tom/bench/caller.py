@@ -1,0 +1,363 @@
+"""A scripted phone caller over Twilio Media Streams, measuring TOM from the caller's ear.
+
+`place_call` dials TOM's websocket, waits for the greeting, speaks each turn at real-time pace
+and times: last speech frame sent → first reply frame received (e2e), and for barge-in turns
+speech start → `clear` received. A call that goes wrong returns with `failure` set; it never
+raises, so one bad call cannot end a bench run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import numpy as np
+import structlog
+
+from tom.bench.line import PhoneLine, Received
+from tom.telephony import twilio_wire as wire
+
+log = structlog.get_logger(__name__)
+
+STREAM_PATH = "/twilio/stream"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerTurn:
+    """One thing the caller says: PCM16 LE mono 8 kHz audio plus what the script expects.
+
+    speech_start/speech_end are sample indices of the voiced part (found by energy if None);
+    barge_in starts the turn `barge_in_after_ms` after TOM's previous reply began, while TOM
+    is still talking; may_end_call lets TOM hang up after it (goodbye, transfer).
+    """
+
+    audio: bytes
+    text: str = ""
+    id: str = ""
+    language: str = "en"
+    intent: str = ""
+    barge_in: bool = False
+    barge_in_after_ms: int = 700
+    pause_ms: int = 500
+    expect_reply: bool = True
+    may_end_call: bool = False
+    speech_start: int | None = None
+    speech_end: int | None = None
+
+
+@dataclass(slots=True)
+class TurnResult:
+    """What the caller measured for one turn; times are time.monotonic_ns()."""
+
+    id: str
+    text: str
+    speech_start_ns: int | None = None
+    speech_end_ns: int | None = None
+    reply_start_ns: int | None = None
+    clear_ns: int | None = None
+    barged: bool = False
+    overlapped: bool = False
+    reply_audio: bytes = field(default=b"", repr=False)
+
+    @property
+    def e2e_ms(self) -> float | None:
+        """Last caller speech frame sent → first reply frame received."""
+        if self.reply_start_ns is None or self.speech_end_ns is None:
+            return None
+        return (self.reply_start_ns - self.speech_end_ns) / 1e6
+
+    @property
+    def barge_in_ms(self) -> float | None:
+        """Caller speech start → `clear` received, for turns that interrupted TOM."""
+        if not self.barged or self.clear_ns is None or self.speech_start_ns is None:
+            return None
+        return (self.clear_ns - self.speech_start_ns) / 1e6
+
+    @property
+    def answered(self) -> bool:
+        return self.reply_start_ns is not None
+
+
+@dataclass(slots=True)
+class CallResult:
+    """Everything one call produced; `failure` is None for a call that went as scripted."""
+
+    call_sid: str
+    stream_sid: str
+    failure: str | None = None
+    started_ns: int = 0
+    ended_ns: int = 0
+    greeting_ns: int | None = None
+    turns: list[TurnResult] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list, repr=False)
+    audio: bytes = field(default=b"", repr=False)
+    protocol_errors: list[str] = field(default_factory=list)
+    marks_echoed: int = 0
+    closed_by: str = "caller"
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def greeting_ms(self) -> float | None:
+        """`start` sent → first greeting frame received."""
+        return None if self.greeting_ns is None else (self.greeting_ns - self.started_ns) / 1e6
+
+    @property
+    def duration_s(self) -> float:
+        return max(0, self.ended_ns - self.started_ns) / 1e9
+
+    @property
+    def clears(self) -> int:
+        return sum(1 for r in self.received if r.kind == "clear")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long the caller waits before calling a call failed."""
+
+    connect_s: float = 10.0
+    greeting_s: float = 15.0
+    answer_s: float = 20.0
+    barge_in_s: float = 3.0
+    reply_quiet_ms: int = 800
+    max_reply_s: float = 60.0
+
+
+def stream_url(url: str) -> str:
+    """Accept ws(s)://host/twilio/stream or TOM's http(s)://host base and give the stream URL."""
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    path = parts.path if parts.path not in ("", "/") else STREAM_PATH
+    return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
+
+
+def speech_bounds(pcm: bytes, rate: int = 8000, floor_dbfs: float = -50.0,
+                  below_peak_db: float = 35.0) -> tuple[int, int]:
+    """Sample range [start, end) of the voiced part of PCM16, by 20 ms frame energy."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    frame = rate // 50
+    n = len(x) // frame
+    if n == 0:
+        return 0, len(x)
+    rms = np.sqrt(np.mean(x[:n * frame].reshape(n, frame) ** 2, axis=1))
+    db = 20 * np.log10(np.maximum(rms, 1e-9))
+    voiced = np.flatnonzero(db > max(floor_dbfs, db.max() - below_peak_db))
+    if not voiced.size:
+        return 0, len(x)
+    return int(voiced[0]) * frame, min(len(x), (int(voiced[-1]) + 1) * frame)
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio-shaped id: two letters and 32 hex digits."""
+    return prefix + secrets.token_hex(16)
+
+
+class _CallFailed(Exception):
+    """The call went wrong; the message is the failure a person reads."""
+
+
+class _CallEnded(Exception):
+    """TOM hung up where the script allows it (after a goodbye or a transfer)."""
+
+
+async def place_call(url: str, turns: list[CallerTurn], *, token: str = "",
+                     caller: str = "+15550100", call_sid: str | None = None,
+                     expect_greeting: bool = True, timeouts: Timeouts | None = None,
+                     session: aiohttp.ClientSession | None = None) -> CallResult:
+    """Call TOM over the Twilio protocol, play `turns` and report what the caller measured."""
+    t = timeouts or Timeouts()
+    result = CallResult(call_sid or new_sid("CA"), new_sid("MZ"))
+    own = session is None
+    http = session or aiohttp.ClientSession()
+    params = {"token": token} if token else None
+    try:
+        async with http.ws_connect(stream_url(url), params=params, heartbeat=None,
+                                   timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                                   max_msg_size=4 * 1024 * 1024) as ws:
+            await asyncio.wait_for(_run_call(ws, result, turns, caller, expect_greeting, t),
+                                   _call_budget(turns, t))
+    except _CallFailed as exc:
+        result.failure = str(exc)
+    except TimeoutError:
+        result.failure = result.failure or "call took longer than its whole time budget"
+    except (aiohttp.ClientError, OSError) as exc:
+        result.failure = f"could not reach TOM at {stream_url(url)}: {exc}"
+    finally:
+        result.ended_ns = time.monotonic_ns()
+        if own:
+            await http.close()
+    if result.failure:
+        log.warning("bench_call_failed", call_sid=result.call_sid, failure=result.failure)
+    return result
+
+
+def _call_budget(turns: list[CallerTurn], t: Timeouts) -> float:
+    speech = sum(len(turn.audio) / 2 / 8000 + turn.pause_ms / 1000 for turn in turns)
+    return t.greeting_s + t.max_reply_s + speech + len(turns) * (t.answer_s + t.max_reply_s)
+
+
+async def _run_call(ws: aiohttp.ClientWebSocketResponse, result: CallResult,
+                    turns: list[CallerTurn], caller: str, expect_greeting: bool,
+                    t: Timeouts) -> None:
+    line = PhoneLine(ws, result.stream_sid)
+    receiver = asyncio.create_task(line.receive())
+    pacer: asyncio.Task[None] | None = None
+    try:
+        await line.send_text(wire.connected_message())
+        await line.send_text(wire.start_message(result.stream_sid, result.call_sid,
+                                                {"caller": caller}, sequence=1))
+        result.started_ns = time.monotonic_ns()
+        pacer = asyncio.create_task(line.pace())
+        try:
+            await _Script(line, result, turns, t).run(expect_greeting)
+        finally:
+            if line.closed_at is None:
+                with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                    await line.send_stop(result.call_sid)
+    finally:
+        await _hang_up(ws, line, receiver, pacer)
+        result.received = line.received
+        result.audio = bytes(line.audio)
+        result.protocol_errors = line.protocol_errors
+        result.marks_echoed = line.marks_echoed
+        _attach_reply_audio(result, line)
+        if line.protocol_errors and not result.failure:
+            result.failure = f"protocol error: {line.protocol_errors[0]}"
+
+
+async def _hang_up(ws: aiohttp.ClientWebSocketResponse, line: PhoneLine,
+                   receiver: asyncio.Task[None], pacer: asyncio.Task[None] | None) -> None:
+    if pacer:
+        pacer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError, aiohttp.ClientError):
+            await pacer
+    if line.closed_at is None:
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+            await ws.close()
+    try:
+        await asyncio.wait_for(receiver, 3.0)
+    except (TimeoutError, asyncio.CancelledError, ConnectionError, aiohttp.ClientError):
+        pass
+
+
+def _attach_reply_audio(result: CallResult, line: PhoneLine) -> None:
+    """Each turn's reply audio: what arrived from its first reply frame to the next turn."""
+    for i, turn in enumerate(result.turns):
+        if turn.reply_start_ns is None:
+            continue
+        nxt = result.turns[i + 1].speech_start_ns if i + 1 < len(result.turns) else None
+        turn.reply_audio = line.audio_between(turn.reply_start_ns, nxt)
+
+
+@dataclass
+class _Script:
+    """Walks the turns: greeting, then speak / wait for reply / wait for quiet, per turn."""
+
+    line: PhoneLine
+    result: CallResult
+    turns: list[CallerTurn]
+    t: Timeouts
+
+    @property
+    def quiet_ns(self) -> int:
+        return self.t.reply_quiet_ms * 1_000_000
+
+    def _check_line(self, during: str) -> None:
+        if self.line.protocol_errors:
+            raise _CallFailed(f"protocol error {during}: {self.line.protocol_errors[0]}")
+        if self.line.closed_at is not None:
+            self.result.closed_by = "tom"
+            raise _CallFailed(f"TOM closed the connection {during}")
+
+    async def run(self, expect_greeting: bool) -> None:
+        reply_start = None
+        if expect_greeting:
+            got = await self.line.wait_for(lambda: bool(self.line.media_times), self.t.greeting_s)
+            self._check_line("before greeting")
+            if not got:
+                raise _CallFailed(f"no greeting within {self.t.greeting_s:g} s")
+            reply_start = self.result.greeting_ns = self.line.media_times[0]
+        for i, turn in enumerate(self.turns):
+            prev = self.turns[i - 1] if i else None
+            try:
+                barged = await self._before_turn(turn, reply_start)
+            except _CallFailed:
+                if prev is not None and prev.may_end_call and self.line.closed_at is not None:
+                    self.result.closed_by = "tom"
+                    return  # TOM ended the call after a goodbye/transfer: as scripted
+                raise
+            res = await self._speak(turn, barged)
+            try:
+                reply_start = await self._await_reply(turn, res)
+            except _CallEnded:
+                return
+        if self.turns and self.line.closed_at is None:
+            await self.line.wait_for(lambda: not self.line.is_talking(self.quiet_ns),
+                                     self.t.max_reply_s)
+
+    async def _before_turn(self, turn: CallerTurn, reply_start: int | None) -> bool:
+        """Wait until it is the caller's moment to speak; True when that interrupts TOM."""
+        if turn.barge_in and reply_start is not None:
+            at = reply_start + turn.barge_in_after_ms * 1_000_000
+            await asyncio.sleep(max(0, at - time.monotonic_ns()) / 1e9)
+            self._check_line(f"before turn {turn.id!r}")
+            if self.line.is_talking(self.quiet_ns):
+                return True
+        await self.line.wait_for(lambda: not self.line.is_talking(self.quiet_ns),
+                                 self.t.max_reply_s)
+        self._check_line(f"before turn {turn.id!r}")
+        await asyncio.sleep(turn.pause_ms / 1000)
+        self._check_line(f"before turn {turn.id!r}")
+        return False
+
+    async def _speak(self, turn: CallerTurn, barged: bool) -> TurnResult:
+        res = TurnResult(turn.id, turn.text, barged=barged)
+        self.result.turns.append(res)
+        start, end = speech_bounds(turn.audio)
+        start = start if turn.speech_start is None else turn.speech_start
+        end = end if turn.speech_end is None else turn.speech_end
+        utt = self.line.speak(turn.audio, start, end)
+        await self.line.wait_for(lambda: utt.done.done(), len(turn.audio) / 16000 + 5.0)
+        self._check_line(f"while the caller spoke turn {turn.id!r}")
+        if not utt.done.done():
+            raise _CallFailed(f"could not send the audio of turn {turn.id!r} in time")
+        res.speech_start_ns, res.speech_end_ns = utt.started.result(), utt.ended.result()
+        if not barged:
+            early = self.line.first_media_after(res.speech_start_ns)
+            res.overlapped = early is not None and early <= res.speech_end_ns
+        return res
+
+    async def _await_reply(self, turn: CallerTurn, res: TurnResult) -> int | None:
+        """Time TOM's answer (None: no reply, as the turn allows); _CallEnded if TOM hung up."""
+        after = res.speech_end_ns or 0
+        if res.barged:
+            deadline_s = (res.speech_start_ns or 0) / 1e9 + self.t.barge_in_s - time.monotonic()
+            await self.line.wait_for(
+                lambda: self.line.first_clear_after(res.speech_start_ns or 0) is not None,
+                max(0.0, deadline_s))
+            res.clear_ns = self.line.first_clear_after(res.speech_start_ns or 0)
+            if res.clear_ns is not None:
+                after = max(after, res.clear_ns)
+            else:  # TOM kept talking over the caller: the answer comes after that reply
+                await self.line.wait_for(lambda: not self.line.is_talking(self.quiet_ns),
+                                         self.t.max_reply_s)
+                after = max(after, time.monotonic_ns())
+        got = await self.line.wait_for(lambda: self.line.first_media_after(after) is not None,
+                                       self.t.answer_s)
+        res.reply_start_ns = self.line.first_media_after(after)
+        if got:
+            return res.reply_start_ns
+        if turn.may_end_call and self.line.closed_at is not None:
+            self.result.closed_by = "tom"
+            raise _CallEnded
+        self._check_line(f"after turn {turn.id!r}")
+        if not turn.expect_reply:
+            return None
+        raise _CallFailed(f"no answer to turn {turn.id!r} within {self.t.answer_s:g} s")

@@ -1,0 +1,355 @@
+"""One call: its queues, its tasks and its state machine.
+
+caller audio ─► resample 16 kHz ─► VAD/turns ─► STT ─► dialogue (FAQ / LLM) ─► sentences ─► TTS
+─► player (paced 20 ms frames) ─► `outbound()`; caller speech while TOM talks cancels the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import structlog
+
+from tom.audio import FrameSplitter, Resampler, float_to_pcm16, pcm16_to_float, resample
+from tom.dispatcher import CallFlow, CallRecord
+from tom.engine.playback import ClearOut, EndOut, Outbound, Player, Segment
+from tom.engine.sentences import SentenceChunker
+from tom.engine.timings import TurnTimer
+from tom.engine.vad import SileroStream, TurnDetector, UserTurn
+from tom.monitor import events as ev
+
+if TYPE_CHECKING:
+    from tom.assistant import Assistant
+    from tom.conversation.dialogue import Reply
+
+log = structlog.get_logger(__name__)
+
+STT_RATE = 16000
+NO_SPEECH_PROB = 0.6  # above this Whisper thinks the "turn" was noise
+
+
+class CallEnded(RuntimeError):
+    """Audio or DTMF arrived for a call that has already ended."""
+
+
+class Call:
+    """A live call. Feed it caller audio; iterate `outbound()` for what to play back."""
+
+    def __init__(self, assistant: Assistant, record: CallRecord, *, in_rate: int,
+                 out_rate: int, language: str | None = None) -> None:
+        from tom.conversation.dialogue import Dialogue
+
+        self.assistant = assistant
+        self.settings = assistant.settings
+        self.bus = assistant.bus
+        self.record = record
+        self.id = record.id
+        self.in_rate, self.out_rate = in_rate, out_rate
+        self.log = log.bind(call_id=self.id)
+        self.flow = CallFlow(self.id, self.bus)
+        self.dialogue = Dialogue(assistant.profile, assistant.messages, call_id=self.id,
+                                 caller=record.caller,
+                                 language=language or self.settings.assistant.language)
+        self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=500)
+        self._out: asyncio.Queue[Outbound | None] = asyncio.Queue()
+        self.player = Player(self._out.put_nowait, lead_ms=self.settings.server.playback_lead_ms)
+        self._resample_in = Resampler(in_rate, STT_RATE)
+        self._frames_out = FrameSplitter(out_rate)
+        self.detector = TurnDetector(SileroStream(assistant.vad_session), self.settings.vad,
+                                     on_speech_start=self._on_speech_start, on_turn=self._on_turn)
+        self._tasks: list[asyncio.Task] = []
+        self._turn_task: asyncio.Task | None = None
+        self._turn_no = 0
+        self._reprompts = 0
+        self._last_activity = time.monotonic()
+        self._turn_audio = None  # audio of the turn being transcribed, merged if cut short
+        self._pending_audio = None
+        self._ended = asyncio.Event()
+        self._speech_started_ns = 0
+        self._action_after_reply: str | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._input_loop(), name=f"{self.id}-input"),
+                       loop.create_task(self.player.run(), name=f"{self.id}-player"),
+                       loop.create_task(self._watchdog(), name=f"{self.id}-watchdog")]
+        if self.settings.call.greeting:
+            self.flow.greet()
+            self._start_turn(self._speak_fixed(self.dialogue.greeting(), None))
+        else:
+            self.flow.listen()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    async def end(self, outcome: str, reason: str = "") -> None:
+        """End the call once: stop every task, keep what was said, publish `call_ended`."""
+        if self._ended.is_set():
+            return
+        self._ended.set()
+        self.flow.finish()
+        heard = self.player.clear() if self.player.playing else self.player.take_heard()
+        if heard:
+            self._assistant_heard(heard, interrupted=self.player.playing)
+        current = asyncio.current_task()
+        for task in [*self._tasks, self._turn_task]:
+            if task is not None and task is not current and not task.done():
+                task.cancel()
+        self._out.put_nowait(None)
+        self.flow.close()
+        duration = round((time.monotonic_ns() - self.record.started_ns) / 1e9, 2)
+        self.log.info("call ended", outcome=outcome, reason=reason, duration_s=duration)
+        self.bus.emit(ev.CALL_ENDED, self.id, outcome=outcome, duration_s=duration,
+                      reason=reason, transport=self.record.transport)
+
+    async def fail(self, kind: str, message: str) -> None:
+        """A bad input or internal error ends this call only, with a clear reason."""
+        self.log.warning("call failed", kind=kind, error=message)
+        self.bus.emit(ev.ERROR, self.id, kind=kind, message=message)
+        await self.end("error", message)
+
+    # --- transport side --------------------------------------------------------------------
+
+    def feed(self, pcm16: bytes) -> None:
+        """Caller audio (PCM16 mono at `in_rate`), any chunk size. Never blocks."""
+        if self._ended.is_set():
+            raise CallEnded(f"call {self.id} has ended")
+        try:
+            self._inbound.put_nowait(pcm16)
+        except asyncio.QueueFull:
+            asyncio.get_running_loop().create_task(
+                self.fail("overload", "caller audio backed up for 10 s; the call cannot keep up"))
+
+    async def dtmf(self, digit: str) -> None:
+        if self._ended.is_set():
+            raise CallEnded(f"call {self.id} has ended")
+        self.bus.emit(ev.DTMF, self.id, digit=digit)
+        self._activity()
+        reply = await self.dialogue.on_dtmf(digit)
+        if reply.text or reply.llm_messages or reply.action:
+            self._cancel_turn()
+            self._turn_no += 1
+            timer = TurnTimer(self._turn_no, time.monotonic_ns())
+            self._start_turn(self._respond(reply, timer))
+
+    async def outbound(self) -> AsyncIterator[Outbound]:
+        """Paced frames (`AudioOut`), `MarkOut`, `ClearOut` and finally `EndOut` or nothing."""
+        while (item := await self._out.get()) is not None:
+            yield item
+
+    # --- caller side -----------------------------------------------------------------------
+
+    async def _input_loop(self) -> None:
+        while (chunk := await self._inbound.get()) is not None:
+            pcm = self._resample_in.process(chunk)
+            if pcm:
+                self.detector.feed(pcm16_to_float(pcm))
+
+    def _on_speech_start(self, ts_ns: int) -> None:
+        self._activity()
+        self._speech_started_ns = ts_ns
+        if self.player.playing:
+            self._barge_in(ts_ns)
+        elif self._turn_task is not None and not self._turn_task.done():
+            # Still thinking about the last utterance: it and this one become one turn.
+            self._cancel_turn()
+            self._pending_audio = self._turn_audio
+        self.flow.caller_starts()
+
+    def _barge_in(self, detected_ns: int) -> None:
+        self._cancel_turn()
+        heard = self.player.clear()
+        self._out.put_nowait(ClearOut())
+        reaction_ms = round((time.monotonic_ns() - self.detector.start_ns) / 1e6, 1)
+        self._assistant_heard(heard, interrupted=True)
+        self.bus.emit(ev.BARGE_IN, self.id, turn=self._turn_no, reaction_ms=reaction_ms,
+                      heard=heard)
+        self.log.info("barge-in", heard=heard, reaction_ms=reaction_ms)
+
+    def _on_turn(self, turn: UserTurn) -> None:
+        self._activity()
+        self.flow.caller_stops()
+        self._turn_no += 1
+        timer = TurnTimer(self._turn_no, turn.speech_end_ns)
+        timer.mark("eot_detected", turn.detected_ns)
+        if self._pending_audio is not None:
+            turn.audio = np.concatenate([self._pending_audio, turn.audio])
+            self._pending_audio = None
+        self._turn_audio = turn.audio
+        self._start_turn(self._caller_turn(turn, timer))
+
+    async def _caller_turn(self, turn: UserTurn, timer: TurnTimer) -> None:
+        transcript = await self.assistant.transcribe(turn.audio)
+        timer.mark("stt_done", time.monotonic_ns())
+        text = transcript.text.strip()
+        if not text or transcript.no_speech_prob > NO_SPEECH_PROB and len(text.split()) < 3:
+            self.log.debug("ignored non-speech turn", text=text, nsp=transcript.no_speech_prob)
+            self._turn_audio = None
+            self.flow.listen()
+            return
+        self._turn_audio = None  # from here on the turn is answered, not merged
+        self.bus.emit(ev.TRANSCRIPT, self.id, role="caller", text=text, turn=timer.turn,
+                      interrupted=False)
+        reply = await self.dialogue.on_caller(text)
+        await self._respond(reply, timer)
+
+    # --- TOM's side ------------------------------------------------------------------------
+
+    def _start_turn(self, coro) -> None:
+        self._turn_task = asyncio.get_running_loop().create_task(self._guarded(coro))
+
+    async def _guarded(self, coro) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one broken turn ends this call only
+            self.log.exception("turn failed")
+            await self.fail("internal", f"{type(exc).__name__}: {exc}")
+
+    def _cancel_turn(self) -> None:
+        if self._turn_task is not None and not self._turn_task.done():
+            self._turn_task.cancel()
+        self._turn_task = None
+
+    async def _respond(self, reply: Reply, timer: TurnTimer) -> None:
+        self.flow.reply()
+        if reply.text:
+            await self._speak_fixed(reply.text, timer, intent=reply.intent)
+        elif reply.llm_messages:
+            await self._speak_llm(reply.llm_messages, timer, intent=reply.intent)
+        await self.player.drained()
+        heard = self.player.take_heard()
+        if heard:
+            self._assistant_heard(heard, interrupted=False)
+        if reply.action:
+            await self._act(reply.action)
+        else:
+            self.flow.listen()
+            self._activity()
+
+    async def _speak_fixed(self, text: str, timer: TurnTimer | None, intent: str = "") -> None:
+        chunker = SentenceChunker(first_clause_words=10**6)
+        sentences = chunker.feed(text + " ") + chunker.flush()
+        for i, sentence in enumerate(sentences):
+            if timer is not None and i == 0:
+                timer.mark("first_sentence", time.monotonic_ns())
+            await self._say(sentence, timer, intent)
+        if timer is None:  # the greeting
+            await self.player.drained()
+            heard = self.player.take_heard()
+            if heard:
+                self._assistant_heard(heard, interrupted=False)
+            self.flow.listen()
+            self._activity()
+
+    async def _speak_llm(self, messages: list[dict], timer: TurnTimer, intent: str) -> None:
+        chunker = SentenceChunker()
+        spoken = 0
+        async for piece in self.assistant.llm.stream(messages):
+            timer.mark("llm_first_token", time.monotonic_ns())
+            for sentence in chunker.feed(piece):
+                spoken += await self._say_checked(sentence, timer, intent)
+        for sentence in chunker.flush():
+            spoken += await self._say_checked(sentence, timer, intent)
+        if not spoken:
+            await self._say(self.dialogue.fallback(), timer, intent)
+
+    async def _say_checked(self, sentence: str, timer: TurnTimer, intent: str) -> int:
+        safe = self.dialogue.check_sentence(sentence)
+        if not safe:
+            return 0
+        timer.mark("first_sentence", time.monotonic_ns())
+        await self._say(safe, timer, intent)
+        return 1
+
+    async def _say(self, sentence: str, timer: TurnTimer | None, intent: str) -> None:
+        audio, rate = await self.assistant.synthesize(sentence)
+        if timer is not None:
+            timer.mark("tts_first_audio", time.monotonic_ns())
+        pcm = float_to_pcm16(resample(audio * 0.8, rate, self.out_rate))
+        frames = self._frames_out.push(pcm)
+        tail = self._frames_out.flush()
+        if tail:
+            frames.append(tail + bytes(self._frames_out.frame_bytes - len(tail)))
+        first = None
+        if timer is not None and "first_frame_out" not in timer.marks:
+            def first(ts_ns: int, timer: TurnTimer = timer) -> None:
+                timer.mark("first_frame_out", ts_ns)
+                self.bus.emit(ev.TURN, self.id, turn=timer.turn, intent=intent,
+                              timings_ms=timer.timings_ms(), marks_ms=timer.marks_ms())
+        self.player.add(Segment(sentence, frames, f"t{self._turn_no}-{uuid.uuid4().hex[:6]}",
+                                on_first_frame=first))
+
+    def _assistant_heard(self, text: str, *, interrupted: bool) -> None:
+        self.dialogue.on_assistant(text, interrupted)
+        self.bus.emit(ev.TRANSCRIPT, self.id, role="assistant", text=text, turn=self._turn_no,
+                      interrupted=interrupted)
+
+    async def _act(self, action: str) -> None:
+        if action == "transfer":
+            self.flow.transfer()
+            self._out.put_nowait(EndOut("transfer", "caller asked for a person"))
+            await self.end("transferred", "caller asked for a person")
+        else:
+            self._out.put_nowait(EndOut("hangup", "conversation finished"))
+            await self.end("completed", "conversation finished")
+
+    # --- silence and time limits -----------------------------------------------------------
+
+    def _activity(self) -> None:
+        self._last_activity = time.monotonic()
+        self._reprompts = 0 if self.flow.state != "speaking" else self._reprompts
+
+    async def _watchdog(self) -> None:
+        call = self.settings.call
+        while True:
+            await asyncio.sleep(0.25)
+            age = time.monotonic() - self.record.started_ns / 1e9
+            if age > call.max_duration_s:
+                await self._say_and_end(self.dialogue.idle_farewell(), "timeout",
+                                        "maximum call duration reached")
+                return
+            busy = self.player.playing or self.detector.speaking or (
+                self._turn_task is not None and not self._turn_task.done())
+            if busy:
+                self._last_activity = time.monotonic()
+                continue
+            if time.monotonic() - self._last_activity < call.reprompt_after_s:
+                continue
+            if self._reprompts >= call.max_reprompts:
+                await self._say_and_end(self.dialogue.idle_farewell(), "timeout",
+                                        "caller silent")
+                return
+            self._reprompts += 1
+            self._last_activity = time.monotonic()
+            self._turn_no += 1
+            self.flow.reply()
+            self._start_turn(self._speak_fixed(self.dialogue.reprompt(self._reprompts),
+                                               None))
+
+    async def _say_and_end(self, text: str, outcome: str, reason: str) -> None:
+        self._cancel_turn()
+        self.flow.reply()
+        await self._say(text, None, "")
+        await self.player.drained()
+        heard = self.player.take_heard()
+        if heard:
+            self._assistant_heard(heard, interrupted=False)
+        self._out.put_nowait(EndOut("hangup", reason))
+        await self.end(outcome, reason)
+
+
+def new_call_id() -> str:
+    return uuid.uuid4().hex[:16]

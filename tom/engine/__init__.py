@@ -1,0 +1,1 @@
+"""Transport-agnostic realtime stages: VAD, STT, LLM, TTS and the sentence cutter."""

@@ -1,0 +1,143 @@
+"""Streaming chat LLMs: llama.cpp in-process, or any OpenAI-compatible HTTP endpoint.
+
+Both yield text pieces as they are generated; cancelling the consuming task stops generation
+(the llama.cpp worker thread sees the cancel flag at its next token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from typing import Protocol
+
+import aiohttp
+
+from tom.config import LlmSettings
+
+
+class LLMError(RuntimeError):
+    """The language model failed; the message says where."""
+
+
+class ChatModel(Protocol):
+    def stream(self, messages: list[dict], *, max_tokens: int | None = None,
+               temperature: float | None = None) -> AsyncIterator[str]: ...
+
+
+def load_llama(path: str, settings: LlmSettings):
+    from llama_cpp import Llama
+
+    return Llama(model_path=path, n_ctx=settings.context, n_threads=settings.threads,
+                 n_threads_batch=settings.threads, n_batch=512, verbose=False)
+
+
+_DONE = object()
+
+
+class LlamaChat:
+    """llama.cpp behind one worker thread: the model is shared by all calls, one request at a time.
+
+    llama.cpp reuses the longest common token prefix of consecutive prompts, so the shared system
+    prompt is evaluated once, not per turn.
+    """
+
+    def __init__(self, llama, settings: LlmSettings, executor: Executor) -> None:
+        self.llama = llama
+        self.settings = settings
+        self.executor = executor
+
+    async def stream(self, messages: list[dict], *, max_tokens: int | None = None,
+                     temperature: float | None = None) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def put(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def work() -> None:
+            if cancelled.is_set():
+                return put(_DONE)
+            try:
+                chunks = self.llama.create_chat_completion(
+                    messages=messages, stream=True,
+                    max_tokens=max_tokens or self.settings.max_tokens,
+                    temperature=self.settings.temperature if temperature is None else temperature,
+                    top_p=0.9, repeat_penalty=1.1)
+                for chunk in chunks:
+                    if cancelled.is_set():
+                        break
+                    text = chunk["choices"][0]["delta"].get("content")
+                    if text:
+                        put(text)
+            except Exception as exc:  # surfaced to the caller as LLMError
+                put(LLMError(f"llama.cpp failed: {type(exc).__name__}: {exc}"))
+            put(_DONE)
+
+        future = loop.run_in_executor(self.executor, work)
+        try:
+            while (item := await queue.get()) is not _DONE:
+                if isinstance(item, LLMError):
+                    raise item
+                yield item
+        finally:
+            cancelled.set()
+            if not future.done():
+                future.add_done_callback(lambda f: f.exception())
+
+
+class OpenAIChat:
+    """An OpenAI-compatible `/chat/completions` endpoint, streamed over SSE."""
+
+    def __init__(self, settings: LlmSettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    async def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            headers = {"Authorization": f"Bearer {self.settings.api_key}"} \
+                if self.settings.api_key else {}
+            self._session = aiohttp.ClientSession(
+                headers=headers, timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def stream(self, messages: list[dict], *, max_tokens: int | None = None,
+                     temperature: float | None = None) -> AsyncIterator[str]:
+        url = self.settings.base_url.rstrip("/") + "/chat/completions"
+        body = {"model": self.settings.model, "messages": messages, "stream": True,
+                "max_tokens": max_tokens or self.settings.max_tokens,
+                "temperature": self.settings.temperature if temperature is None else temperature}
+        session = await self._client()
+        try:
+            async with session.post(url, json=body) as resp:
+                if resp.status != 200:
+                    detail = (await resp.text())[:200]
+                    raise LLMError(f"LLM endpoint {url} answered {resp.status}: {detail}")
+                async for raw in resp.content:
+                    line = raw.decode("utf-8", errors="replace").strip()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    text = _delta_text(data)
+                    if text:
+                        yield text
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise LLMError(f"LLM endpoint {url} unreachable: {type(exc).__name__}: {exc}") from exc
+
+
+def _delta_text(data: str) -> str:
+    try:
+        choice = json.loads(data)["choices"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+    delta = choice.get("delta") or {}
+    return delta.get("content") or ""

@@ -1,0 +1,139 @@
+"""Speech to text with faster-whisper, with the encoder on a window sized to the utterance.
+
+Stock faster-whisper pads every utterance to 30 s, so even one second of speech pays for a
+30 s encoder pass (~400 ms on 2 cores). CTranslate2's Whisper encoder accepts shorter mel
+inputs, so `window = "fit"` encodes only the utterance plus a little trailing silence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from tom.config import SttSettings
+
+SAMPLE_RATE = 16000
+HOP = 160  # mel frames are 10 ms
+MAX_FRAMES = 3000  # Whisper's 30 s window
+PAD_S = 0.5  # trailing silence so the last word is not clipped by the window edge
+MIN_WINDOW_S = 2.0  # very short windows make tiny models hallucinate
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    no_speech_prob: float
+    avg_logprob: float
+    audio_s: float
+
+
+def load_whisper(path: str, settings: SttSettings):
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(path, device="cpu", compute_type=settings.compute_type,
+                        cpu_threads=settings.threads, num_workers=1)
+
+
+class SpeechToText:
+    """Transcribes one finished utterance; blocking, so callers run it in a worker thread."""
+
+    def __init__(self, model, settings: SttSettings) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.model = model
+        self.settings = settings
+        multilingual = model.model.is_multilingual
+        language = settings.language if multilingual else "en"
+        self.language = language
+        self.tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe",
+                                   language=language if multilingual else None)
+        self.prompt = model.get_prompt(self.tokenizer, [], without_timestamps=False)
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """`audio` is float32 mono 16 kHz."""
+        audio = np.asarray(audio, dtype=np.float32)
+        audio_s = len(audio) / SAMPLE_RATE
+        if self.settings.window == "30s" or audio_s > 28:
+            return self._stock(audio, audio_s)
+        window_s = max(MIN_WINDOW_S, audio_s + PAD_S)
+        frames = min(MAX_FRAMES, int(math.ceil(window_s * 100)))
+        padded = np.zeros(frames * HOP, dtype=np.float32)
+        padded[: len(audio)] = audio[: len(padded)]
+        features = self.model.feature_extractor(padded, padding=0)[:, :frames]
+        encoder_output = self.model.encode(features)
+        # Speech runs at most ~6 tokens/s; a tight limit stops a looping decoder early.
+        max_length = min(448, len(self.prompt) + 12 + int(audio_s * 8))
+        result = self.model.model.generate(
+            encoder_output, [self.prompt], beam_size=self.settings.beam_size,
+            max_length=max_length, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=self.suppress, max_initial_timestamp_index=50,
+        )[0]
+        tokens = result.sequences_ids[0]
+        text = drop_repeats(self._segments_before(tokens, audio_s - 0.3))
+        if not text:  # the short window occasionally ends at once; the stock path decides
+            return self._stock(audio, audio_s)
+        score = result.scores[0] / (len(tokens) + 1) if result.scores else 0.0
+        return Transcript(text, self.language, float(result.no_speech_prob), float(score), audio_s)
+
+    def _segments_before(self, tokens: list[int], end_s: float) -> str:
+        """Text of the timestamped segments that start inside the audio.
+
+        On a window sized to the utterance Whisper tends to start the utterance again after
+        its end; those segments start at or after the end of the audio and are dropped.
+        """
+        ts_begin, eot = self.tokenizer.timestamp_begin, self.tokenizer.eot
+        texts: list[str] = []
+        current: list[int] = []
+        start: float | None = None
+        for token in tokens:
+            if token >= ts_begin:
+                stamp = (token - ts_begin) * 0.02
+                if start is None:
+                    start = stamp
+                    continue
+                if start < end_s:
+                    texts.append(self.tokenizer.decode(current))
+                current, start = [], None
+            elif token < eot:
+                current.append(token)
+        if current and (start is None or start < end_s):
+            texts.append(self.tokenizer.decode(current))
+        return " ".join(t.strip() for t in texts if t.strip())
+
+    def _stock(self, audio: np.ndarray, audio_s: float) -> Transcript:
+        segments, info = self.model.transcribe(
+            audio, language=self.language, beam_size=self.settings.beam_size,
+            condition_on_previous_text=False, without_timestamps=True, vad_filter=False)
+        segs = list(segments)
+        text = " ".join(s.text.strip() for s in segs).strip()
+        nsp = max((s.no_speech_prob for s in segs), default=1.0)
+        lp = float(np.mean([s.avg_logprob for s in segs])) if segs else -10.0
+        return Transcript(text, info.language, nsp, lp, audio_s)
+
+
+def _norm(word: str) -> str:
+    return re.sub(r"\W", "", word.lower())
+
+
+def drop_repeats(text: str) -> str:
+    """Cut a decoder loop: text that starts over ("Yes yes yes", "Goodbye. Goodbye.").
+
+    A tail is dropped when it repeats the beginning of the text and follows the end of a
+    sentence, or when the whole text is one word repeated.
+    """
+    words = text.split()
+    norm = [_norm(w) for w in words]
+    if len(words) > 1 and len(set(norm)) == 1:
+        return words[0]
+    for j in range(1, len(words)):
+        tail = norm[j:]
+        if tail == norm[: len(tail)] and words[j - 1][-1:] in ".?!":
+            return " ".join(words[:j])
+    return text

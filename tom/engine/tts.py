@@ -1,0 +1,44 @@
+"""Text to speech with piper; one sentence at a time so the first can play while the rest is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tom.config import TtsSettings
+
+
+def load_piper(path: Path, settings: TtsSettings):
+    """A PiperVoice whose onnxruntime session uses the configured thread budget."""
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    from tom.models import read_json
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = settings.threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(path), sess_options=opts,
+                                           providers=["CPUExecutionProvider"])
+    config = PiperConfig.from_dict(read_json(Path(f"{path}.json")))
+    return PiperVoice(session=session, config=config)
+
+
+class TextToSpeech:
+    """Blocking synthesis of one sentence to float32 audio at `sample_rate`."""
+
+    def __init__(self, voice, settings: TtsSettings) -> None:
+        from piper.config import SynthesisConfig
+
+        self.voice = voice
+        self.sample_rate: int = voice.config.sample_rate
+        self.syn = SynthesisConfig(length_scale=settings.length_scale)
+
+    def synthesize(self, text: str) -> np.ndarray:
+        chunks = [c.audio_float_array for c in self.voice.synthesize(text, self.syn)]
+        if not chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(chunks).astype(np.float32, copy=False)

@@ -1,0 +1,141 @@
+"""Streaming Silero VAD and the turn detector that cuts caller audio into `UserTurn`s.
+
+The ONNX session is shared by all calls; each call keeps its own recurrent state. One
+inference on a 32 ms chunk takes well under a millisecond, cheaper than a thread hop, so it runs
+inline on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tom.config import VadSettings
+
+SAMPLE_RATE = 16000
+CHUNK = 512  # 32 ms at 16 kHz: what Silero expects
+CONTEXT = 64
+CHUNK_MS = CHUNK * 1000 // SAMPLE_RATE
+
+
+def load_silero(path: str, threads: int):
+    import onnxruntime
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 4
+    return onnxruntime.InferenceSession(path, sess_options=opts,
+                                        providers=["CPUExecutionProvider"])
+
+
+class SileroStream:
+    """Speech probability for consecutive 32 ms chunks of one audio stream."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.reset()
+
+    def reset(self) -> None:
+        self.h = np.zeros((1, 1, 128), dtype=np.float32)
+        self.c = np.zeros((1, 1, 128), dtype=np.float32)
+        self.context = np.zeros(CONTEXT, dtype=np.float32)
+
+    def __call__(self, chunk: np.ndarray) -> float:
+        x = np.concatenate([self.context, chunk]).reshape(1, -1)
+        out, self.h, self.c = self.session.run(None, {"input": x, "h": self.h, "c": self.c})
+        self.context = chunk[-CONTEXT:]
+        return float(np.asarray(out).reshape(-1)[0])
+
+
+@dataclass
+class UserTurn:
+    """One caller utterance: its audio (16 kHz float32) and when speech started and ended."""
+
+    audio: np.ndarray
+    speech_start_ns: int
+    speech_end_ns: int  # the last voiced chunk
+    detected_ns: int  # when the end-of-turn silence had elapsed
+    timings: dict = field(default_factory=dict)
+
+
+class TurnDetector:
+    """Turns speech probabilities into speech-start and end-of-turn decisions.
+
+    `on_speech_start(ts_ns)` fires after `start_ms` of speech (barge-in uses it);
+    `on_turn(UserTurn)` fires after `end_silence_ms` of silence following speech.
+    """
+
+    def __init__(self, vad: Callable[[np.ndarray], float], settings: VadSettings, *,
+                 on_speech_start: Callable[[int], None], on_turn: Callable[[UserTurn], None],
+                 clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 256,
+                 max_turn_s: float = 25.0) -> None:
+        self.vad = vad
+        self.settings = settings
+        self.on_speech_start = on_speech_start
+        self.on_turn = on_turn
+        self.clock = clock
+        self.buffer = np.zeros(0, dtype=np.float32)
+        self.preroll: deque[np.ndarray] = deque(maxlen=max(1, preroll_ms // CHUNK_MS))
+        self.speech: list[np.ndarray] = []
+        self.in_speech = False
+        self.voiced_run = 0
+        self.silent_run = 0
+        self.start_ns = 0
+        self.last_voice_ns = 0
+        self.max_chunks = int(max_turn_s * 1000 / CHUNK_MS)
+        self.last_prob = 0.0
+
+    def feed(self, audio: np.ndarray, end_ts_ns: int | None = None) -> None:
+        """Feed 16 kHz float32 audio; `end_ts_ns` is when its last sample arrived."""
+        end_ts_ns = self.clock() if end_ts_ns is None else end_ts_ns
+        self.buffer = np.concatenate([self.buffer, audio.astype(np.float32, copy=False)])
+        n = len(self.buffer) // CHUNK
+        for i in range(n):
+            chunk = self.buffer[i * CHUNK:(i + 1) * CHUNK]
+            ts = end_ts_ns - int((len(self.buffer) - (i + 1) * CHUNK) * 1e9 / SAMPLE_RATE)
+            self._chunk(chunk, ts)
+        self.buffer = self.buffer[n * CHUNK:]
+
+    def _chunk(self, chunk: np.ndarray, ts_ns: int) -> None:
+        prob = self.last_prob = self.vad(chunk)
+        threshold = self.settings.threshold
+        voiced = prob >= threshold if not self.in_speech else prob >= threshold - 0.15
+        start_chunks = max(1, self.settings.start_ms // CHUNK_MS)
+        end_chunks = max(1, self.settings.end_silence_ms // CHUNK_MS)
+        if not self.in_speech:
+            self.preroll.append(chunk)
+            self.voiced_run = self.voiced_run + 1 if voiced else 0
+            if self.voiced_run >= start_chunks:
+                self.in_speech = True
+                self.silent_run = 0
+                self.speech = list(self.preroll)
+                self.start_ns = ts_ns - (start_chunks * CHUNK_MS) * 1_000_000
+                self.last_voice_ns = ts_ns
+                self.on_speech_start(ts_ns)
+            return
+        self.speech.append(chunk)
+        if voiced:
+            self.silent_run = 0
+            self.last_voice_ns = ts_ns
+        else:
+            self.silent_run += 1
+        if self.silent_run >= end_chunks or len(self.speech) >= self.max_chunks:
+            self._finish(ts_ns)
+
+    def _finish(self, ts_ns: int) -> None:
+        audio = np.concatenate(self.speech) if self.speech else np.zeros(0, np.float32)
+        turn = UserTurn(audio, self.start_ns, self.last_voice_ns, ts_ns)
+        self.in_speech = False
+        self.voiced_run = 0
+        self.speech = []
+        self.preroll.clear()
+        self.on_turn(turn)
+
+    @property
+    def speaking(self) -> bool:
+        return self.in_speech

@@ -1,0 +1,1 @@
+"""Everything an operator sees: events, metrics, logs, the Redis mirror."""

@@ -1,0 +1,182 @@
+"""Prometheus metrics, fed by the event bus.
+
+`Metrics` owns its own `CollectorRegistry` so several apps (or tests) in one process never
+collide. Labels carry only bounded, non-personal values: no caller numbers, no text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import structlog
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from tom.monitor.events import BARGE_IN, CALL_ENDED, CALL_STARTED, ERROR, TURN, Event
+
+log = structlog.get_logger(__name__)
+
+# A caller expects an answer within about a second; buckets resolve 0–2 s finely.
+LATENCY_BUCKETS = (.025, .05, .075, .1, .15, .2, .3, .4, .5, .75, 1.0, 1.5, 2.0, 3.0, 5.0)
+
+# `turn` timings_ms key -> histogram name suffix.
+TURN_STAGES = ("vad_wait", "stt", "llm_first_token", "tts_first_audio", "e2e")
+OUTCOMES = ("completed", "transferred", "hung_up_by_caller", "timeout", "busy", "error")
+OTHER = "other"
+_LABEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class BoundedLabel:
+    """Keeps a label's value set small: known values pass, others up to `limit`, then "other".
+
+    A typo or an unexpected value must never create an unbounded number of time series.
+    """
+
+    def __init__(self, known: tuple[str, ...] = (), limit: int = 16) -> None:
+        self._known = frozenset(known)
+        self._seen: set[str] = set()
+        self._limit = limit
+
+    def __call__(self, value: object) -> str:
+        text = str(value).strip().lower() if value is not None else ""
+        if text in self._known:
+            return text
+        if not _LABEL_RE.match(text):
+            return OTHER
+        if text in self._seen:
+            return text
+        if len(self._seen) >= self._limit:
+            return OTHER
+        self._seen.add(text)
+        return text
+
+
+class Metrics:
+    """All of TOM's Prometheus series; register with `bus.listen(metrics.on_event)`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, *,
+                 process_metrics: bool = True) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        reg = self.registry
+        if process_metrics:
+            ProcessCollector(registry=reg)
+            PlatformCollector(registry=reg)
+
+        def hist(name: str, doc: str) -> Histogram:
+            return Histogram(name, doc, registry=reg, buckets=LATENCY_BUCKETS)
+
+        self.stage_seconds: dict[str, Histogram] = {
+            "vad_wait": hist("tom_vad_wait_seconds",
+                             "End of caller speech until the turn was declared over (VAD wait)."),
+            "stt": hist("tom_stt_seconds", "Speech-to-text time for one caller turn."),
+            "llm_first_token": hist("tom_llm_first_token_seconds",
+                                    "LLM request until its first token."),
+            "tts_first_audio": hist("tom_tts_first_audio_seconds",
+                                    "First sentence to TTS until its first audio."),
+            "e2e": hist("tom_e2e_seconds",
+                        "End of caller speech until the first reply frame went out."),
+        }
+        self.barge_in_reaction = hist(
+            "tom_barge_in_reaction_seconds",
+            "Caller speech detected during playback until playback stopped.")
+        self.calls = Counter("tom_calls", "Finished calls by transport and outcome.",
+                             ("transport", "outcome"), registry=reg)
+        self.turns = Counter("tom_turns", "Completed caller turns.", registry=reg)
+        self.barge_ins = Counter("tom_barge_ins", "Caller interrupted TOM.", registry=reg)
+        self.errors = Counter("tom_errors", "Errors by kind.", ("kind",), registry=reg)
+        self.calls_rejected = Counter("tom_calls_rejected",
+                                      "Calls refused because all call slots were busy.",
+                                      registry=reg)
+        self.redis_dropped = Counter("tom_redis_dropped",
+                                     "Events not written to Redis (slow, down or queue full).",
+                                     registry=reg)
+        self.active_calls = Gauge("tom_active_calls", "Calls in progress.", registry=reg)
+        self.model_load = Gauge("tom_model_load_seconds", "Time to load each stage's model.",
+                                ("stage",), registry=reg)
+        self._transport = BoundedLabel(("twilio", "audiosocket", "local", "browser"))
+        self._outcome = BoundedLabel(OUTCOMES, limit=0)
+        self._error_kind = BoundedLabel(limit=32)
+        self._stage = BoundedLabel(("vad", "stt", "llm", "tts"), limit=8)
+        self._active: dict[str, str] = {}  # call_id -> transport label
+
+    # -- event handling -------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Synchronous bus listener; a malformed event is logged, never raised."""
+        try:
+            handler = self._handlers.get(event.type)
+            if handler is not None:
+                handler(self, event)
+        except Exception:
+            log.warning("metrics could not use event", type=event.type, exc_info=True)
+
+    def _on_call_started(self, event: Event) -> None:
+        self._active[event.call_id] = self._transport(event.data.get("transport"))
+        self.active_calls.set(len(self._active))
+
+    def _on_call_ended(self, event: Event) -> None:
+        transport = self._active.pop(event.call_id, None)
+        if transport is None:
+            transport = self._transport(event.data.get("transport", "unknown"))
+        outcome = self._outcome(event.data.get("outcome"))
+        self.calls.labels(transport=transport, outcome=outcome).inc()
+        if outcome == "busy":
+            self.calls_rejected.inc()
+        self.active_calls.set(len(self._active))
+
+    def _on_turn(self, event: Event) -> None:
+        self.turns.inc()
+        timings = event.data.get("timings_ms") or {}
+        for stage, hist in self.stage_seconds.items():
+            seconds = _seconds(timings.get(stage))
+            if seconds is not None:
+                hist.observe(seconds)
+
+    def _on_barge_in(self, event: Event) -> None:
+        self.barge_ins.inc()
+        seconds = _seconds(event.data.get("reaction_ms"))
+        if seconds is not None:
+            self.barge_in_reaction.observe(seconds)
+
+    def _on_error(self, event: Event) -> None:
+        self.errors.labels(kind=self._error_kind(event.data.get("kind"))).inc()
+
+    _handlers = {
+        CALL_STARTED: _on_call_started,
+        CALL_ENDED: _on_call_ended,
+        TURN: _on_turn,
+        BARGE_IN: _on_barge_in,
+        ERROR: _on_error,
+    }
+
+    # -- direct setters -------------------------------------------------------------------
+
+    def set_model_load(self, stage: str, seconds: float) -> None:
+        """Record how long loading `stage`'s model (vad, stt, llm, tts) took."""
+        self.model_load.labels(stage=self._stage(stage)).set(float(seconds))
+
+    def count_redis_dropped(self, n: int = 1) -> None:
+        self.redis_dropped.inc(n)
+
+    def count_rejected(self) -> None:
+        """For a caller that refuses a call without emitting `call_ended` outcome busy."""
+        self.calls_rejected.inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition and its content type, for GET /metrics."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _seconds(ms: object) -> float | None:
+    """Milliseconds to seconds; None for missing, non-numeric or negative values."""
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or ms != ms or ms < 0:
+        return None
+    return float(ms) / 1000.0
