@@ -112,7 +112,7 @@ class Retriever:
             doc_cov = min(1.0, self._bm25(q, doc.terms) / self_score)
             doc_q = sum(self._idf.get(t, 0.0) for t in shared) / q_mass
             entry_q = sum(self._idf.get(t, 0.0) for t in q.keys() & self._entry_terms[key]) / q_mass
-            score = 0.55 * doc_cov + 0.25 * entry_q + 0.2 * doc_q
+            score = doc_cov * (0.55 + 0.25 * entry_q + 0.2 * doc_q)
             if key not in best or score > best[key].score:
                 best[key] = Hit(doc.kind, doc.index, self._answer(doc), round(score, 4), doc.source)
         return sorted(best.values(), key=lambda h: -h.score)[:k]

@@ -34,7 +34,7 @@ STOPWORDS = frozenset({
     "was", "guten", "tag", "sagen", "wissen",
 })
 
-_PUNCT = re.compile(r"[^\w\s'€+:.,/-]", re.UNICODE)
+_PUNCT = re.compile(r"[^\w\s'€+:.,?/-]", re.UNICODE)
 _WORD = re.compile(r"[a-z0-9äöüß]+(?:['-][a-z0-9äöüß]+)*", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 
@@ -43,7 +43,7 @@ def normalize(text: str) -> str:
     """Lower-case NFC text without fillers or stray punctuation, one space between words."""
     text = unicodedata.normalize("NFC", text or "").lower().replace("’", "'")
     text = _PUNCT.sub(" ", text)
-    words = [w for w in _SPACES.split(text) if w and w.strip(".,") not in FILLERS]
+    words = [w for w in _SPACES.split(text) if w and w.strip(".,?") not in FILLERS]
     return " ".join(words)
 
 

@@ -46,11 +46,13 @@ class TwilioBridge:
         return f"{proto}://{host}"
 
     async def _checked_form(self, request: web.Request) -> dict[str, str]:
-        form = {k: str(v) for k, v in (await request.post()).items()}
+        posted = await request.post()
+        form = {k: str(v) for k, v in posted.items()}
         token = self.settings.twilio.auth_token
         if token and self.settings.twilio.validate_signature:
             url = self._public_base(request) + request.path_qs
-            if not tw.validate_signature(token, url, form,
+            signed = {k: [str(v) for v in posted.getall(k)] for k in posted}
+            if not tw.validate_signature(token, url, signed,
                                          request.headers.get("X-Twilio-Signature")):
                 log.warning("rejected webhook with a bad Twilio signature", path=request.path)
                 raise web.HTTPForbidden(text="invalid X-Twilio-Signature")

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from tom.config import Settings
+from tom.engine.vad import SileroStream, TurnDetector, load_silero
+from tom.models import resolve_vad
+
+
+@pytest.fixture(scope="module")
+def session():
+    return load_silero(str(resolve_vad(Settings()).path), 1)
+
+
+def run(session, audio, **vad):
+    settings = Settings.from_dict({"vad": vad}).vad
+    starts, turns = [], []
+    det = TurnDetector(SileroStream(session), settings, on_speech_start=starts.append,
+                       on_turn=turns.append)
+    t = 0
+    for i in range(0, len(audio), 320):  # 20 ms frames as a phone line delivers them
+        t += 20_000_000
+        det.feed(audio[i:i + 320].astype(np.float32), end_ts_ns=t)
+    return starts, turns
+
+
+def test_speech_makes_one_turn(session, speech):
+    audio = np.concatenate([np.zeros(8000), speech("What time do you open on Saturday?"),
+                            np.zeros(16000)])
+    starts, turns = run(session, audio)
+    assert len(starts) == 1 and len(turns) == 1
+    turn = turns[0]
+    spoken_s = len(speech("What time do you open on Saturday?")) / 16000
+    assert abs(len(turn.audio) / 16000 - spoken_s) < 0.8
+    # end of turn is declared end_silence_ms (300) after the last voiced chunk
+    assert 250e6 <= turn.detected_ns - turn.speech_end_ns <= 400e6
+
+
+def test_two_utterances_make_two_turns(session, speech):
+    gap = np.zeros(16000)
+    audio = np.concatenate([gap, speech("Hello there."), gap, speech("Goodbye now."), gap])
+    _, turns = run(session, audio)
+    assert len(turns) == 2
+
+
+def test_silence_and_noise_make_no_turn(session):
+    rng = np.random.default_rng(1)
+    silence = np.zeros(16000 * 3)
+    hiss = rng.normal(0, 0.01, 16000 * 3)
+    hum = 0.2 * np.sin(2 * np.pi * 50 * np.arange(16000 * 3) / 16000)
+    for audio in (silence, hiss, hum):
+        starts, turns = run(session, audio)
+        assert starts == [] and turns == []
+
+
+def test_longer_end_silence_waits_longer(session, speech):
+    audio = np.concatenate([np.zeros(8000), speech("Is anybody there?"), np.zeros(32000)])
+    _, short = run(session, audio, end_silence_ms=200)
+    _, long = run(session, audio, end_silence_ms=800)
+    wait = lambda t: t.detected_ns - t.speech_end_ns  # noqa: E731
+    assert wait(long[0]) > wait(short[0]) + 400e6

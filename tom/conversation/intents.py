@@ -1,0 +1,184 @@
+"""What the caller wants, from one STT transcript, by patterns (English and German) plus fuzzy words.
+
+Rules beat a classifier here: they run in microseconds, they can be read against the call-flow
+spec, and a wrong one is fixed by editing one line. Misspelt keywords ("apointment",
+"wiederhörn") are repaired with rapidfuzz before the patterns run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from tom.conversation.text import STOPWORDS, normalize, words
+
+INTENTS = ("question", "booking", "human", "message", "goodbye", "unclear", "empty", "smalltalk")
+
+
+def _rx(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+HUMAN = _rx(
+    r"\b(real|actual|live|echten?|richtigen?) (person|human|people|agent|menschen?|person)\b",
+    r"\b(speak|talk|chat) (to|with)\b",
+    r"\b(put|transfer|connect|forward) (me|us)\b", r"\btransfer\b",
+    r"\b(human|operator|receptionist|representative|agent)\b",
+    r"\b(mit|zu) (einem|einer|jemandem|ihrem|ihrer|dem|der)? ?(mitarbeiter\w*|menschen|kolleg\w*|"
+    r"person|chef\w*|inhaber\w*|mechaniker\w*|jemand\w*)\b",
+    r"\b(verbinden sie|stellen sie mich|durchstellen|weiterleiten|weiterverbinden|verbinden)\b",
+    r"\bmit \w+ (sprechen|reden)\b",
+)
+MESSAGE = _rx(
+    r"\b(leave|take|pass on|give|send|record) (a |an |him a |her a |them a |my )?(message|note)\b",
+    r"\bmessage for\b", r"\bvoice ?mail\b",
+    r"\b(tell|let|inform|ask|remind) (him|her|them|jana|the (mechanic|owner|boss|workshop|team))\b",
+    r"\bpass (it|this|that) on\b", r"\b(call|ring) me back\b", r"\bcall ?back\b",
+    r"\bhave (someone|somebody|him|her|them) call\b",
+    r"\bnachricht\b", r"\bausrichten\b", r"\brückruf\w*\b", r"\bzurück ?ruf\w*\b",
+    r"\bbescheid (sagen|geben)\b", r"\b(sagen|richten) sie (ihm|ihr|bitte)\b",
+)
+BOOKING = _rx(
+    r"\b(book|booking|schedule|reserve|appointment|appointments)\b",
+    r"\b(bring|drop) (my|the|our) (bike|bicycle|e-?bike)s? (in|off|by)\b",
+    r"\b(bring|drop) (it|her|him) (in|off|by)\b",
+    r"\btermin\w*\b", r"\b(buchen|reservieren|vereinbaren|ausmachen)\b",
+    r"\bvorbei ?(bringen|kommen)\b.*\b(montag|dienstag|mittwoch|donnerstag|freitag|samstag|morgen)",
+)
+NECESSITY = _rx(  # "do I need an appointment?" is a question, not a booking
+    r"\b(do|does|would) (i|we|you|one) (need|have to|require|must)\b",
+    r"\b(without|no|need for) (an |a )?(appointment|booking)\b", r"\bwalk[- ]?ins?\b",
+    r"\b(necessary|required|mandatory|obligatory)\b",
+    r"\b(brauche|braucht|brauchen|muss|müssen) (ich|man|wir)\b", r"\bohne termin\b",
+    r"\b(nötig|notwendig|erforderlich)\b",
+)
+GOODBYE = _rx(
+    r"\b(bye|goodbye|bye-bye|farewell|cheerio|see you|see ya)\b",
+    r"\bhave a (nice|good|great|lovely) (day|one|evening|weekend)\b",
+    r"\b(that'?s|that is|that was) (all|it|everything)\b", r"\bnothing else\b",
+    r"\bno more questions\b", r"\b(i'?m|i am) (done|all set)\b",
+    r"^(no|nope|nah),? (thanks|thank you|that'?s fine)\b",
+    r"\b(tschüss|tschüs|tschau|ciao|servus|adieu|ade)\b",
+    r"\bauf (wiederhören|wiedersehen|wiederschauen)\b", r"\bwiederhören\b",
+    r"\b(bis dann|bis bald|schönen tag)\b",
+    r"\bdas (war'?s|wars|ist alles|war alles)\b", r"\b(nichts weiter|sonst nichts)\b",
+    r"^(nein|nee),? danke\b",
+)
+SMALLTALK = _rx(
+    r"\b(many thanks|thank you|thanks|thank|cheers|danke schön|danke sehr|dankeschön|"
+    r"vielen dank|danke|merci)\b",
+    r"\b(hello|hi|hey|hiya|good (morning|afternoon|evening|day)|hallo|moin|servus|grüß gott|"
+    r"grüezi|guten (morgen|tag|abend))\b",
+    r"\bhow are you( doing| today)?\b", r"\bwie geht'?s( ihnen| dir)?\b", r"\bwie geht es ihnen\b",
+    r"\b(yes|yeah|yep|ok|okay|alright|sure|great|perfect|good|fine|ja|gut|super|prima|genau|"
+    r"no|nope|nein|nee|please|bitte|sorry|entschuldigung|so|also|well|right)\b",
+    r"\bthis is \w+\b|\bmy name is \w+\b|\bhier ist \w+\b",
+)
+QUESTION_CUE = _rx(
+    r"\b(what|when|where|why|how|who|which|whose|wann|wo|wie|was|warum|wer|welche\w*|wieso)\b",
+    r"^(is|are|do|does|did|can|could|would|will|should|may|haben|hat|kann|können|gibt|machen|"
+    r"sind|ist|nehmen|verkaufen|reparieren|bieten|muss|darf)\b",
+    r"\?", r"\b(i need|i want|i'd like|i would like|looking for|problem|broken|help|wondering|"
+    r"question|kaputt|brauche|möchte|hätte gerne|frage|problem|hilfe)\b",
+)
+HALLUCINATIONS = _rx(  # what Whisper writes for silence and noise
+    r"^(thanks|thank you) for watching\b", r"^subtitles? by\b", r"^\[.*\]$", r"^\(.*\)$",
+    r"^(you|the|a)$", r"^untertitel\b", r"^vielen dank fürs zuschauen\b",
+)
+KEYWORDS = (
+    "appointment", "operator", "receptionist", "representative", "message", "goodbye", "schedule",
+    "booking", "transfer", "callback", "tschüss", "wiederhören", "wiedersehen", "termin",
+    "mitarbeiter", "nachricht", "ausrichten", "zurückrufen", "rückruf", "vereinbaren",
+    "reservieren", "verbinden", "durchstellen",
+)
+_YES = frozenset({
+    "yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "right", "exactly", "absolutely",
+    "perfect", "okay", "ok", "fine", "alright", "affirmative", "please", "great", "good",
+    "ja", "jawohl", "jap", "jo", "genau", "richtig", "korrekt", "stimmt", "passt", "gerne", "gern",
+    "klar", "sicher", "bitte", "super", "prima", "einverstanden",
+})
+_NO = frozenset({
+    "no", "nope", "nah", "not", "wrong", "incorrect", "negative", "don't", "dont",
+    "nein", "nee", "nö", "ne", "falsch", "nicht", "kein", "keine",
+})
+_NEGATED = _rx(r"\b(stimmt|passt|richtig|korrekt|ist) (so )?nicht\b",
+               r"\bnicht (richtig|korrekt|ganz|so)\b", r"\bnever ?mind\b")
+CANCEL = _rx(r"\b(cancel|never ?mind|forget (it|that)|stop|abbrechen|vergessen sie|egal|"
+             r"doch nicht|lieber nicht|no longer|not anymore)\b")
+
+
+@dataclass(frozen=True)
+class Intent:
+    """The classified intent and which rule decided it (for logs and the eval report)."""
+
+    name: str
+    rule: str
+
+
+def repair(text: str) -> str:
+    """Normalise and fix misspelt intent keywords so that the patterns can be exact."""
+    out = []
+    for w in normalize(text).split():
+        bare = w.strip(".,")
+        if len(bare) >= 6 and bare not in KEYWORDS and bare not in STOPWORDS:
+            hit = process.extractOne(bare, KEYWORDS, scorer=fuzz.ratio, score_cutoff=86)
+            if hit:
+                w = hit[0]
+        out.append(w)
+    return " ".join(out)
+
+
+def classify(text: str, faq_score: float = 0.0) -> Intent:
+    """The caller's intent; `faq_score` is the best retrieval score, evidence for "question"."""
+    t = repair(text)
+    bare = " ".join(words(t))
+    if not bare or HALLUCINATIONS.search(bare) or HALLUCINATIONS.search(text.strip().lower()) or not re.search(r"[a-zäöüß]{2}|\d", bare):
+        return Intent("empty", "no words")
+    for name, pattern in (("human", HUMAN), ("message", MESSAGE)):
+        if m := pattern.search(bare):
+            return Intent(name, m.group(0))
+    if (m := BOOKING.search(bare)) and not NECESSITY.search(bare):
+        return Intent("booking", m.group(0))
+    if m := GOODBYE.search(bare):
+        return Intent("goodbye", m.group(0))
+    rest = SMALLTALK.sub(" ", bare).split()
+    if not [w for w in rest if w not in STOPWORDS]:
+        return Intent("smalltalk", "greeting or thanks")
+    if m := QUESTION_CUE.search(" ".join(rest) + ("?" if "?" in t else "")):
+        return Intent("question", m.group(0))
+    if faq_score >= 0.35:
+        return Intent("question", "faq match")
+    if _looks_like_speech(bare):
+        return Intent("question", "statement")
+    return Intent("unclear", "no cue")
+
+
+def _looks_like_speech(text: str) -> bool:
+    """Several words, at least a third of them common words: a statement, not noise."""
+    ws = text.split()
+    if len(ws) < 4:
+        return False
+    common = sum(w in STOPWORDS for w in ws)
+    return common * 3 >= len(ws)
+
+
+def yes_no(text: str) -> bool | None:
+    """True for yes, False for no, None when the answer is neither ("hmm, maybe")."""
+    t = " ".join(words(normalize(text)))
+    if _NEGATED.search(t):
+        return False
+    for w in t.split():
+        if w in _NO:
+            return False
+        if w in _YES:
+            return True
+    if re.search(r"\b(go ahead|do it|sounds good|that works|in ordnung|machen sie das)\b", t):
+        return True
+    return None
+
+
+def is_cancel(text: str) -> bool:
+    """The caller wants out of the current flow ("never mind", "abbrechen")."""
+    return bool(CANCEL.search(" ".join(words(normalize(text)))))
