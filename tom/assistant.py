@@ -158,9 +158,9 @@ class Assistant:
         audio, rate = await self.synthesize(self.profile.busy_message)
         return float_to_pcm16(resample(audio * 0.8, rate, out_rate))
 
-    async def end_all(self, outcome: str = "completed", reason: str = "shutting down") -> None:
-        for call in list(self.calls.values()):
-            await call.end(outcome, reason)
+    async def end_all(self, reason: str = "shutting down") -> None:
+        """End every call politely (a goodbye, then hang-up), all at once."""
+        await asyncio.gather(*(call.close_politely(reason) for call in list(self.calls.values())))
 
     async def close(self) -> None:
         await self.end_all()

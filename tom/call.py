@@ -61,7 +61,9 @@ class Call:
         self._resample_in = Resampler(in_rate, STT_RATE)
         self._frames_out = FrameSplitter(out_rate)
         self.detector = TurnDetector(SileroStream(assistant.vad_session), self.settings.vad,
-                                     on_speech_start=self._on_speech_start, on_turn=self._on_turn)
+                                     on_speech_start=self._on_speech_start, on_turn=self._on_turn,
+                                     on_pause=self._on_pause
+                                     if self.settings.stt.speculative else None)
         self._tasks: list[asyncio.Task] = []
         self._turn_task: asyncio.Task | None = None
         self._turn_no = 0
@@ -69,6 +71,7 @@ class Call:
         self._last_activity = time.monotonic()
         self._turn_audio = None  # audio of the turn being transcribed, merged if cut short
         self._pending_audio = None
+        self._speculative: tuple[int, asyncio.Future] | None = None  # (speech_end_ns, STT)
         self._ended = asyncio.Event()
         self._speech_started_ns = 0
         self._action_after_reply: str | None = None
@@ -112,6 +115,18 @@ class Call:
         self.log.info("call ended", outcome=outcome, reason=reason, duration_s=duration)
         self.bus.emit(ev.CALL_ENDED, self.id, outcome=outcome, duration_s=duration,
                       reason=reason, transport=self.record.transport)
+
+    async def close_politely(self, reason: str, timeout_s: float = 8.0) -> None:
+        """Say goodbye, then hang up (server shutdown); ends hard if speaking takes too long."""
+        if self._ended.is_set():
+            return
+        try:
+            await asyncio.wait_for(
+                self._say_and_end(self.dialogue.idle_farewell(), "completed", reason), timeout_s)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+        finally:
+            await self.end("completed", reason)
 
     async def fail(self, kind: str, message: str) -> None:
         """A bad input or internal error ends this call only, with a clear reason."""
@@ -177,6 +192,13 @@ class Call:
                       heard=heard)
         self.log.info("barge-in", heard=heard, reaction_ms=reaction_ms)
 
+    def _on_pause(self, turn: UserTurn) -> None:
+        """Start STT at a short pause; if the turn ends there, its result is already on the way."""
+        if self._pending_audio is not None:
+            return
+        self._speculative = (turn.speech_end_ns,
+                             asyncio.ensure_future(self.assistant.transcribe(turn.audio)))
+
     def _on_turn(self, turn: UserTurn) -> None:
         self._activity()
         self.flow.caller_stops()
@@ -190,7 +212,13 @@ class Call:
         self._start_turn(self._caller_turn(turn, timer))
 
     async def _caller_turn(self, turn: UserTurn, timer: TurnTimer) -> None:
-        transcript = await self.assistant.transcribe(turn.audio)
+        spec, self._speculative = self._speculative, None
+        if spec is not None and spec[0] == turn.speech_end_ns:
+            transcript = await spec[1]  # the caller stayed silent since the pause
+        else:
+            if spec is not None:
+                spec[1].cancel()
+            transcript = await self.assistant.transcribe(turn.audio)
         timer.mark("stt_done", time.monotonic_ns())
         text = transcript.text.strip()
         if not text or transcript.no_speech_prob > NO_SPEECH_PROB and len(text.split()) < 3:

@@ -39,6 +39,8 @@ class ServerSettings:
     max_message_bytes: int = _opt(65536, min=1024, max=16 * 1024 * 1024)
     playback_lead_ms: int = _opt(100, min=20, max=2000)
     dashboard_dir: str = _opt("")
+    # New connections (call websockets, AudioSocket) per source address per minute; 0 = off.
+    rate_limit_per_min: int = _opt(60, min=0, max=100_000)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class VadSettings:
     threshold: float = _opt(0.5, min=0.05, max=0.95)
     start_ms: int = _opt(96, min=32, max=2000)
     end_silence_ms: int = _opt(300, min=64, max=3000)
+    pause_ms: int = _opt(128, min=32, max=3000)
     barge_in_ms: int = _opt(160, min=32, max=2000)
     threads: int = _opt(1, min=1, max=16)
 
@@ -83,6 +86,7 @@ class SttSettings:
     threads: int = _opt(2, min=1, max=16)
     compute_type: str = _opt("int8", choices=("int8", "int8_float32", "float32"))
     window: str = _opt("fit", choices=("fit", "30s"))
+    speculative: bool = _opt(True)
 
 
 @dataclass
@@ -129,8 +133,14 @@ class RedisSettings:
 
 @dataclass
 class AuthSettings:
+    # `tom hash-password` prints it: pbkdf2_sha256$iterations$salt_b64$hash_b64
     operator_password_hash: str = _opt("")
+    # Bearer token for scripts and the dashboard (`Authorization: Bearer ...` or `?token=`).
     token: str = _opt("")
+    # How long a dashboard login lasts.
+    session_hours: float = _opt(12.0, min=0.1, max=24 * 90)
+    # Password/token attempts per source address per minute on POST /api/login.
+    login_attempts_per_min: int = _opt(10, min=1, max=1000)
 
 
 @dataclass

@@ -75,7 +75,6 @@ class TomServer:
         for m in self.assistant.loaded.values():
             self.readiness.set_model(m.source.stage)
             self.metrics.set_model_load(m.source.stage, m.load_s)
-        self.bus.listen(self._count_busy)
         app = self.build_app()
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self.runner.setup()
@@ -92,10 +91,6 @@ class TomServer:
                  audiosocket=self.audiosocket and f"{s.host}:{self.audiosocket.port}",
                  twilio_stream=f"{self.url.replace('http', 'ws', 1)}/twilio/stream",
                  models=[f"{m['stage']}: {m['name']}" for m in self.assistant.describe_models()])
-
-    def _count_busy(self, event: ev.Event) -> None:
-        if event.type == ev.CALL_ENDED and event.data.get("outcome") == "busy":
-            self.metrics.count_rejected()
 
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=self.settings.server.max_message_bytes)
@@ -135,7 +130,7 @@ class TomServer:
         deadline = asyncio.get_running_loop().time() + grace_s
         while self.assistant.calls and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.2)
-        await self.assistant.end_all("completed", "server shutting down")
+        await self.assistant.end_all("server shutting down")
         if self.runner is not None:
             await self.runner.cleanup()
         if self.audiosocket is not None:

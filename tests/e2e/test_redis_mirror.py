@@ -84,7 +84,8 @@ async def reader(server: RedisServer) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, within_s: float = 15) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], what: str,
+                     within_s: float = 15) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:
@@ -242,3 +243,16 @@ async def _true(value: bool) -> bool:
 
 async def _xlen_is(client: aioredis.Redis, stream: str, n: int) -> bool:
     return await client.xlen(stream) == n
+
+
+async def test_close_writes_what_is_still_queued(server: RedisServer,
+                                                 reader: aioredis.Redis) -> None:
+    bus, metrics = EventBus(), Metrics(process_metrics=False)
+    mirror = new_mirror(server.url, metrics, "tom:test:close")
+    await mirror.start(bus)
+    await eventually(lambda: _true(mirror.healthy), "mirror connected")
+    emit_call(bus, "call-6")
+    await mirror.close()  # right away: the queue still holds the events
+    assert await reader.xlen("tom:test:close") == 5
+    assert (await reader.hgetall("tom:call:call-6"))[b"outcome"] == b"completed"
+    assert dropped(metrics) == 0

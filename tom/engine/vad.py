@@ -67,17 +67,20 @@ class TurnDetector:
     """Turns speech probabilities into speech-start and end-of-turn decisions.
 
     `on_speech_start(ts_ns)` fires after `start_ms` of speech (barge-in uses it);
+    `on_pause(UserTurn)` fires once `pause_ms` into a silence, so STT can start speculatively;
     `on_turn(UserTurn)` fires after `end_silence_ms` of silence following speech.
     """
 
     def __init__(self, vad: Callable[[np.ndarray], float], settings: VadSettings, *,
                  on_speech_start: Callable[[int], None], on_turn: Callable[[UserTurn], None],
+                 on_pause: Callable[[UserTurn], None] | None = None,
                  clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 256,
                  max_turn_s: float = 25.0) -> None:
         self.vad = vad
         self.settings = settings
         self.on_speech_start = on_speech_start
         self.on_turn = on_turn
+        self.on_pause = on_pause
         self.clock = clock
         self.buffer = np.zeros(0, dtype=np.float32)
         self.preroll: deque[np.ndarray] = deque(maxlen=max(1, preroll_ms // CHUNK_MS))
@@ -124,6 +127,10 @@ class TurnDetector:
             self.last_voice_ns = ts_ns
         else:
             self.silent_run += 1
+            pause_chunks = max(1, self.settings.pause_ms // CHUNK_MS)
+            if self.on_pause is not None and self.silent_run == pause_chunks < end_chunks:
+                self.on_pause(UserTurn(np.concatenate(self.speech), self.start_ns,
+                                       self.last_voice_ns, ts_ns))
         if self.silent_run >= end_chunks or len(self.speech) >= self.max_chunks:
             self._finish(ts_ns)
 

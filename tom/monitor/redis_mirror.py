@@ -141,6 +141,9 @@ class RedisMirror:
             except (RedisError, OSError, TimeoutError) as exc:
                 self._count_drop(len(batch))
                 self._set_health(False, str(exc) or type(exc).__name__)
+            except Exception:  # a bug in one batch must not end the mirror
+                self._count_drop(len(batch))
+                log.exception("redis mirror could not encode events; dropped them")
 
     async def _reconnect_loop(self) -> None:
         delay = self.backoff_s[0]
@@ -157,7 +160,12 @@ class RedisMirror:
         queue = self._sub.queue
         while not queue.empty():
             batch = [queue.get_nowait() for _ in range(min(BATCH, queue.qsize()))]
-            await self._write(batch)
+            try:
+                await self._write(batch)
+            except (RedisError, OSError) as exc:
+                self._count_drop(len(batch))
+                self._set_health(False, str(exc) or type(exc).__name__)
+                return
 
     async def _write(self, batch: list[Event]) -> None:
         assert self._redis is not None

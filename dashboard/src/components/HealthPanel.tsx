@@ -11,7 +11,7 @@ interface HealthPanelProps {
 
 export function HealthPanel({ health, healthError, stats }: HealthPanelProps) {
   const counters = stats?.counters ?? {};
-  const outcomes = Object.entries(stats?.outcomes ?? {});
+  const outcomes = Object.entries(stats?.outcomes ?? {}).filter(([, count]) => count > 0);
   return (
     <section className="panel" aria-labelledby="health-heading">
       <h2 id="health-heading">Health</h2>
@@ -21,7 +21,7 @@ export function HealthPanel({ health, healthError, stats }: HealthPanelProps) {
           <Fact name="Ready" value={health.ready} />
           {health.models !== undefined && <Fact name="Models" value={health.models} />}
           {health.listeners !== undefined && <Fact name="Listeners" value={health.listeners} />}
-          {health.redis !== undefined && <Fact name="Redis" value={health.redis} />}
+          {health.redis !== undefined && <Fact name="Redis" value={redisValue(health.redis)} />}
         </dl>
       )}
       <h3>Counters</h3>
@@ -80,4 +80,12 @@ function HealthValue({ value }: { value: unknown }) {
     );
   }
   return <>{String(value)}</>;
+}
+
+/** An unconfigured Redis is fine (it is optional), so it is not shown as a failure. */
+function redisValue(redis: unknown): unknown {
+  if (typeof redis === "object" && redis !== null && (redis as { configured?: unknown }).configured === false) {
+    return "not configured (optional)";
+  }
+  return redis;
 }

@@ -13,7 +13,7 @@ export function LatencyWaterfall({ turns }: { turns: TurnTiming[] }) {
   return (
     <div className="waterfall">
       <p className="waterfall-axis" aria-hidden="true">
-        <span>0 ms (caller stopped)</span>
+        <span>0 ms = caller stopped</span>
         <span>{formatMs(scaleMs)}</span>
       </p>
       <ol className="waterfall-turns">

@@ -67,6 +67,7 @@ export class BrowserPhone implements Phone {
   hangUp(): void {
     if (this.done) return;
     this.done = true;
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: "hangup" }));
     this.socket?.close(1000, "hang up");
     this.cleanup();
     this.listener.status("ended", "You hung up.");
