@@ -58,7 +58,7 @@ class Assistant:
 
     async def start(self, progress: Callable[[str, str], None] | None = None) -> None:
         """Resolve and load every model (in worker threads), then the business profile."""
-        from tom.conversation.dialogue import load_profile
+        from tom.conversation.profile import load_profile
         from tom.conversation.messages import MessageStore
 
         sources = {stage: models.RESOLVERS[stage](self.settings) for stage in STAGES}

@@ -80,14 +80,16 @@ class Call:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._input_loop(), name=f"{self.id}-input"),
-                       loop.create_task(self.player.run(), name=f"{self.id}-player"),
-                       loop.create_task(self._watchdog(), name=f"{self.id}-watchdog")]
-        if self.settings.call.greeting:
-            self.flow.greet()
-            self._start_turn(self._speak_fixed(self.dialogue.greeting(), None))
-        else:
-            self.flow.listen()
+        # Tasks copy the context they are created in: every log line of this call carries its id.
+        with structlog.contextvars.bound_contextvars(call_id=self.id):
+            self._tasks = [loop.create_task(self._input_loop(), name=f"{self.id}-input"),
+                           loop.create_task(self.player.run(), name=f"{self.id}-player"),
+                           loop.create_task(self._watchdog(), name=f"{self.id}-watchdog")]
+            if self.settings.call.greeting:
+                self.flow.greet()
+                self._start_turn(self._speak_fixed(self.dialogue.greeting(), None))
+            else:
+                self.flow.listen()
 
     @property
     def ended(self) -> bool:
@@ -150,7 +152,7 @@ class Call:
         if self._ended.is_set():
             raise CallEnded(f"call {self.id} has ended")
         self.bus.emit(ev.DTMF, self.id, digit=digit)
-        self._activity()
+        self._activity(caller=True)
         reply = await self.dialogue.on_dtmf(digit)
         if reply.text or reply.llm_messages or reply.action:
             self._cancel_turn()
@@ -172,7 +174,7 @@ class Call:
                 self.detector.feed(pcm16_to_float(pcm))
 
     def _on_speech_start(self, ts_ns: int) -> None:
-        self._activity()
+        self._activity(caller=True)
         self._speech_started_ns = ts_ns
         if self.player.playing:
             self._barge_in(ts_ns)
@@ -200,7 +202,7 @@ class Call:
                              asyncio.ensure_future(self.assistant.transcribe(turn.audio)))
 
     def _on_turn(self, turn: UserTurn) -> None:
-        self._activity()
+        self._activity(caller=True)
         self.flow.caller_stops()
         self._turn_no += 1
         timer = TurnTimer(self._turn_no, turn.speech_end_ns)
@@ -235,16 +237,16 @@ class Call:
     # --- TOM's side ------------------------------------------------------------------------
 
     def _start_turn(self, coro) -> None:
-        self._turn_task = asyncio.get_running_loop().create_task(self._guarded(coro))
+        self._turn_task = asyncio.get_running_loop().create_task(coro)
+        self._turn_task.add_done_callback(self._turn_done)
 
-    async def _guarded(self, coro) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # one broken turn ends this call only
-            self.log.exception("turn failed")
-            await self.fail("internal", f"{type(exc).__name__}: {exc}")
+    def _turn_done(self, task: asyncio.Task) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()  # one broken turn ends this call only
+        self.log.error("turn failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+        asyncio.get_running_loop().create_task(
+            self.fail("internal", f"{type(exc).__name__}: {exc}"))
 
     def _cancel_turn(self) -> None:
         if self._turn_task is not None and not self._turn_task.done():
@@ -336,9 +338,11 @@ class Call:
 
     # --- silence and time limits -----------------------------------------------------------
 
-    def _activity(self) -> None:
+    def _activity(self, caller: bool = False) -> None:
+        """Something happened on the line; only the caller's own activity resets re-prompts."""
         self._last_activity = time.monotonic()
-        self._reprompts = 0 if self.flow.state != "speaking" else self._reprompts
+        if caller:
+            self._reprompts = 0
 
     async def _watchdog(self) -> None:
         call = self.settings.call
@@ -368,6 +372,8 @@ class Call:
                                                None))
 
     async def _say_and_end(self, text: str, outcome: str, reason: str) -> None:
+        if self._ended.is_set():
+            return
         self._cancel_turn()
         self.flow.reply()
         await self._say(text, None, "")

@@ -104,11 +104,16 @@ class TomServer:
         app.router.add_get("/api/messages", self.api_messages)
         dist = Path(self.settings.server.dashboard_dir or DASHBOARD_DIST)
         if (dist / "index.html").is_file():
-            app.router.add_get("/", lambda _r: web.FileResponse(dist / "index.html"))
+            async def index(_request: web.Request) -> web.FileResponse:
+                return web.FileResponse(dist / "index.html")
+
+            app.router.add_get("/", index)
             app.router.add_static("/", dist, show_index=False)
         else:
-            app.router.add_get("/", lambda _r: web.Response(text=NO_DASHBOARD,
-                                                            content_type="text/html"))
+            async def no_dashboard(_request: web.Request) -> web.Response:
+                return web.Response(text=NO_DASHBOARD, content_type="text/html")
+
+            app.router.add_get("/", no_dashboard)
         return app
 
     async def api_calls(self, _request: web.Request) -> web.Response:

@@ -64,6 +64,7 @@ export function App({ createPhone }: { createPhone: PhoneFactory }) {
           <TalkToTom createPhone={createPhone} onCallStarted={select} />
           <CallList
             title="Active calls"
+            kind="active"
             calls={activeCalls(state)}
             selectedId={state.selectedId}
             onSelect={select}
@@ -73,6 +74,7 @@ export function App({ createPhone }: { createPhone: PhoneFactory }) {
           />
           <CallList
             title="Recent calls"
+            kind="recent"
             calls={recentCalls(state)}
             selectedId={state.selectedId}
             onSelect={select}

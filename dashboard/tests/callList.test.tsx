@@ -16,7 +16,7 @@ describe("CallList", () => {
   it("is reachable and selectable by keyboard (Tab, arrows, Enter)", async () => {
     const user = userEvent.setup();
     const onSelect = vi.fn();
-    render(<CallList title="Active calls" calls={calls} selectedId="a" onSelect={onSelect} nowMs={1_010_000} clockOffsetS={0} emptyText="none" />);
+    render(<CallList title="Active calls" kind="active" calls={calls} selectedId="a" onSelect={onSelect} nowMs={1_010_000} clockOffsetS={0} emptyText="none" />);
     await user.tab();
     expect(screen.getByText("+49 30 1").closest("button")).toHaveFocus();
     await user.keyboard("{ArrowDown}");
@@ -29,7 +29,7 @@ describe("CallList", () => {
   });
 
   it("marks the selected call and shows duration and outcome", () => {
-    render(<CallList title="Calls" calls={calls} selectedId="a" onSelect={() => {}} nowMs={1_010_000} clockOffsetS={0} emptyText="none" />);
+    render(<CallList title="Calls" kind="recent" calls={calls} selectedId="a" onSelect={() => {}} nowMs={1_010_000} clockOffsetS={0} emptyText="none" />);
     expect(screen.getByText("+49 30 1").closest("button")).toHaveAttribute("aria-current", "true");
     expect(screen.getByText("+49 30 1").closest("button")).toHaveTextContent("0:10"); // live: ticks from started_at
     const ended = screen.getByText("Unknown caller").closest("button");
@@ -38,7 +38,7 @@ describe("CallList", () => {
   });
 
   it("says when there are no calls", () => {
-    render(<CallList title="Calls" calls={[]} selectedId={null} onSelect={() => {}} nowMs={0} clockOffsetS={0} emptyText="No calls right now." />);
+    render(<CallList title="Calls" kind="recent" calls={[]} selectedId={null} onSelect={() => {}} nowMs={0} clockOffsetS={0} emptyText="No calls right now." />);
     expect(screen.getByText("No calls right now.")).toBeInTheDocument();
   });
 });

@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
+from tomtest import e2e_settings, running_server
 
 from tom.audio import float_to_pcm16
 from tom.bench.caller import CallerTurn
-from tom.config import Settings
-
-
-def e2e_settings(tmp_path, **sections) -> Settings:
-    """Settings for a test server: free ports, its own data dir, overrides per section."""
-    raw = {"server": {"port": 0}, "audiosocket": {"port": 0},
-           "data": {"dir": str(tmp_path / "data")}}
-    for section, values in sections.items():
-        raw.setdefault(section, {}).update(values)
-    return Settings.load(overrides=raw, env={})
-
-
-@contextlib.asynccontextmanager
-async def running_server(settings: Settings):
-    from tom.server import TomServer
-
-    server = TomServer(settings)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture(scope="module")

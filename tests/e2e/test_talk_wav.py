@@ -11,7 +11,7 @@ import pytest
 
 from tom.audio import read_wav, write_wav
 from tom.bench.wer import wer
-from tom.conversation.dialogue import load_profile
+from tom.conversation.profile import load_profile
 
 pytestmark = pytest.mark.e2e
 RATE = 16000

@@ -11,7 +11,7 @@ from tom.bench.caller import place_call
 from tom.bench.wer import wer
 from tom.telephony import twilio_wire as tw
 
-from .conftest import e2e_settings, running_server
+from tomtest import e2e_settings, running_server
 
 pytestmark = pytest.mark.e2e
 

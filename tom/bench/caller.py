@@ -218,7 +218,9 @@ async def _run_call(ws: aiohttp.ClientWebSocketResponse, result: CallResult,
         try:
             await _Script(line, result, turns, t).run(expect_greeting)
         finally:
-            if line.closed_at is None:
+            if line.closed_at is not None:
+                result.closed_by = "tom"
+            else:
                 with contextlib.suppress(ConnectionError, aiohttp.ClientError):
                     await line.send_stop(result.call_sid)
     finally:

@@ -222,7 +222,7 @@ def normalize(text: str, language: str = "en") -> list[str]:
         tokens = _de_numbers_to_digits(tokens)
     elif lang == "en":
         tokens = _en_numbers_to_digits(tokens)
-    return [str(int(t)) if t.isascii() and t.isdigit() else t for t in tokens]
+    return tokens
 
 
 # --- scoring --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tom.conversation.numbers import parse_cardinal
+from tom.conversation.text import STOPWORDS, stem
 
 MONTHS = {
     "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
@@ -35,6 +36,8 @@ _PRICE = re.compile(r"(?:([€$£])\s*(\d+(?:[.,]\d{1,2})?))|(?:\b(\d+(?:[.,]\d{
                     r"(€|euros?|eur|dollars?|\$|pounds?|£|cents?)(?![a-zäöüß]))")
 _PHONE = re.compile(r"\+?\d[\d \-/()]{4,}\d")
 _PERCENT = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*(%|percent|prozent)")
+_CONNECTORS = frozenset({"bis", "to", "till", "until", "and", "or", "und", "oder", "uhr", "pm", "am"})
+_FOLLOWING = re.compile(r"[ \t-]*([a-zäöüß]+)(?: ([a-zäöüß]+))?")
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?(?:st|nd|rd|th)?\b")
 
 
@@ -103,8 +106,25 @@ def find_numbers(text: str) -> list[Mention]:
     take(_CLOCK, "time", lambda m: _time(int(m.group(1)), int(m.group(2)), m.group(3)))
     take(_HOUR, "time", lambda m: _time(int(m.group(1)), 0, m.group(2)))
     take(_PERCENT, "percent", lambda m: {f"pc{_num(m.group(1))}"})
-    take(_NUMBER, "number", lambda m: {f"n{_num(re.sub(r'(st|nd|rd|th)$', '', m.group(0)))}"})
+    take(_NUMBER, "number", lambda m: _counted(m, s))
     return found
+
+
+def _counted(m: re.Match[str], text: str) -> set[str]:
+    """A bare number; followed by a noun ("18-inch wheel", "2 days") it only matches that noun.
+
+    A fact "two working days" backs "2 days" but not "20 years"; a bare "6" stays loose so that
+    "we close at 6" is checked against the opening hours.
+    """
+    value = _num(re.sub(r"(st|nd|rd|th)$", "", m.group(0)))
+    follow = _FOLLOWING.match(text, m.end())
+    after = [w for w in follow.groups() if w] if follow else []
+    nouns = []
+    for word in after:
+        if word in STOPWORDS or word in _CONNECTORS:
+            break
+        nouns.append(stem(word))
+    return {f"q{value}:{n}" for n in nouns} or {f"n{value}"}
 
 
 def _num(text: str) -> str:

@@ -14,6 +14,7 @@ from rapidfuzz import fuzz, process
 
 from tom.conversation.text import STOPWORDS, normalize, words
 
+GOODBYE_TAIL_WORDS = 8
 INTENTS = ("question", "booking", "human", "message", "goodbye", "unclear", "empty", "smalltalk")
 
 
@@ -141,10 +142,11 @@ def classify(text: str, faq_score: float = 0.0) -> Intent:
             return Intent(name, m.group(0))
     if (m := BOOKING.search(bare)) and not NECESSITY.search(bare):
         return Intent("booking", m.group(0))
-    if m := GOODBYE.search(bare):
+    tail = " ".join(bare.split()[-GOODBYE_TAIL_WORDS:])  # a story may contain "bye"
+    if m := GOODBYE.search(tail if len(bare.split()) > GOODBYE_TAIL_WORDS else bare):
         return Intent("goodbye", m.group(0))
     rest = SMALLTALK.sub(" ", bare).split()
-    if not [w for w in rest if w not in STOPWORDS]:
+    if len(rest) < len(bare.split()) and not [w for w in rest if w not in STOPWORDS]:
         return Intent("smalltalk", "greeting or thanks")
     if m := QUESTION_CUE.search(" ".join(rest) + ("?" if "?" in t else "")):
         return Intent("question", m.group(0))

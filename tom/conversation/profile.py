@@ -34,7 +34,7 @@ SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "transfer": {"message": (), "unavailable": ()},
     "message": {
-        "ask_name": (), "ask_number": ("name",), "confirm_number": ("digits",),
+        "intro": (), "ask_name": (), "ask_number": ("name",), "confirm_number": ("digits",),
         "number_again": (), "ask_text": ("name",), "done": ("name",), "cancelled": (),
     },
     "booking": {

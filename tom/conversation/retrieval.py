@@ -18,21 +18,34 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
+from tom.conversation.guard import find_numbers
 from tom.conversation.text import STOPWORDS, normalize, stem, words
 
 if TYPE_CHECKING:
     from tom.conversation.profile import Profile
 
-# Words that mean one thing for every business, in both languages.
+# Words that mean one thing for every business, in both languages (stems are looked up too).
 BUILTIN_SYNONYMS = {
-    "price": ("cost", "costs", "charge", "charges", "fee", "fees", "prices", "pricing",
-              "preis", "preise", "kosten", "kostet", "teuer", "verlangen", "gebühr"),
-    "open": ("opening", "opened", "close", "closing", "closed", "hours", "offen", "geöffnet",
-             "öffnungszeiten", "schließen", "geschlossen", "aufmachen", "auf", "zu"),
+    "price": ("cost", "costs", "charge", "charges", "fee", "fees", "prices", "pricing", "rate",
+              "rates", "preis", "preise", "kosten", "kostet", "teuer", "verlangen", "gebühr"),
+    "open": ("opening", "opened", "close", "closing", "closed", "shut", "hours", "times",
+             "offen", "geöffnet", "öffnungszeiten", "schließen", "geschlossen", "aufmachen"),
+    "address": ("street", "location", "located", "directions", "adresse", "straße", "anschrift",
+                "standort"),
+    "pay": ("payment", "paying", "pays", "paid", "cash", "card", "cards", "visa", "mastercard",
+            "amex", "contactless", "bezahlen", "zahlen", "zahlung", "bezahlung", "karte", "karten",
+            "kreditkarte", "kreditkarten", "girokarte", "ec-karte", "bargeld"),
+    "phone": ("telephone", "number", "telefon", "telefonnummer", "nummer", "rufnummer"),
 }
-PHRASES = ((re.compile(r"\bhow much\b"), "price"), (re.compile(r"\bwie ?viel\b"), "preis"),
-           (re.compile(r"\be (bikes?)\b"), r"e-\1"))
+PHRASES = (
+    (re.compile(r"\bhow much\b"), "price"), (re.compile(r"\bwie ?viel\b"), "preis"),
+    (re.compile(r"\be (bikes?)\b"), r"e-\1"),
+    (re.compile(r"\b(auf|offen)\s*\??$"), "offen"),  # "wann haben sie auf"
+    (re.compile(r"\bzu\s*\??$"), "geschlossen"),  # "wann machen sie zu"
+)
+LONG_TURN_WORDS = 14  # a long turn is also searched by its last words, where the question is
 
+W_DOC, W_ENTRY, W_SPECIFIC = 0.45, 0.35, 0.2  # phrasing covered / query explained / by one phrasing
 DIRECT_THRESHOLD = 0.6  # combined score a hit needs to be spoken without the LLM
 MARGIN = 0.1  # ... and its lead over the best hit for a different answer
 FUZZY_CUTOFF = 82  # rapidfuzz ratio for repairing an unknown query word
@@ -66,7 +79,7 @@ class Retriever:
         self.profile = profile
         self.threshold = threshold
         self.margin = margin
-        self._synonyms = _synonym_map(profile.synonyms)
+        self._synonyms, self._phrases = _synonym_map(profile.synonyms)
         self._docs: list[_Doc] = []
         for i, entry in enumerate(profile.faq):
             for q in entry.questions:
@@ -98,12 +111,28 @@ class Retriever:
 
     # --- public ---------------------------------------------------------------------------
     def search(self, query: str, k: int = 5) -> list[Hit]:
-        """Best FAQ/service entries for `query`, one hit per entry, best first."""
-        q = self._query_terms(query)
+        """Best FAQ/service entries for `query`, one hit per entry, best first.
+
+        A long turn is searched whole and by its last words (where callers put the question);
+        each entry keeps its better score.
+        """
+        best: dict[tuple[str, int], Hit] = {}
+        tokens = query.split()
+        variants = [query] + ([" ".join(tokens[-LONG_TURN_WORDS:])]
+                              if len(tokens) > LONG_TURN_WORDS else [])
+        for variant in variants:
+            for hit in self._score(self._query_terms(variant)):
+                key = (hit.kind, hit.index)
+                if key not in best or hit.score > best[key].score:
+                    best[key] = hit
+        return sorted(best.values(), key=lambda h: -h.score)[:k]
+
+    def _score(self, q: Counter[str]) -> list[Hit]:
+        """Per entry: its best phrasing's coverage, blended with how much of the query it explains."""
         if not q:
             return []
-        best: dict[tuple[str, int], Hit] = {}
         q_mass = sum(self._idf.get(t, self._unknown_idf) for t in q)
+        best: dict[tuple[str, int], Hit] = {}
         for doc, self_score in zip(self._docs, self._self, strict=True):
             shared = q.keys() & doc.terms.keys()
             if not shared or self_score <= 0:
@@ -112,20 +141,27 @@ class Retriever:
             doc_cov = min(1.0, self._bm25(q, doc.terms) / self_score)
             doc_q = sum(self._idf.get(t, 0.0) for t in shared) / q_mass
             entry_q = sum(self._idf.get(t, 0.0) for t in q.keys() & self._entry_terms[key]) / q_mass
-            score = doc_cov * (0.55 + 0.25 * entry_q + 0.2 * doc_q)
+            score = W_DOC * doc_cov + W_ENTRY * entry_q + W_SPECIFIC * doc_q
             if key not in best or score > best[key].score:
                 best[key] = Hit(doc.kind, doc.index, self._answer(doc), round(score, 4), doc.source)
-        return sorted(best.values(), key=lambda h: -h.score)[:k]
+        return list(best.values())
 
     def direct_answer(self, query: str) -> Hit | None:
-        """The hit to speak verbatim, or None when the match is weak or ambiguous."""
+        """The hit to speak verbatim, or None when the match is weak or ambiguous.
+
+        Two close candidates are ambiguous unless they agree on every number the top one says
+        ("the full service costs 89 euros" versus a price list that also says 89 euros).
+        """
         hits = self.search(query, k=3)
         if not hits or hits[0].score < self.threshold:
             return None
-        rival = next((h for h in hits[1:] if h.text != hits[0].text), None)
-        if rival and hits[0].score - rival.score < self.margin:
-            return None
-        return hits[0]
+        top = hits[0]
+        for rival in hits[1:]:
+            if rival.text == top.text or top.score - rival.score >= self.margin:
+                continue
+            if not _agree(top.text, rival.text):
+                return None
+        return top
 
     def facts_for(self, query: str, k: int = 3) -> list[str]:
         """A few facts for the LLM: answers of near-miss entries first, then BM25 over facts."""
@@ -155,17 +191,25 @@ class Retriever:
             self._docs.append(_Doc(kind, index, text, terms))
 
     def _words(self, text: str) -> list[str]:
+        """Content words with phrases and synonyms mapped onto their key word."""
         text = normalize(text)
-        for pattern, repl in PHRASES:
+        for pattern, repl in self._phrases:
             text = pattern.sub(repl, text)
-        return [self._synonyms.get(w, w) for w in words(text) if w not in STOPWORDS]
+        out = []
+        for w in words(text):
+            w = self._synonyms.get(w) or self._synonyms.get(stem(w)) or w
+            if "-" in w and w not in self._synonyms.values():
+                out += [part for part in w.split("-") if len(part) > 1 and part not in STOPWORDS]
+            elif w not in STOPWORDS:
+                out.append(w)
+        return out
 
     def _terms(self, text: str) -> Counter[str]:
         return Counter(stem(w) for w in self._words(text))
 
     def _query_terms(self, query: str) -> Counter[str]:
         out: Counter[str] = Counter()
-        for w in self._words(query[:600]):
+        for w in self._words(query[-600:]):
             s = stem(w)
             if s not in self._idf and len(w) >= 4:
                 s = self._repair(w) or s
@@ -193,9 +237,24 @@ class Retriever:
         return score
 
 
-def _synonym_map(profile_synonyms: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _agree(a: str, b: str) -> bool:
+    """Whether answer `b` states every number of answer `a` (so saying `a` cannot mislead)."""
+    keys_a = [m.keys for m in find_numbers(a)]
+    keys_b = set().union(*(m.keys for m in find_numbers(b)))
+    return bool(keys_a) and all(k & keys_b for k in keys_a)
+
+
+def _synonym_map(profile_synonyms: dict[str, tuple[str, ...]]
+                 ) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
+    """Word -> key (also by stem); multi-word synonyms become phrase replacements."""
+    words_map: dict[str, str] = {}
+    phrases = list(PHRASES)
     for key, others in (*BUILTIN_SYNONYMS.items(), *profile_synonyms.items()):
         for w in others:
-            out[w] = key
-    return out
+            if " " in w:
+                phrases.append((re.compile(rf"\b{re.escape(w)}\b"), key))
+            else:
+                words_map[w] = key
+                if len(stem(w)) >= 4:  # short stems collide ("offen" -> "off")
+                    words_map.setdefault(stem(w), key)
+    return words_map, phrases

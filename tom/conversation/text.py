@@ -14,25 +14,22 @@ FILLERS = frozenset({
     "äh", "ähm", "öh", "öhm", "ehm", "naja",
 })
 
-STOPWORDS = frozenset({
-    # English
-    "a", "an", "the", "i", "im", "i'm", "me", "my", "we", "us", "our", "you", "your", "it", "its",
-    "it's", "is", "are", "am", "was", "be", "been", "do", "does", "did", "to", "of", "in", "on",
-    "at", "for", "and", "or", "so", "can", "could", "would", "will", "should", "please", "just",
-    "there", "this", "that", "what", "whats", "what's", "hi", "hello", "yeah", "yes", "okay",
-    "ok", "well", "like", "with", "if", "any", "some", "about", "get", "have", "has", "tell",
-    "know", "want", "wanted", "wondering", "hey", "oh", "also", "then", "by", "from", "will",
-    "guys", "actually", "maybe", "need", "needs", "here", "been", "i'd", "i'll", "id",
-    "they", "them", "he", "she", "his", "her", "one", "very", "really", "much", "still",
-    # German
-    "ich", "du", "sie", "wir", "ihr", "ihre", "ihr", "mein", "meine", "meinen", "mir", "mich",
-    "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "und",
-    "oder", "ist", "sind", "bin", "hat", "habe", "haben", "wird", "werden", "kann", "können",
-    "könnte", "könnten", "würde", "möchte", "bitte", "mal", "auch", "noch", "so", "zu", "zum",
-    "zur", "im", "in", "am", "an", "auf", "für", "mit", "von", "vom", "bei", "es", "hallo",
-    "ja", "also", "doch", "denn", "gerne", "gern", "eigentlich", "uns", "euch", "man", "wie",
-    "was", "guten", "tag", "sagen", "wissen",
-})
+# Words that carry no topic: dropped before search, ignored when judging "is this noise?".
+_STOP_EN = """
+a an the i im i'm i'd i'll id me my we us our you your it its it's is are am was be been do does
+did to of in on at for and or so can could would will should please just there this that what
+whats what's hi hello hey oh yeah yes okay ok well like with if any some about get have has tell
+know want wanted wondering also then by from guys actually maybe need needs here they them he she
+his her one very really much still not don't dont usually normally exactly too as when until than
+how work works possible able anything something
+"""
+_STOP_DE = """
+ich du sie wir ihr ihre mein meine meinen mir mich der die das den dem des ein eine einen einem
+einer und oder ist sind bin hat habe haben wird werden kann können könnte könnten würde möchte
+bitte mal auch noch so zu zum zur im in am an auf für mit von vom bei es hallo ja also doch denn
+gerne gern eigentlich uns euch man wie was guten tag sagen wissen
+"""
+STOPWORDS = frozenset(_STOP_EN.split()) | frozenset(_STOP_DE.split())
 
 _PUNCT = re.compile(r"[^\w\s'€+:.,?/-]", re.UNICODE)
 _WORD = re.compile(r"[a-z0-9äöüß]+(?:['-][a-z0-9äöüß]+)*", re.UNICODE)
@@ -55,7 +52,7 @@ def words(text: str) -> list[str]:
 def stem(word: str) -> str:
     """A deliberately crude suffix stripper for English and German; it only has to agree with itself."""
     word = word.replace("'", "").replace("-", "")
-    for suffix in ("ungen", "ung", "ing", "en", "es", "ed", "er", "e", "s", "n"):
+    for suffix in ("ungen", "ments", "ment", "ung", "ing", "en", "es", "ed", "er", "e", "s", "n"):
         if len(word) - len(suffix) >= 3 and word.endswith(suffix):
             return word[: -len(suffix)]
     return word

@@ -6,6 +6,8 @@ import { callDuration, type CallView } from "../state/calls";
 
 interface CallListProps {
   title: string;
+  /** Names the list for tests and styling: "active" or "recent". */
+  kind: string;
   calls: CallView[];
   selectedId: string | null;
   onSelect(id: string): void;
@@ -14,7 +16,7 @@ interface CallListProps {
   emptyText: string;
 }
 
-export function CallList({ title, calls, selectedId, onSelect, nowMs, clockOffsetS, emptyText }: CallListProps) {
+export function CallList({ title, kind, calls, selectedId, onSelect, nowMs, clockOffsetS, emptyText }: CallListProps) {
   const listRef = useRef<HTMLUListElement>(null);
   const headingId = `${title.toLowerCase().replace(/\W+/g, "-")}-heading`;
 
@@ -31,7 +33,7 @@ export function CallList({ title, calls, selectedId, onSelect, nowMs, clockOffse
   };
 
   return (
-    <section className="panel" aria-labelledby={headingId}>
+    <section className="panel" aria-labelledby={headingId} data-list={kind}>
       <h2 id={headingId}>
         {title} <span className="count">({calls.length})</span>
       </h2>

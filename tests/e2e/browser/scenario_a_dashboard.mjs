@@ -17,10 +17,19 @@ await runScenario("scenario-a", async (keep) => {
   const { page } = session;
   report("ready");
 
-  // The call shows up (active, or already recent if it was quick) and we open it.
-  const item = page.locator(".call-item").first();
-  await item.waitFor({ timeout });
-  const callId = await item.getAttribute("data-call-id");
+  // The new call shows up among the active calls (calls already there are not ours) and we open it.
+  const calls = page.locator(".call-item");
+  const known = await calls.evaluateAll((els) => els.map((el) => el.getAttribute("data-call-id")));
+  const handle = await page.waitForFunction(
+    (before) =>
+      Array.from(document.querySelectorAll('[data-list="active"] .call-item'))
+        .map((el) => el.getAttribute("data-call-id"))
+        .find((id) => !before.includes(id)),
+    known,
+    { timeout },
+  );
+  const callId = await handle.jsonValue();
+  const item = page.locator(`.call-item[data-call-id="${callId}"]`);
   await item.click();
   await page.locator(`section.selected[data-call-id="${callId}"]`).waitFor({ timeout: 5000 });
   report("call_seen", { callId });

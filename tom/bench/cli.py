@@ -1,0 +1,131 @@
+"""`tom bench`: scripted callers against TOM, figures against targets.
+
+Wired into `tom` by `register(subparsers)`; also runs alone as `python -m tom.bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tom.bench.caller import Timeouts
+from tom.bench.corpus import CorpusError, load_corpus
+from tom.bench.report import BenchReport, CallRecord
+from tom.bench.run import SWEEP_LEVELS, BenchOptions, bench
+from tom.bench.table import render
+from tom.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `bench` command; its handler is `run_bench(args, settings)` (async)."""
+    p = subparsers.add_parser(
+        "bench", help="call TOM with scripted callers and report latency, accuracy, failures",
+        description="Place scripted calls over the Twilio Media Streams protocol at real-time "
+                    "pace and report every stage against its target. Without --url TOM is "
+                    "started in this process.")
+    p.add_argument("--url", help="a running TOM (http://HOST:PORT or ws://HOST:PORT/twilio/stream)")
+    p.add_argument("--token", default="", help="stream token for --url (sent as ?token=)")
+    p.add_argument("--calls", type=_positive, default=4,
+                   help="calls to place (per language with --language all; default 4)")
+    p.add_argument("--concurrency", type=_positive, default=1, help="calls at once (default 1)")
+    p.add_argument("--corpus", type=Path, help="caller corpus TOML (default: the bundled one)")
+    p.add_argument("--noise", type=float, metavar="SNR_DB", help="mix pink noise at this SNR")
+    path = p.add_mutually_exclusive_group()
+    path.add_argument("--phone-path", dest="phone_path", action="store_true", default=True,
+                      help="band-limit callers to 300-3400 Hz with μ-law companding (default)")
+    path.add_argument("--clean", dest="phone_path", action="store_false",
+                      help="no phone band filter (audio is still 8 kHz μ-law on the wire)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
+    p.add_argument("--sweep", action="store_true",
+                   help=f"raise concurrency {', '.join(map(str, SWEEP_LEVELS[:6]))}... until "
+                        "p95 e2e > 1 s; report the largest that held")
+    p.add_argument("--language", choices=("en", "de", "all"), default="en",
+                   help="which corpus calls to place; German runs TOM with stt.model=base")
+    p.add_argument("--cache", type=Path, help="synthesised caller audio cache "
+                                              "(default ~/.cache/tom/bench)")
+    p.add_argument("--greeting-timeout", type=float, default=20.0, metavar="S")
+    p.add_argument("--answer-timeout", type=float, default=20.0, metavar="S")
+    p.add_argument("--no-greeting", action="store_true",
+                   help="with --url: TOM does not greet (call.greeting = false)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any target is missed")
+    p.set_defaults(func=run_bench)
+    return p
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def options_from_args(args: argparse.Namespace) -> BenchOptions:
+    return BenchOptions(
+        url=args.url, token=args.token, calls=args.calls, concurrency=args.concurrency,
+        language=args.language, snr_db=args.noise, phone_path=args.phone_path,
+        sweep=args.sweep, cache_dir=args.cache, expect_greeting=not args.no_greeting,
+        timeouts=Timeouts(greeting_s=args.greeting_timeout, answer_s=args.answer_timeout))
+
+
+async def run_bench(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """Run `tom bench` from parsed arguments; returns the exit status."""
+    console = Console(stderr=True)
+    try:
+        corpus = load_corpus(args.corpus)
+        options = options_from_args(args)
+        report = await _with_progress(corpus, options, settings, console,
+                                      enabled=not args.no_progress)
+    except CorpusError as exc:
+        console.print(f"[red]tom bench:[/red] {exc}")
+        return 2
+    render(report, Console())
+    if args.json:
+        write_json(report, args.json)
+        console.print(f"figures written to {args.json}")
+    return 1 if args.strict and not report.passed() else 0
+
+
+async def _with_progress(corpus, options: BenchOptions, settings: Settings | None,
+                         console: Console, enabled: bool) -> BenchReport:
+    total = None if options.sweep else options.calls * (
+        2 if options.language == "all" and options.url is None else 1)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=not enabled,
+                  redirect_stdout=False, redirect_stderr=False) as bar:
+        task = bar.add_task("calls", total=total)
+        failed = 0
+
+        def advance(record: CallRecord) -> None:
+            nonlocal failed
+            failed += not record.result.ok
+            bar.update(task, advance=1, description=f"calls ({failed} failed)")
+
+        return await bench(corpus, options, settings, advance)
+
+
+def write_json(report: BenchReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tom.bench ...` without the rest of the tom CLI."""
+    import asyncio
+
+    parser = argparse.ArgumentParser(prog="tom")
+    parser.add_argument("--config", help="TOML config file for the in-process TOM")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(["bench", *(argv if argv is not None else sys.argv[1:])])
+    settings = Settings.load(args.config)
+    from tom.monitor.logging import configure_logging
+
+    configure_logging(settings.log.format, settings.log.level, settings.log.redact)
+    return asyncio.run(run_bench(args, settings))

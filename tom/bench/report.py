@@ -1,0 +1,240 @@
+"""From finished calls to figures: stages, caller-side latency, accuracy, mojibake, failures.
+
+Each figure sits next to its target so a run reads as pass/fail at a glance; `to_dict` is the
+`--json` output and holds every figure the table shows, and more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tom.bench import mojibake
+from tom.bench.caller import CallResult
+from tom.bench.corpus import CallScript, CorpusTurn
+from tom.bench.stats import Summary
+from tom.bench.wer import WordErrors, normalize, word_errors
+
+STAGES = ("vad_wait", "stt", "llm_first_token", "tts_first_audio", "e2e")
+STAGE_TARGETS_MS = {"stt": 200.0, "llm_first_token": 500.0, "tts_first_audio": 300.0}
+E2E_TARGET_MS = 1000.0
+ACCURACY_TARGET = 0.95
+MOJIBAKE_TARGET = 0
+FAILED_PCT_TARGET = 2.0
+
+
+@dataclass
+class CallRecord:
+    """One bench call: the script, what the caller measured and what TOM recorded about it."""
+
+    script: CallScript
+    result: CallResult
+    transcript: list[dict[str, Any]] = field(default_factory=list)  # role, text, turn, ...
+    turns: list[dict[str, Any]] = field(default_factory=list)  # turn, intent, timings_ms
+    barge_ins: list[dict[str, Any]] = field(default_factory=list)  # turn, reaction_ms, heard
+    raw: list[Any] = field(default_factory=list)  # event dicts / API answers, for mojibake
+
+    def spoken(self) -> list[CorpusTurn]:
+        """The corpus turns the caller actually got to say, in order."""
+        by_id = {t.id: t for t in self.script.turns}
+        return [by_id[t.id] for t in self.result.turns if t.id in by_id]
+
+    def lines(self, role: str) -> list[dict[str, Any]]:
+        return [t for t in self.transcript if t.get("role") == role and t.get("text")]
+
+    def paired(self) -> list[tuple[CorpusTurn, dict[str, Any]]] | None:
+        """Spoken turns paired with TOM's caller transcripts, when the counts agree."""
+        spoken, heard = self.spoken(), self.lines("caller")
+        return list(zip(spoken, heard, strict=True)) if len(spoken) == len(heard) else None
+
+
+@dataclass
+class Resources:
+    cpu_percent: float | None = None
+    peak_rss_mb: float | None = None
+    source: str = "none"
+
+
+@dataclass
+class BenchReport:
+    """Every figure of one bench run."""
+
+    meta: dict[str, Any]
+    records: list[CallRecord]
+    resources: Resources = field(default_factory=Resources)
+    log_mojibake: list[str] = field(default_factory=list)
+    sweep: dict[str, Any] | None = None
+
+    # --- figures ---------------------------------------------------------------------------------
+
+    def stage(self, name: str) -> Summary:
+        return Summary.of(t["timings_ms"][name] for r in self.records for t in r.turns
+                          if isinstance(t.get("timings_ms", {}).get(name), (int, float)))
+
+    def e2e(self) -> Summary:
+        return Summary.of(t.e2e_ms for r in self.records for t in r.result.turns
+                          if t.e2e_ms is not None)
+
+    def greeting(self) -> Summary:
+        return Summary.of(r.result.greeting_ms for r in self.records
+                          if r.result.greeting_ms is not None)
+
+    def barge_in(self) -> Summary:
+        return Summary.of(t.barge_in_ms for r in self.records for t in r.result.turns
+                          if t.barge_in_ms is not None)
+
+    def barge_in_server(self) -> Summary:
+        return Summary.of(b["reaction_ms"] for r in self.records for b in r.barge_ins
+                          if isinstance(b.get("reaction_ms"), (int, float)))
+
+    def word_errors(self) -> dict[str, WordErrors]:
+        """Per language: TOM's caller transcripts against what the callers said, per call."""
+        out: dict[str, WordErrors] = {}
+        for r in self.records:
+            spoken = r.spoken()
+            if not spoken:
+                continue
+            ref = " ".join(t.text for t in spoken)
+            hyp = " ".join(t["text"] for t in r.lines("caller"))
+            lang = r.script.language
+            out[lang] = out.get(lang, WordErrors(0, 0)) + word_errors(ref, hyp, lang)
+        return out
+
+    def accuracy(self) -> float | None:
+        total = sum(self.word_errors().values(), WordErrors(0, 0))
+        return None if total.ref_words == 0 else max(0.0, 1.0 - total.wer)
+
+    def failures(self) -> list[dict[str, str]]:
+        return [{"call_sid": r.result.call_sid, "script": r.script.id,
+                 "failure": r.result.failure or ""} for r in self.records if not r.result.ok]
+
+    def failed_pct(self) -> float:
+        return 100.0 * len(self.failures()) / len(self.records) if self.records else 0.0
+
+    def mojibake(self) -> dict[str, Any]:
+        examples: list[str] = []
+
+        def count(strings: list[str]) -> int:
+            n = 0
+            for s in strings:
+                hits = mojibake.find_mojibake(s)
+                n += len(hits)
+                examples.extend(s[max(0, h.start - 20):h.start + 20] for h in hits)
+            return n
+
+        transcripts = count([t.get("text", "") for r in self.records for t in r.transcript])
+        events = count([s for r in self.records for s in mojibake.iter_strings(r.raw)])
+        logs = count(self.log_mojibake)
+        return {"total": transcripts + events + logs, "transcripts": transcripts,
+                "events": events, "logs": logs, "examples": examples[:10]}
+
+    def intents(self) -> dict[str, Any]:
+        """Expected intent vs TOM's `turn` event intent, for calls whose turns line up."""
+        matched = total = 0
+        for r in self.records:
+            pairs = r.paired()
+            if pairs is None:
+                continue
+            by_turn = {t.get("turn"): t.get("intent") for t in r.turns}
+            for spoken, heard in pairs:
+                if heard.get("turn") in by_turn and by_turn[heard.get("turn")]:
+                    total += 1
+                    matched += by_turn[heard.get("turn")] == spoken.intent
+        return {"matched": matched, "total": total, "rate": matched / total if total else None}
+
+    def facts(self) -> dict[str, Any]:
+        """Required answer facts found in TOM's reply to that turn (or anywhere in the call)."""
+        hit = total = 0
+        misses: list[dict[str, str]] = []
+        for r in self.records:
+            replies = _replies(r)
+            for turn in r.spoken():
+                for fact in turn.facts:
+                    total += 1
+                    answer = replies.get(turn.id, " ".join(t["text"] for t in r.lines("assistant")))
+                    if fact_in(fact, answer, turn.language):
+                        hit += 1
+                    else:
+                        misses.append({"turn": turn.id, "fact": fact, "answer": answer[:200]})
+        return {"hit": hit, "total": total, "rate": hit / total if total else None,
+                "misses": misses[:20]}
+
+    def checks(self) -> list[dict[str, Any]]:
+        """Each target: value, target, ok (None when the figure was not measured)."""
+        rows = [(f"{name} p95 ms", self.stage(name).p95, target, "<=")
+                for name, target in STAGE_TARGETS_MS.items()]
+        rows += [("e2e p95 ms (caller)", self.e2e().p95, E2E_TARGET_MS, "<="),
+                 ("accuracy", self.accuracy(), ACCURACY_TARGET, ">="),
+                 ("mojibake", self.mojibake()["total"], MOJIBAKE_TARGET, "<="),
+                 ("failed calls %", self.failed_pct(), FAILED_PCT_TARGET, "<")]
+        out = []
+        for name, value, target, op in rows:
+            ok = None if value is None else (
+                value <= target if op == "<=" else value >= target if op == ">=" else value < target)
+            out.append({"name": name, "value": value, "target": target, "op": op, "ok": ok})
+        return out
+
+    def passed(self) -> bool:
+        return all(c["ok"] is not False for c in self.checks())
+
+    def to_dict(self) -> dict[str, Any]:
+        stages = {}
+        for name in STAGES:
+            key = "e2e_server" if name == "e2e" else name
+            stages[key] = {**self.stage(name).to_dict(), "target_ms": STAGE_TARGETS_MS.get(name)}
+        by_lang = {lang: {"accuracy": None if we.ref_words == 0 else max(0.0, 1 - we.wer),
+                          "words": we.ref_words, "errors": we.errors}
+                   for lang, we in self.word_errors().items()}
+        total = sum(self.word_errors().values(), WordErrors(0, 0))
+        failures = self.failures()
+        return {
+            "meta": self.meta,
+            "calls": {"total": len(self.records), "failed": len(failures),
+                      "failed_pct": round(self.failed_pct(), 2), "target_pct": FAILED_PCT_TARGET,
+                      "failures": failures},
+            "stages": stages,
+            "e2e": {**self.e2e().to_dict(), "target_ms": E2E_TARGET_MS},
+            "greeting": self.greeting().to_dict(),
+            "barge_in": self.barge_in().to_dict(),
+            "barge_in_server": self.barge_in_server().to_dict(),
+            "accuracy": {"value": self.accuracy(), "target": ACCURACY_TARGET,
+                         "words": total.ref_words, "errors": total.errors,
+                         "by_language": by_lang},
+            "intents": self.intents(),
+            "facts": self.facts(),
+            "mojibake": {**self.mojibake(), "target": MOJIBAKE_TARGET},
+            "resources": {"cpu_percent": self.resources.cpu_percent,
+                          "peak_rss_mb": self.resources.peak_rss_mb,
+                          "source": self.resources.source},
+            "checks": self.checks(),
+            "passed": self.passed(),
+            "sweep": self.sweep,
+        }
+
+
+def _replies(record: CallRecord) -> dict[str, str]:
+    """Corpus turn id → TOM's reply text (assistant lines with the same turn number)."""
+    pairs = record.paired()
+    if pairs is None:
+        return {}
+    out = {}
+    for spoken, heard in pairs:
+        lines = [t["text"] for t in record.lines("assistant") if t.get("turn") == heard.get("turn")]
+        if lines:
+            out[spoken.id] = " ".join(lines)
+    return out
+
+
+def _fact_form(text: str, language: str) -> tuple[str, str]:
+    """Normalised words with spaces around, and all digits run together (for phone numbers)."""
+    words = normalize(text, language)
+    return " " + " ".join(words) + " ", "".join(w for w in words if w.isdigit())
+
+
+def fact_in(fact: str, answer: str, language: str = "en") -> bool:
+    """Whether `answer` states `fact`, after WER normalisation ("fifteen" matches "15")."""
+    fact_words, fact_digits = _fact_form(fact, language)
+    answer_words, answer_digits = _fact_form(answer, language)
+    if len(fact_digits) >= 5 and fact_words.replace(" ", "").isdigit():
+        return fact_digits in answer_digits  # a phone number, however it was grouped
+    return fact_words in answer_words

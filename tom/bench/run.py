@@ -1,0 +1,202 @@
+"""One bench run: plan calls from the corpus, voice them, place them, gather the figures.
+
+Caller audio is synthesised before any call starts, so piper never competes with TOM for the
+CPU while it is being measured. Calls run at real-time pace, `concurrency` at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+
+from tom.bench.caller import CallerTurn, Timeouts, new_sid, place_call
+from tom.bench.corpus import CallScript, Corpus, CorpusError
+from tom.bench.report import BenchReport, CallRecord, Resources
+from tom.bench.stats import Summary
+from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
+from tom.bench.targets import InProcessTarget, RemoteTarget, bench_settings, temp_data_dir
+from tom.config import Settings
+
+log = structlog.get_logger(__name__)
+
+SWEEP_LEVELS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+STAGGER_S = 0.3  # calls of the first wave start this far apart, as callers do
+
+
+@dataclass
+class BenchOptions:
+    """Everything `tom bench` was asked to do."""
+
+    url: str | None = None
+    token: str = ""
+    calls: int = 4
+    concurrency: int = 1
+    language: str = "en"
+    snr_db: float | None = None
+    phone_path: bool = True
+    sweep: bool = False
+    cache_dir: Path | None = None
+    expect_greeting: bool = True
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+@dataclass
+class PlannedCall:
+    script: CallScript
+    call_sid: str
+    turns: list[CallerTurn]
+
+
+Progress = Callable[[CallRecord], None]
+
+
+def plan_calls(corpus: Corpus, n: int, language: str, voice: CallerVoice,
+               options: BenchOptions, offset: int = 0) -> list[PlannedCall]:
+    """n calls cycling through the scripts; caller i gets voice style i and noise seed i."""
+    line = LineOptions(phone_path=options.phone_path, snr_db=options.snr_db)
+    planned = []
+    for i, script in enumerate(corpus.schedule(n, language), start=offset):
+        style = CALLER_STYLES[i % len(CALLER_STYLES)]
+        turns = []
+        for k, t in enumerate(script.turns):
+            spoken = voice.say(t.text, t.language, style, line, seed=i * 100 + k)
+            turns.append(CallerTurn(
+                audio=spoken.pcm, text=t.text, id=t.id, language=t.language, intent=t.intent,
+                barge_in=t.id in script.barge_in, barge_in_after_ms=script.barge_in_after_ms,
+                may_end_call=t.may_end_call, speech_start=spoken.speech_start,
+                speech_end=spoken.speech_end))
+        planned.append(PlannedCall(script, new_sid("CA"), turns))
+    return planned
+
+
+async def run_calls(target: InProcessTarget | RemoteTarget, planned: list[PlannedCall],
+                    concurrency: int, timeouts: Timeouts, http: aiohttp.ClientSession,
+                    progress: Progress | None = None) -> list[CallRecord]:
+    """Place the calls, at most `concurrency` at once, and collect TOM's view of each."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int, call: PlannedCall) -> CallRecord:
+        async with gate:
+            if i < concurrency:
+                await asyncio.sleep(i * STAGGER_S)
+            result = await place_call(target.url, call.turns, token=target.token,
+                                      call_sid=call.call_sid,
+                                      expect_greeting=target.expect_greeting,
+                                      timeouts=timeouts, session=http)
+        info = await target.call_info(call.call_sid)
+        record = CallRecord(call.script, result, info.transcript, info.turns, info.barge_ins,
+                            info.raw)
+        if progress:
+            progress(record)
+        return record
+
+    return list(await asyncio.gather(*(one(i, c) for i, c in enumerate(planned))))
+
+
+async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None = None,
+                progress: Progress | None = None) -> BenchReport:
+    """Run the whole bench and return its report (the caller prints or saves it)."""
+    voice = CallerVoice(options.cache_dir)
+    corpus.schedule(1, options.language)  # raises CorpusError when there is nothing to call
+    languages = ([lang for lang in ("en", "de") if corpus.calls_for(lang)]
+                 if options.language == "all" else [options.language])
+    if options.url is None and options.sweep and len(languages) > 1:
+        raise CorpusError("--sweep in-process needs one language: use --language en or de")
+    started, t0 = time.time(), time.monotonic()
+    records: list[CallRecord] = []
+    resources: list[Resources] = []
+    log_bad: list[str] = []
+    sweep: dict[str, Any] | None = None
+    async with aiohttp.ClientSession() as http:
+        if options.url:
+            target = RemoteTarget(options.url, options.token, http, options.expect_greeting)
+            async with target.running():
+                records, sweep = await _run(target, corpus, options, options.language, voice,
+                                            http, progress)
+            resources.append(target.resources())
+        else:
+            base = settings or Settings.load()
+            for lang in languages:
+                peak = max(SWEEP_LEVELS) if options.sweep else options.concurrency
+                with temp_data_dir() as data_dir:
+                    local = InProcessTarget(bench_settings(base, lang, peak, data_dir))
+                    planned_first = await asyncio.to_thread(
+                        plan_calls, corpus, _first_count(options), lang, voice, options)
+                    async with local.running():
+                        recs, sweep = await _run(local, corpus, options, lang, voice, http,
+                                                 progress, planned_first)
+                    records += recs
+                    resources.append(local.resources())
+                    log_bad += local.log_mojibake()
+    meta = {"target": options.url or "in-process", "language": options.language,
+            "calls": options.calls, "concurrency": options.concurrency,
+            "noise_snr_db": options.snr_db, "phone_path": options.phone_path,
+            "started_at": started, "duration_s": round(time.monotonic() - t0, 2),
+            "voice": voice.model_path.name,
+            "german_voice": "en_US-joe-medium with espeak-ng German phonemes (no German "
+                            "piper voice is packaged)"}
+    return BenchReport(meta, records, _merge(resources), log_bad, sweep)
+
+
+def _first_count(options: BenchOptions) -> int:
+    return max(options.calls, SWEEP_LEVELS[0]) if options.sweep else options.calls
+
+
+async def _run(target: InProcessTarget | RemoteTarget, corpus: Corpus, options: BenchOptions,
+               language: str, voice: CallerVoice, http: aiohttp.ClientSession,
+               progress: Progress | None, planned: list[PlannedCall] | None = None
+               ) -> tuple[list[CallRecord], dict[str, Any] | None]:
+    if planned is None:
+        planned = await asyncio.to_thread(plan_calls, corpus, _first_count(options), language,
+                                          voice, options)
+    if not options.sweep:
+        return await run_calls(target, planned, options.concurrency, options.timeouts, http,
+                               progress), None
+    return await _sweep(target, corpus, options, language, voice, http, progress, planned)
+
+
+async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options: BenchOptions,
+                 language: str, voice: CallerVoice, http: aiohttp.ClientSession,
+                 progress: Progress | None, first: list[PlannedCall]
+                 ) -> tuple[list[CallRecord], dict[str, Any]]:
+    """Raise concurrency until p95 e2e passes 1 s (or calls fail); keep the last that held."""
+    levels: list[dict[str, Any]] = []
+    best: list[CallRecord] = []
+    max_held = 0
+    offset = 0
+    for level in SWEEP_LEVELS:
+        n = max(options.calls, level)
+        planned = first if level == SWEEP_LEVELS[0] else await asyncio.to_thread(
+            plan_calls, corpus, n, language, voice, options, offset)
+        offset += n
+        records = await run_calls(target, planned, level, options.timeouts, http, progress)
+        e2e = Summary.of(t.e2e_ms for r in records for t in r.result.turns
+                         if t.e2e_ms is not None)
+        failed = 100.0 * sum(not r.result.ok for r in records) / len(records)
+        held = e2e.p95 is not None and e2e.p95 <= 1000.0 and failed < 2.0
+        levels.append({"concurrency": level, "calls": n, "e2e_p50": e2e.p50,
+                       "e2e_p95": e2e.p95, "failed_pct": round(failed, 2), "held": held})
+        log.info("bench_sweep_level", concurrency=level, e2e_p95=e2e.p95, failed_pct=failed,
+                 held=held)
+        if not held:
+            best = best or records
+            break
+        best, max_held = records, level
+    return best, {"levels": levels, "max_held": max_held,
+                  "report_level": max_held or SWEEP_LEVELS[0]}
+
+
+def _merge(parts: list[Resources]) -> Resources:
+    if not parts:
+        return Resources()
+    cpu = [p.cpu_percent for p in parts if p.cpu_percent is not None]
+    rss = [p.peak_rss_mb for p in parts if p.peak_rss_mb is not None]
+    return Resources(sum(cpu) / len(cpu) if cpu else None, max(rss) if rss else None,
+                     parts[0].source)

@@ -1,0 +1,96 @@
+"""The end-of-run table: each figure beside its target, green when met and red when missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tom.bench.report import BenchReport
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def _mark(ok: bool | None) -> str:
+    return "[dim]n/a[/dim]" if ok is None else "[green]ok[/green]" if ok else "[red]MISSED[/red]"
+
+
+def render(report: BenchReport, console: Console) -> None:
+    """Print the summary table (and the sweep, failures and mojibake examples when present)."""
+    data = report.to_dict()
+    checks = {c["name"]: c for c in data["checks"]}
+    table = Table(title=f"tom bench — {data['calls']['total']} calls, "
+                        f"concurrency {data['meta'].get('concurrency')}, "
+                        f"language {data['meta'].get('language')}",
+                  caption="latency targets are judged on p95; times in ms")
+    for col in ("figure", "p50", "p95", "max", "n", "target", "result"):
+        table.add_column(col, justify="left" if col == "figure" else "right")
+    for name, label in (("vad_wait", "VAD wait"), ("stt", "STT"),
+                        ("llm_first_token", "LLM first token"),
+                        ("tts_first_audio", "TTS first audio"), ("e2e_server", "e2e (TOM)")):
+        s = data["stages"][name]
+        check = checks.get(f"{name} p95 ms")
+        table.add_row(label, _ms(s["p50"]), _ms(s["p95"]), _ms(s["max"]), str(s["count"]),
+                      _ms(s["target_ms"]) if s["target_ms"] else "", _mark(check["ok"])
+                      if check else "")
+    _latency_rows(table, data, checks)
+    _quality_rows(table, data, checks)
+    console.print(table)
+    _extras(console, data)
+
+
+def _latency_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) -> None:
+    e2e = data["e2e"]
+    table.add_row("[bold]e2e (caller)[/bold]", _ms(e2e["p50"]), _ms(e2e["p95"]), _ms(e2e["max"]),
+                  str(e2e["count"]), _ms(e2e["target_ms"]),
+                  _mark(checks["e2e p95 ms (caller)"]["ok"]))
+    for key, label in (("greeting", "greeting (caller)"), ("barge_in", "barge-in → clear"),
+                       ("barge_in_server", "barge-in (TOM)")):
+        s = data[key]
+        table.add_row(label, _ms(s["p50"]), _ms(s["p95"]), _ms(s["max"]), str(s["count"]), "", "")
+
+
+def _quality_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) -> None:
+    acc = data["accuracy"]
+    table.add_row("accuracy (1 − WER)", _pct(acc["value"]), "", "", str(acc["words"]),
+                  _pct(acc["target"]), _mark(checks["accuracy"]["ok"]))
+    for lang, a in acc["by_language"].items():
+        table.add_row(f"  accuracy {lang}", _pct(a["accuracy"]), "", "", str(a["words"]), "", "")
+    facts, intents = data["facts"], data["intents"]
+    table.add_row("answer facts", _pct(facts["rate"]), "", "", str(facts["total"]), "", "")
+    table.add_row("intent", _pct(intents["rate"]), "", "", str(intents["total"]), "", "")
+    table.add_row("mojibake", str(data["mojibake"]["total"]), "", "", "", "0",
+                  _mark(checks["mojibake"]["ok"]))
+    calls = data["calls"]
+    table.add_row("failed calls", f"{calls['failed_pct']:.1f} %", "", "", str(calls["total"]),
+                  f"< {calls['target_pct']:g} %", _mark(checks["failed calls %"]["ok"]))
+    res = data["resources"]
+    table.add_row(f"CPU ({res['source']})", "—" if res["cpu_percent"] is None
+                  else f"{res['cpu_percent']:.0f} %", "", "", "", "", "")
+    table.add_row("peak RSS", "—" if res["peak_rss_mb"] is None
+                  else f"{res['peak_rss_mb']:.0f} MB", "", "", "", "", "")
+
+
+def _extras(console: Console, data: dict[str, Any]) -> None:
+    sweep = data.get("sweep")
+    if sweep:
+        t = Table(title="concurrency sweep (held: p95 e2e ≤ 1000 ms and failed < 2 %)")
+        for col in ("concurrency", "calls", "e2e p50", "e2e p95", "failed %", "held"):
+            t.add_column(col, justify="right")
+        for level in sweep["levels"]:
+            t.add_row(str(level["concurrency"]), str(level["calls"]), _ms(level["e2e_p50"]),
+                      _ms(level["e2e_p95"]), f"{level['failed_pct']:.1f}",
+                      _mark(level["held"]))
+        console.print(t)
+        console.print(f"largest concurrency that held: [bold]{sweep['max_held']}[/bold]")
+    for f in data["calls"]["failures"][:10]:
+        console.print(f"[red]failed[/red] {f['script']} ({f['call_sid']}): {f['failure']}")
+    for example in data["mojibake"]["examples"][:5]:
+        console.print(f"[red]mojibake[/red]: {example!r}")
