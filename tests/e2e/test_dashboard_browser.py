@@ -3,7 +3,8 @@
 Scenario A: an operator has the dashboard open while a phone call comes in over the Twilio
 protocol; the call, its transcript (with a German line) and its latency waterfall must show up.
 Scenario B: "Talk to TOM" with chromium's fake microphone playing a WAV; TOM's answer must reach
-the page. The browser side lives in tests/e2e/browser/*.mjs (playwright-core from dashboard/);
+the page. Scenario C: a blocked or missing microphone gives a message that says what to do.
+The browser side lives in tests/e2e/browser/*.mjs (playwright-core from dashboard/);
 screenshots go to test-artifacts/.
 """
 
@@ -241,3 +242,15 @@ async def test_talk_to_tom_from_the_browser(tom, speech, tmp_path) -> None:
     assert any(line["role"] == "assistant" for line in result["lines"]), result["lines"]
     assert result["audioS"] >= 1.0
     await log.wait(lambda: log.of(ev.CALL_ENDED, call_id), 15)  # Hang up ended the call
+
+
+@pytest.mark.parametrize("mic", ["denied", "missing"])
+async def test_talk_to_tom_explains_a_microphone_problem(tom, mic: str) -> None:
+    browser = BrowserScript("scenario_c_no_microphone.mjs", {"TOM_URL": f"{tom.url}/", "MIC": mic})
+    await browser.start()
+    try:
+        result = await browser.result(90)
+    finally:
+        await browser.stop()
+    assert "microphone" in result["message"].lower()
+    assert "again" in result["message"]  # it says what to do next

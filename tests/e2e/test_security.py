@@ -239,7 +239,7 @@ async def test_connect_burst_refused_while_other_calls_continue(secure, turn) ->
     async def ongoing_call():
         async with client_from("127.0.0.6") as http:
             return await place_call(secure.url, [
-                turn("Do you repair electric bikes?"),
+                turn("What are your opening hours on Saturday?"),
                 turn("Thanks, bye.", may_end_call=True)],
                 token=STREAM_TOKEN, caller="+15550100", session=http)
 

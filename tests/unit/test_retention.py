@@ -138,3 +138,21 @@ async def test_zero_days_starts_nothing() -> None:
 def test_bad_interval() -> None:
     with pytest.raises(ValueError):
         RetentionTask(AsyncMessages(), days=1, interval_s=0)
+
+
+async def test_task_with_the_real_message_store(tmp_path: Path) -> None:
+    from tom.conversation.messages import MessageStore
+
+    now = [NOW - 40 * DAY_S]
+    store = MessageStore(tmp_path / "tom.db", outbox=False, clock=lambda: now[0])
+    try:
+        await store.add_message("c1", "+4930123456", "Old", "030123456", "call me back")
+        now[0] = NOW - 1 * DAY_S
+        await store.add_message("c2", "+4930123456", "New", "030123456", "hello")
+        now[0] = NOW
+        assistant = SimpleNamespace(registry=registry_with([]), messages=store)
+        assert await RetentionTask(assistant, days=30, clock=lambda: NOW).run_once() == {
+            "calls": 0, "messages": 1}
+        assert [m["name"] for m in await store.list()] == ["New"]
+    finally:
+        store.close()

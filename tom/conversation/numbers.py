@@ -84,7 +84,7 @@ def parse_cardinal(tokens: list[str], start: int) -> tuple[int, int] | None:
             if value is None:
                 break
             # "twenty five" combines; "five five" is two numbers (a digit sequence)
-            if seen and not _combines(current, value):
+            if seen and not _combines(total, current, value):
                 break
             current += value
         seen = True
@@ -95,10 +95,10 @@ def parse_cardinal(tokens: list[str], start: int) -> tuple[int, int] | None:
     return total + current, used
 
 
-def _combines(current: int, value: int) -> bool:
+def _combines(total: int, current: int, value: int) -> bool:
     """Whether `value` continues the number read so far ("twenty" + "five") or starts a new one."""
     if current == 0:
-        return True  # right after "thousand"
+        return total > 0  # right after "thousand"; "zero one" is two digits
     if current % 100 >= 20 and current % 10 == 0 and value < 10:
         return True
     return current % 100 == 0 and value < 100
@@ -107,27 +107,27 @@ def _combines(current: int, value: int) -> bool:
 def spoken_digits(text: str) -> str:
     """All digits in `text`, from digit characters and number words ("oh" and "double" too).
 
-    A leading "+" or "plus" is kept so that international numbers survive.
+    "five five five" stays three digits, "twelve thirty four" gives 1234; a leading "+" or
+    "plus" is kept so that international numbers survive.
     """
     tokens = re.findall(r"\+|[\wäöüß]+", text.lower())
     out: list[str] = []
-    repeat = 1
-    for i, tok in enumerate(tokens):
+    repeat, i = 1, 0
+    while i < len(tokens):
+        tok = tokens[i]
+        i += 1
         if tok in ("+", "plus") and not out:
             out.append("+")
-            continue
-        if tok in _MULTIPLIERS:
+        elif tok in _MULTIPLIERS:
             repeat = _MULTIPLIERS[tok]
             continue
-        if tok.isdigit():
+        elif tok.isdigit():
             out.append(tok * repeat if len(tok) == 1 else tok)
-        elif tok in ("oh", "o") and (out or (i + 1 < len(tokens) and _is_digitish(tokens[i + 1]))):
+        elif tok in ("oh", "o") and (out or (i < len(tokens) and _is_digitish(tokens[i]))):
             out.append("0" * repeat)
-        else:
-            value = word_value(tok)
-            if value is None:
-                repeat = 1
-                continue
+        elif parsed := parse_cardinal(tokens, i - 1):
+            value, used = parsed
+            i += used - 1
             out.append(str(value) * repeat if value < 10 else str(value))
         repeat = 1
     return "".join(out)

@@ -47,7 +47,7 @@ LONG_TURN_WORDS = 14  # a long turn is also searched by its last words, where th
 
 W_DOC, W_ENTRY, W_SPECIFIC = 0.45, 0.35, 0.2  # phrasing covered / query explained / by one phrasing
 DIRECT_THRESHOLD = 0.6  # combined score a hit needs to be spoken without the LLM
-MARGIN = 0.1  # ... and its lead over the best hit for a different answer
+MARGIN = 0.08  # ... and its lead over the best hit for a different answer
 FUZZY_CUTOFF = 82  # rapidfuzz ratio for repairing an unknown query word
 K1, B = 1.2, 0.5
 

@@ -48,6 +48,7 @@ class WebhookSender:
         self._session: aiohttp.ClientSession | None = None
         self.delivered = 0
         self.failed = 0
+        store.on_added(lambda _id, _kind: self.wake())
 
     async def __aenter__(self) -> WebhookSender:
         await self.start()
@@ -60,7 +61,6 @@ class WebhookSender:
         """Start the background loop; rows left pending by an earlier run are sent first."""
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         self._session = aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "TOM"})
-        self.store.on_added(lambda _id, _kind: self.wake())
         self._task = asyncio.create_task(self._loop(), name="webhook-sender")
 
     async def stop(self) -> None:

@@ -1,6 +1,7 @@
 // "Talk to TOM": a call from this browser over /ws/browser, with the live conversation beside it.
 
 import { useEffect, useRef, useState } from "react";
+import { useStickToBottom } from "../hooks/useStickToBottom";
 import type { Phone, PhoneListener, PhoneStatus } from "../phone/browserPhone";
 import { ROLE_LABEL } from "./Transcript";
 
@@ -31,6 +32,7 @@ export function TalkToTom({ createPhone, onCallStarted }: TalkToTomProps) {
   const [audioS, setAudioS] = useState(0);
   const [clears, setClears] = useState(0);
   const phone = useRef<Phone | null>(null);
+  const scroller = useStickToBottom<HTMLOListElement>(lines.length);
   const startedCallback = useRef(onCallStarted);
   startedCallback.current = onCallStarted;
 
@@ -80,7 +82,7 @@ export function TalkToTom({ createPhone, onCallStarted }: TalkToTomProps) {
         </p>
       )}
       {lines.length > 0 && (
-        <ol className="transcript compact" aria-label="Your call with TOM">
+        <ol className="transcript compact" aria-label="Your call with TOM" {...scroller}>
           {lines.map((line, i) => (
             <li key={i} className={`bubble bubble-${line.role}`} data-role={line.role}>
               <span className="bubble-role">{ROLE_LABEL[line.role]}</span>

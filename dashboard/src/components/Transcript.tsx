@@ -2,6 +2,7 @@
 // Lines TOM could not finish (the caller barged in) are marked, followed by the barge-in itself.
 
 import type { BargeIn, TranscriptLine } from "../api/types";
+import { useStickToBottom } from "../hooks/useStickToBottom";
 import { formatMs } from "../state/stats";
 
 interface TranscriptProps {
@@ -36,12 +37,13 @@ export function transcriptItems(lines: TranscriptLine[], bargeIns: BargeIn[]): I
 }
 
 export function Transcript({ lines, bargeIns, dtmf = [] }: TranscriptProps) {
+  const scroller = useStickToBottom<HTMLOListElement>(lines.length + bargeIns.length);
   if (!lines.length && !bargeIns.length) {
     return <p className="empty">Nothing said yet.</p>;
   }
   return (
     <>
-      <ol className="transcript" role="log" aria-label="Transcript">
+      <ol className="transcript" role="log" aria-label="Transcript" {...scroller}>
         {transcriptItems(lines, bargeIns).map((item) =>
           item.kind === "line" ? (
             <TranscriptBubble key={item.key} line={item.line} />

@@ -52,7 +52,7 @@ function tolerated(message) {
  * Opens a fresh chromium (own --user-data-dir, removed afterwards) and one page at `url`.
  * Returns {page, context, consoleErrors, close}.
  */
-export async function openDashboard(url, { extraFlags = [], viewport = { width: 1280, height: 900 } } = {}) {
+export async function openDashboard(url, { extraFlags = [], viewport = { width: 1280, height: 900 }, initScript } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "tom-dashboard-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -69,6 +69,7 @@ export async function openDashboard(url, { extraFlags = [], viewport = { width: 
     }
   });
   page.on("pageerror", (error) => consoleErrors.push(`uncaught: ${error.message}`));
+  if (initScript) await page.addInitScript(initScript);
   await page.goto(url, { waitUntil: "load" });
   await page.locator('[data-live="open"]').waitFor({ timeout: 15_000 });
   const close = async () => {
