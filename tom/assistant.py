@@ -20,7 +20,7 @@ import structlog
 
 from tom import models
 from tom.config import Settings
-from tom.dispatcher import CallRegistry
+from tom.dispatcher import CallRegistry, CallsBusy
 from tom.monitor.events import EventBus
 
 log = structlog.get_logger(__name__)
@@ -48,6 +48,7 @@ class Assistant:
         self.tts = None
         self.vad_session = None
         self.ready = False
+        self.accepting = True
 
     async def __aenter__(self) -> Assistant:
         await self.start()
@@ -58,8 +59,8 @@ class Assistant:
 
     async def start(self, progress: Callable[[str, str], None] | None = None) -> None:
         """Resolve and load every model (in worker threads), then the business profile."""
-        from tom.conversation.profile import load_profile
         from tom.conversation.messages import MessageStore
+        from tom.conversation.profile import load_profile
 
         sources = {stage: models.RESOLVERS[stage](self.settings) for stage in STAGES}
         loop = asyncio.get_running_loop()
@@ -138,7 +139,11 @@ class Assistant:
 
         if not self.ready:
             raise RuntimeError("the assistant is not started; call `await assistant.start()`")
-        record = self.registry.admit(call_id or new_call_id(), transport, caller)
+        call_id = call_id or new_call_id()
+        if not self.accepting:
+            self.registry.reject(call_id, transport, caller)
+            raise CallsBusy("TOM is shutting down")
+        record = self.registry.admit(call_id, transport, caller)
         call = Call(self, record, in_rate=in_rate, out_rate=out_rate, language=language)
         self.calls[call.id] = call
         watcher = asyncio.get_running_loop().create_task(self._forget(call))

@@ -17,6 +17,7 @@ import structlog
 
 from tom.audio import FrameSplitter, Resampler, float_to_pcm16, pcm16_to_float, resample
 from tom.dispatcher import CallFlow, CallRecord
+from tom.engine.llm import LLMError
 from tom.engine.playback import ClearOut, EndOut, Outbound, Player, Segment
 from tom.engine.sentences import SentenceChunker
 from tom.engine.timings import TurnTimer
@@ -287,14 +288,18 @@ class Call:
     async def _speak_llm(self, messages: list[dict], timer: TurnTimer, intent: str) -> None:
         chunker = SentenceChunker()
         spoken = 0
-        async for piece in self.assistant.llm.stream(messages):
-            timer.mark("llm_first_token", time.monotonic_ns())
-            for sentence in chunker.feed(piece):
-                spoken += await self._say_checked(sentence, timer, intent)
+        try:
+            async for piece in self.assistant.llm.stream(messages):
+                timer.mark("llm_first_token", time.monotonic_ns())
+                for sentence in chunker.feed(piece):
+                    spoken += await self._say_checked(sentence, timer, intent)
+        except LLMError as exc:  # the caller hears an offer to help otherwise, not silence
+            self.log.error("llm failed", error=str(exc))
+            self.bus.emit(ev.ERROR, self.id, kind="llm", message=str(exc))
         for sentence in chunker.flush():
             spoken += await self._say_checked(sentence, timer, intent)
         if not spoken:
-            await self._say(self.dialogue.fallback(), timer, intent)
+            await self._say(self.dialogue.profile.say("prompts", "unsure"), timer, intent)
 
     async def _say_checked(self, sentence: str, timer: TurnTimer, intent: str) -> int:
         safe = self.dialogue.check_sentence(sentence)

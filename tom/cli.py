@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(getattr(args, "log_format", None) or settings.log.format,
                       settings.log.level, settings.log.redact)
+    from tom.conversation.profile import ProfileError
     from tom.models import ModelError
 
     try:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         print(f"tom: model problem: {exc}", file=sys.stderr)
         return 3
-    except ConfigError as exc:
+    except (ConfigError, ProfileError) as exc:
         print(f"tom: bad configuration: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -132,9 +132,12 @@ class TomServer:
         """Stop accepting calls, let calls finish for `grace_s`, then end the rest politely."""
         if self.audiosocket is not None:
             await self.audiosocket.stop_accepting()
-        deadline = asyncio.get_running_loop().time() + grace_s
-        while self.assistant.calls and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.2)
+        self.assistant.accepting = False  # new calls hear "all lines are busy"
+        running = [asyncio.ensure_future(c.wait_ended()) for c in self.assistant.calls.values()]
+        if running and grace_s > 0:
+            await asyncio.wait(running, timeout=grace_s)
+        for waiter in running:
+            waiter.cancel()
         await self.assistant.end_all("server shutting down")
         if self.runner is not None:
             await self.runner.cleanup()

@@ -45,6 +45,8 @@ describe("StatsTiles", () => {
     expect(tile("barge_in")).toHaveClass("level-none");
     expect(within(tile("stt")).getByText(/target 200 ms/)).toBeInTheDocument();
     expect(within(tile("e2e")).getByText("1600 ms")).toBeInTheDocument();
+    expect(within(tile("e2e")).getByText("far above target")).toBeInTheDocument();
+    expect(within(tile("barge_in")).getByText("no data yet")).toBeInTheDocument();
   });
 
   it("colours p50 and p95 separately", () => {

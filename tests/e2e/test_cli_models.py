@@ -102,3 +102,10 @@ def test_bad_backend_exits_2_naming_key_value_and_choices(tmp_path, args):
     assert "llm.backend" in proc.stderr and "'bogus'" in proc.stderr, proc.stderr
     assert "llama" in proc.stderr and "openai" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_missing_profile_is_a_message_not_a_traceback(tmp_path):
+    proc = tom_models(tmp_path, TOM_ASSISTANT_PROFILE="/nonexistent-profile.toml")
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert "/nonexistent-profile.toml" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]

@@ -30,10 +30,10 @@ ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "soak.json"
 
 # Growth allowed after warm-up. A leak of one descriptor or task per call would exceed these
 # within the run; native allocators (ONNX, CTranslate2, llama.cpp) keep some slack in RSS.
-MAX_FD_GROWTH = 6
-MAX_TASK_GROWTH = 3
-MAX_THREAD_GROWTH = 6  # the default executor may still start its last lazy threads
-MAX_RSS_GROWTH_MB = 96.0
+MAX_FD_GROWTH = 4
+MAX_TASK_GROWTH = 2
+MAX_THREAD_GROWTH = 4  # the default executor may still start a lazy thread or two
+MAX_RSS_GROWTH_MB = 64.0
 
 
 def resources() -> dict[str, float]:
@@ -94,6 +94,10 @@ async def test_soak(soak_server, turn) -> None:
     script = [turn("What are your opening hours on Saturday?"),
               turn("Thank you, goodbye.", may_end_call=True)]
 
+    errors: list[dict] = []
+    soak_server.bus.listen(lambda e: errors.append({"call_id": e.call_id, **e.data})
+                           if e.type == "error" else None)
+
     async def call(i: int) -> CallResult:
         return await place_call(soak_server.url, script, caller=f"+1555010{i:04d}")
 
@@ -110,6 +114,7 @@ async def test_soak(soak_server, turn) -> None:
     growth = {k: round(final[k] - baseline[k], 1) for k in baseline}
     report = {"calls": len(results), "sequential": SEQUENTIAL, "concurrent": CONCURRENT,
               "warmup": WARMUP, "failed": failures(results, soak_server),
+              "error_events": errors[:20], "error_count": len(errors),
               "baseline": baseline, "after_sequential": after_sequential, "final": final,
               "growth": growth, "latency": latency_summary(results),
               "bounds": {"fds": MAX_FD_GROWTH, "tasks": MAX_TASK_GROWTH,
@@ -119,6 +124,7 @@ async def test_soak(soak_server, turn) -> None:
     print("\nsoak:", json.dumps(report, indent=2))
 
     assert report["failed"] == []
+    assert errors == [], "errors during the soak (see error_events in soak.json)"
     assert len(results) == SEQUENTIAL + CONCURRENT
     assert growth["fds"] <= MAX_FD_GROWTH, report
     assert growth["tasks"] <= MAX_TASK_GROWTH, report

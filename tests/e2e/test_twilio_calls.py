@@ -6,12 +6,11 @@ import asyncio
 
 import aiohttp
 import pytest
+from tomtest import e2e_settings, running_server
 
 from tom.bench.caller import place_call
 from tom.bench.wer import wer
 from tom.telephony import twilio_wire as tw
-
-from tomtest import e2e_settings, running_server
 
 pytestmark = pytest.mark.e2e
 

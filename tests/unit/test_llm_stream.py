@@ -2,6 +2,7 @@
 
 The peer is an aiohttp app in this file; each test scripts the exact bytes the endpoint writes,
 so framing cases (several events per write, an event split across writes) are under control.
+At the end, LlamaChat's worker hand-off with a fake model (the real one: tests/e2e).
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aiohttp import web
 
 from tom.config import LlmSettings
-from tom.engine.llm import LLMError, OpenAIChat
+from tom.engine.llm import LlamaChat, LLMError, OpenAIChat
 
 Script = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 USER = [{"role": "user", "content": "Hi"}]
@@ -43,7 +46,7 @@ class Peer:
         self.base_url = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.transport in self._dead:  # closed by us; the client reused it anyway
+        if request.transport in self._dead:  # stands for a connection the peer closed after failing
             request.transport.abort()
             raise web.HTTPServiceUnavailable()
         self.requests.append((dict(request.headers), await request.json()))
@@ -254,3 +257,43 @@ async def test_stream_works_again_after_close(peer, chats):
     assert await collect(chat) == ["again"]
     await chat.close()
     assert await collect(chat) == ["again"]
+
+
+# --- LlamaChat with a fake model ---------------------------------------------------------------
+
+class EndlessLlama:
+    """Yields "x" tokens until `stop` is set: a request that lasts as long as the test wants."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def create_chat_completion(self, **_kw: object) -> Iterator[dict]:
+        while not self.stop.wait(0.005):
+            yield {"choices": [{"delta": {"content": "x"}}]}
+
+
+async def test_llama_request_dropped_while_queued_leaves_no_loop_error():
+    # Assistant.close() shuts the LLM pool down with cancel_futures=True; a request whose caller
+    # already hung up is then cancelled in the pool, and that must not be reported as an error.
+    loop = asyncio.get_running_loop()
+    errors: list[dict] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    model, pool = EndlessLlama(), ThreadPoolExecutor(1)
+    chat = LlamaChat(model, LlmSettings(), pool)
+    try:
+        busy = chat.stream(USER)  # holds the only worker thread
+        assert await asyncio.wait_for(anext(busy), 5) == "x"
+        queued = asyncio.create_task(anext(chat.stream(USER)))
+        await asyncio.sleep(0.05)
+        queued.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await queued
+        pool.shutdown(wait=False, cancel_futures=True)
+        await busy.aclose()
+        model.stop.set()
+        await asyncio.sleep(0.1)  # let the futures' callbacks run
+    finally:
+        model.stop.set()
+        loop.set_exception_handler(previous)
+    assert not errors, [c.get("message") for c in errors]

@@ -96,6 +96,9 @@ def test_service_answers_come_from_the_template() -> None:
     (lambda d: d.update(colour="red"), "unknown key 'colour'"),
     (lambda d: d["transfer"].update(only_during_hours="yes"), "transfer.only_during_hours must be"),
     (lambda d: d.update(faq=[]), "faq is missing"),
+    (lambda d: d["message"].update(collect=["phone"]), "message.collect = ['phone']"),
+    (lambda d: d["message"].update(collect=["number", "text"]),
+     "message.ask_number uses {name} but message.collect has no name"),
     (lambda d: d["faq"][4].update(id=d["faq"][0]["id"]), "faq[4].id = 'hours' is used twice"),
 ])
 def test_mistakes_name_the_field(raw: dict, change, message: str) -> None:

@@ -207,9 +207,26 @@ class BenchReport:
                           "peak_rss_mb": self.resources.peak_rss_mb,
                           "source": self.resources.source},
             "checks": self.checks(),
+            "per_call": [_call_detail(r) for r in self.records],
             "passed": self.passed(),
             "sweep": self.sweep,
         }
+
+
+def _call_detail(r: CallRecord) -> dict[str, Any]:
+    """One call as the caller measured it and as TOM heard it (for reading a bad run)."""
+    def ms(v: float | None) -> float | None:
+        return None if v is None else round(v, 1)
+
+    return {"script": r.script.id, "call_sid": r.result.call_sid, "ok": r.result.ok,
+            "failure": r.result.failure, "closed_by": r.result.closed_by,
+            "greeting_ms": ms(r.result.greeting_ms),
+            "turns": [{"id": t.id, "e2e_ms": ms(t.e2e_ms), "barged": t.barged,
+                       "barge_in_ms": ms(t.barge_in_ms), "overlapped": t.overlapped}
+                      for t in r.result.turns],
+            "transcript": [{"role": t.get("role"), "turn": t.get("turn"), "text": t.get("text"),
+                            "interrupted": t.get("interrupted")} for t in r.transcript],
+            "intents": [t.get("intent") for t in r.turns]}
 
 
 def _replies(record: CallRecord) -> dict[str, str]:

@@ -178,10 +178,15 @@ def mix_noise(x: np.ndarray, snr_db: float, *, seed: int = 0,
 
 def phone_path(x: np.ndarray, rate: int, low_hz: float = 300.0,
                high_hz: float = 3400.0) -> np.ndarray:
-    """What a phone call does to audio: keep 300-3400 Hz, then G.711 μ-law companding."""
+    """What a phone call does to audio: the 300-3400 Hz band, then G.711 μ-law companding.
+
+    The band edges roll off like a telephone channel (2nd-order high-pass, 4th-order low-pass
+    magnitude), not as a brick wall: a hard cut at 300 Hz removes a male voice's fundamental
+    entirely, which no real line does and which Silero VAD then fails to hear as speech.
+    """
     spectrum = np.fft.rfft(x.astype(np.float64))
-    freqs = np.fft.rfftfreq(len(x), 1.0 / rate)
-    spectrum[(freqs < low_hz) | (freqs > high_hz)] = 0
-    banded = np.fft.irfft(spectrum, n=len(x)).astype(np.float32)
+    freqs = np.maximum(np.fft.rfftfreq(len(x), 1.0 / rate), 1e-3)
+    gain = 1 / np.sqrt(1 + (low_hz / freqs) ** 4) / np.sqrt(1 + (freqs / high_hz) ** 8)
+    banded = np.fft.irfft(spectrum * gain, n=len(x)).astype(np.float32)
     pcm = ulaw_decode(ulaw_encode(float_to_pcm16(banded)))
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0

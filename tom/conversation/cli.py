@@ -1,6 +1,8 @@
 """`tom eval` and `tom check-profile`; tom/cli.py mounts them with `register*(subparsers)`.
 
-Also runnable alone: `python -m tom.conversation.cli eval --no-llm`.
+Each parser's `func` is a coroutine `func(args, settings)`, as tom/cli.py runs its commands;
+`run_eval(args)` and `run_check_profile(args)` are the same as plain functions. Also runnable
+alone: `python -m tom.conversation.cli eval --no-llm`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", help="GGUF for --llm when no LLM is passed in (default: bundled)")
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write the full report here")
     p.add_argument("-v", "--verbose", action="store_true", help="print every turn")
-    p.set_defaults(func=run_eval)
+    p.set_defaults(func=eval_command)
     return p
 
 
@@ -48,12 +50,18 @@ def register_check_profile(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("file", help="profile TOML")
     p.add_argument("--language", default="en", help="language if the file does not say")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=run_check_profile)
+    p.set_defaults(func=check_profile_command)
     return p
 
 
 def run_eval(args: argparse.Namespace, llm: LlmFn | None = None) -> int:
     """Exit code 0 when every target is met, 1 when not, 2 on bad input."""
+    return asyncio.run(eval_command(args, None, llm))
+
+
+async def eval_command(args: argparse.Namespace, settings: Any = None,
+                       llm: LlmFn | None = None) -> int:
+    """`tom eval`; with `--llm` and no `llm` passed in, loads the GGUF from settings or bundled."""
     _quiet_logs()
     try:
         turns = load_turns(args.turns)
@@ -65,22 +73,32 @@ def run_eval(args: argparse.Namespace, llm: LlmFn | None = None) -> int:
         print(f"tom eval: {exc}", file=sys.stderr)
         return 2
     if args.llm and llm is None:
-        model = args.model or default_model_path()
+        llm_settings = getattr(settings, "llm", None)
+        model = args.model or getattr(llm_settings, "model_path", "") or default_model_path()
         if not model:
             print("tom eval: --llm needs --model FILE.gguf (no bundled model found)",
                   file=sys.stderr)
             return 2
+        options = {k: getattr(llm_settings, k) for k in ("threads", "max_tokens", "temperature",
+                                                         "context") if llm_settings}
         try:
-            llm = local_llm(model)
+            llm = await asyncio.to_thread(local_llm, model, **options)
         except ImportError:
             print("tom eval: --llm needs llama-cpp-python installed", file=sys.stderr)
             return 2
-    report = asyncio.run(evaluate(turns, profiles, llm if args.llm else None))
+    report = await evaluate(turns, profiles, llm if args.llm else None)
     print(format_report(report, verbose=args.verbose))
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n",
-                                        encoding="utf-8")
+        await asyncio.to_thread(_write_json, Path(args.json_path), report)
     return 0 if report["summary"]["targets_met"] else 1
+
+
+def _write_json(path: Path, report: dict[str, Any]) -> None:
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+async def check_profile_command(args: argparse.Namespace, settings: Any = None) -> int:
+    return run_check_profile(args)
 
 
 def run_check_profile(args: argparse.Namespace) -> int:
@@ -171,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     register(sub)
     register_check_profile(sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return asyncio.run(args.func(args, None))
 
 
 if __name__ == "__main__":

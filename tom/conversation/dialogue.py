@@ -24,7 +24,7 @@ from tom.conversation.prompting import build_messages
 from tom.conversation.text import normalize, words
 
 log = structlog.get_logger(__name__)
-MAX_TURN_CHARS = 2000  # longer transcripts are cut (a caller reading out a letter)
+MAX_TURN_CHARS = 2000  # longer transcripts keep their start and end (a caller reading a letter)
 MAX_HISTORY = 20
 FACTS_FOR_LLM = 3
 MAX_LLM_SENTENCES = 3  # the prompt asks for one or two; a tiny model rambles on
@@ -34,6 +34,14 @@ _OFFERS = (
     ("message", re.compile(r"take a message|leave a message|nachricht (aufnehmen|hinterlassen)")),
     ("anything_else", re.compile(r"anything else|sonst noch")),
 )
+
+
+def _bounded(text: str) -> str:
+    """Very long turns keep their first words (the request) and their end (the question)."""
+    if len(text) <= MAX_TURN_CHARS:
+        return text
+    head = MAX_TURN_CHARS // 4
+    return f"{text[:head]} … {text[-(MAX_TURN_CHARS - head):]}"
 
 
 @dataclass
@@ -90,7 +98,7 @@ class Dialogue:
         """One finished caller turn (STT text) -> what to do; fast except for a DB commit."""
         self._replaced = False
         self._sentences = []
-        text = " ".join((text or "").split())[:MAX_TURN_CHARS]
+        text = _bounded(" ".join((text or "").split()))
         hits = self.profile.retriever.search(text, k=1)
         intent = classify(text, hits[0].score if hits else 0.0)
         self._log.debug("caller_turn", intent=intent.name, rule=intent.rule)
@@ -141,9 +149,12 @@ class Dialogue:
         self.blocked_sentences += 1
         self._log.warning("number_guard_blocked", sentence=clean,
                           numbers=[m.text for m in invented])
-        if self._replaced:
-            return None
-        self._replaced = True
+        self._replaced = True  # reply_done from here: the rest of this reply is dropped
+        self._offer = "either"
+        return self.profile.say("prompts", "unsure")
+
+    def fallback(self) -> str:
+        """Said when the LLM gave nothing speakable (all dropped, or silent): offer help instead."""
         self._offer = "either"
         return self.profile.say("prompts", "unsure")
 
@@ -224,7 +235,8 @@ class Dialogue:
         if intent == "goodbye" and len(text.split()) <= 4 and flow.state != "text":
             self._flow = None
             return Reply("goodbye", text=self.profile.farewell, action="hangup")
-        if isinstance(flow, BookingFlow) and flow.state in ("day", "time") and intent == "question":
+        if isinstance(flow, BookingFlow) and flow.state in ("day", "time") and intent == "question" \
+                and not flow.understands(text):
             hit = self.profile.retriever.direct_answer(text)
             if hit:  # "when are you open?" while choosing a day
                 return Reply("question", text=f"{hit.text} {flow.prompt()}", facts=[hit.text])

@@ -67,7 +67,16 @@ class MessageFlow:
         rest = _MESSAGE_LEAD.sub("", normalize(request)).strip(" .,")
         if rest != normalize(request).strip(" .,") and len(rest.split()) >= 3:
             self.text = rest
+        self.state = self._next("")
         return self.prompt()
+
+    def _next(self, after: str) -> str:
+        """The next state the profile wants collected after `after` ("" = the start)."""
+        order = ["name", "number", "text"]
+        for state in order[order.index(after) + 1 if after else 0:]:
+            if state in self.profile.collect:
+                return state
+        return "done"
 
     def prompt(self) -> str:
         p = self.profile
@@ -110,8 +119,8 @@ class MessageFlow:
         self.name = clean_name(text)
         if not self.name:
             return Step(self.profile.say("message", "ask_name"))
-        self.state = "number"
-        return Step(self.prompt())
+        self.state = self._next("name")
+        return self._store() if self.state == "done" else Step(self.prompt())
 
     def _number(self, text: str) -> Step:
         digits = spoken_digits(text)
@@ -128,8 +137,10 @@ class MessageFlow:
     def _confirm(self, text: str) -> Step:
         answer = yes_no(text)
         if answer is True:
-            self.state = "text"
-            return self._store() if self.text else Step(self.prompt())
+            self.state = self._next("number")
+            if self.state == "done" or self.text:
+                return self._store()
+            return Step(self.prompt())
         if answer is False or len(spoken_digits(text)) >= MIN_DIGITS:
             if len(spoken_digits(text)) >= MIN_DIGITS:
                 return self._number(text)
@@ -175,6 +186,11 @@ class BookingFlow:
         if self.state == "confirm" and self.day and self.minute is not None:
             return p.say("booking", "confirm", day=self.day.label, time=self.time_label)
         return p.say("booking", "ask_name")
+
+    def understands(self, text: str) -> bool:
+        """Whether `text` names a day or a time (an answer, not a side question)."""
+        return parse_day(text, self.today, self.profile.language) is not None \
+            or parse_time(text) is not None
 
     @property
     def time_label(self) -> str:

@@ -6,22 +6,21 @@ start-up with the field's name ("faq[3].answer is empty"), never in the middle o
 
 from __future__ import annotations
 
-import re
-import string
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tom.conversation import profile_fields as pf
 from tom.conversation.lang import Lang, lang
+from tom.conversation.profile_fields import ProfileError
 
 if TYPE_CHECKING:
     from tom.conversation.retrieval import Retriever
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "config"
 DEFAULT_PROFILES = {"en": CONFIG_DIR / "profile.toml", "de": CONFIG_DIR / "profile.de.toml"}
-WEEKDAY_KEYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 FAQ_PLACEHOLDERS = ("business", "assistant", "hours", "address", "phone", "services")
 
 # Each text section: key -> the placeholders its template may use.
@@ -46,12 +45,6 @@ SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 TOP_KEYS = ("language", "assistant", "facts", "business", "hours", "services", "faq", "synonyms",
             *SECTIONS)
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()/.-]{3,}[0-9]$")
-_RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
-
-
-class ProfileError(ValueError):
-    """The profile is wrong; the message names the field and says what is wrong with it."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +80,7 @@ class Profile:
     extra_facts: list[str]
     texts: dict[str, dict[str, str]]
     reprompts: list[str]
+    collect: tuple[str, ...]
     transfer_number: str
     transfer_only_during_hours: bool
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -198,35 +192,37 @@ def load_profile(path: str | Path | None, language: str = "en") -> Profile:
         raise ProfileError(f"profile {file} is not valid TOML: {exc}") from None
     profile = profile_from_dict(raw, default_language=language)
     profile.path = file
+    _ = profile.retriever  # build the search index now, not in the first call's first turn
     return profile
 
 
 def profile_from_dict(raw: dict[str, Any], default_language: str = "en") -> Profile:
     """Validate a parsed profile; raises ProfileError naming the first bad field."""
-    _known(raw, TOP_KEYS, "the profile's top level")
-    language = _text(raw, "language", "language", optional=True) or default_language
+    pf.known(raw, TOP_KEYS, "the profile's top level")
+    language = pf.text(raw, "language", "language", optional=True) or default_language
     if language not in ("en", "de"):
         raise ProfileError(f"language = {language!r} is not supported; use 'en' or 'de'")
-    business = _table(raw, "business")
-    _known(business, ("name", "phone", "address", "description"), "[business]")
-    transfer = _table(raw, "transfer")
+    business = pf.table(raw, "business")
+    pf.known(business, ("name", "phone", "address", "description"), "[business]")
+    transfer = pf.table(raw, "transfer")
     profile = Profile(
         language=language,
-        assistant=_text(raw, "assistant", "assistant", optional=True) or "Tom",
-        name=_text(business, "name", "business.name"),
-        phone=_phone(business, "phone", "business.phone"),
-        address=_text(business, "address", "business.address"),
-        description=_text(business, "description", "business.description", optional=True),
-        hours=_hours(_table(raw, "hours")),
+        assistant=pf.text(raw, "assistant", "assistant", optional=True) or "Tom",
+        name=pf.text(business, "name", "business.name"),
+        phone=pf.phone(business, "phone", "business.phone"),
+        address=pf.text(business, "address", "business.address"),
+        description=pf.text(business, "description", "business.description", optional=True),
+        hours=pf.hours(pf.table(raw, "hours")),
         services=_services(raw.get("services", [])),
         faq=[],
-        extra_facts=_strings(raw.get("facts", []), "facts"),
+        extra_facts=pf.strings(raw.get("facts", []), "facts"),
         texts={name: _section(raw, name, keys) for name, keys in SECTIONS.items()},
-        reprompts=_strings(_table(raw, "prompts").get("reprompts", []), "prompts.reprompts"),
-        transfer_number=_phone(transfer, "number", "transfer.number", optional=True),
-        transfer_only_during_hours=_bool(transfer, "only_during_hours",
+        reprompts=pf.strings(pf.table(raw, "prompts").get("reprompts", []), "prompts.reprompts"),
+        collect=pf.collect(pf.table(raw, "message")),
+        transfer_number=pf.phone(transfer, "number", "transfer.number", optional=True),
+        transfer_only_during_hours=pf.boolean(transfer, "only_during_hours",
                                          "transfer.only_during_hours", True),
-        synonyms=_synonyms(raw.get("synonyms", {})),
+        synonyms=pf.synonyms(raw.get("synonyms", {})),
     )
     if not profile.reprompts:
         raise ProfileError("prompts.reprompts is empty: give at least one re-prompt")
@@ -234,91 +230,7 @@ def profile_from_dict(raw: dict[str, Any], default_language: str = "en") -> Prof
     return profile
 
 
-# --- field validators -------------------------------------------------------------------------
-def _known(raw: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    """Reject unknown keys: a typo ("anwser") must not silently drop a text."""
-    for key in raw:
-        if key not in allowed:
-            raise ProfileError(f"unknown key {key!r} in {where}; allowed: {', '.join(allowed)}")
-
-
-def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        raise ProfileError(f"[{key}] is missing")
-    if not isinstance(value, dict):
-        raise ProfileError(f"{key} must be a table ([{key}]), got {type(value).__name__}")
-    return value
-
-
-def _text(raw: dict[str, Any], key: str, name: str, *, optional: bool = False) -> str:
-    value = raw.get(key)
-    if value is None:
-        if optional:
-            return ""
-        raise ProfileError(f"{name} is missing")
-    if not isinstance(value, str):
-        raise ProfileError(f"{name} must be text, got {value!r}")
-    if not value.strip() and not optional:
-        raise ProfileError(f"{name} is empty")
-    return " ".join(value.split())
-
-
-def _bool(raw: dict[str, Any], key: str, name: str, default: bool) -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise ProfileError(f"{name} must be true or false, got {value!r}")
-    return value
-
-
-def _phone(raw: dict[str, Any], key: str, name: str, *, optional: bool = False) -> str:
-    value = _text(raw, key, name, optional=optional)
-    if value and not _PHONE.match(value):
-        raise ProfileError(f"{name} = {value!r} is not a phone number (digits, spaces, + - / ( ))")
-    return value
-
-
-def _strings(value: Any, name: str) -> list[str]:
-    if not isinstance(value, list):
-        raise ProfileError(f"{name} must be a list of texts, got {value!r}")
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise ProfileError(f"{name}[{i}] is empty or not text")
-        out.append(" ".join(item.split()))
-    return out
-
-
-def _hours(raw: dict[str, Any]) -> dict[int, list[tuple[int, int]]]:
-    for key in raw:
-        if key not in WEEKDAY_KEYS:
-            raise ProfileError(f"hours.{key} is not a weekday; use {', '.join(WEEKDAY_KEYS)}")
-    out: dict[int, list[tuple[int, int]]] = {}
-    for day, key in enumerate(WEEKDAY_KEYS):
-        value = raw.get(key)
-        if not isinstance(value, str):
-            raise ProfileError(f"hours.{key} is missing; write \"09:00-18:00\" or \"closed\"")
-        out[day] = [] if value.strip().lower() == "closed" else _spans(value, f"hours.{key}")
-    return out
-
-
-def _spans(value: str, name: str) -> list[tuple[int, int]]:
-    spans = []
-    for part in value.split(","):
-        m = _RANGE.match(part.strip())
-        if not m:
-            raise ProfileError(f"{name} = {value!r} is not like \"09:00-18:00\" (several "
-                               "ranges separated by commas) or \"closed\"")
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or start >= end:
-            raise ProfileError(f"{name} = {value!r}: {part.strip()!r} is not a valid range")
-        if spans and start < spans[-1][1]:
-            raise ProfileError(f"{name} = {value!r}: ranges overlap or are out of order")
-        spans.append((start, end))
-    return spans
-
-
+# --- validators of the parts made of Profile types ----------------------------------------------
 def _services(raw: Any) -> list[Service]:
     if not isinstance(raw, list):
         raise ProfileError("services must be a list of [[services]] tables")
@@ -327,12 +239,12 @@ def _services(raw: Any) -> list[Service]:
         name = f"services[{i}]"
         if not isinstance(item, dict):
             raise ProfileError(f"{name} must be a table with name and price")
-        _known(item, ("name", "price", "aliases", "note"), name)
+        pf.known(item, ("name", "price", "aliases", "note"), name)
         out.append(Service(
-            name=_text(item, "name", f"{name}.name"),
-            price=_text(item, "price", f"{name}.price"),
-            aliases=tuple(_strings(item.get("aliases", []), f"{name}.aliases")),
-            note=_text(item, "note", f"{name}.note", optional=True),
+            name=pf.text(item, "name", f"{name}.name"),
+            price=pf.text(item, "price", f"{name}.price"),
+            aliases=tuple(pf.strings(item.get("aliases", []), f"{name}.aliases")),
+            note=pf.text(item, "note", f"{name}.note", optional=True),
         ))
     return out
 
@@ -348,14 +260,14 @@ def _faq(raw: Any, profile: Profile) -> list[FaqEntry]:
         name = f"faq[{i}]"
         if not isinstance(item, dict):
             raise ProfileError(f"{name} must be a table with questions and answer")
-        _known(item, ("id", "questions", "answer"), name)
-        questions = _strings(item.get("questions"), f"{name}.questions") \
+        pf.known(item, ("id", "questions", "answer"), name)
+        questions = pf.strings(item.get("questions"), f"{name}.questions") \
             if "questions" in item else []
         if not questions:
             raise ProfileError(f"{name}.questions is empty: give at least one phrasing")
-        answer = _template(_text(item, "answer", f"{name}.answer"), FAQ_PLACEHOLDERS,
+        answer = pf.template(pf.text(item, "answer", f"{name}.answer"), FAQ_PLACEHOLDERS,
                            f"{name}.answer").format_map(values)
-        entry_id = _text(item, "id", f"{name}.id", optional=True) or f"faq{i}"
+        entry_id = pf.text(item, "id", f"{name}.id", optional=True) or f"faq{i}"
         if entry_id in seen:
             raise ProfileError(f"{name}.id = {entry_id!r} is used twice")
         seen.add(entry_id)
@@ -364,38 +276,21 @@ def _faq(raw: Any, profile: Profile) -> list[FaqEntry]:
 
 
 def _section(raw: dict[str, Any], section: str, keys: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    table = _table(raw, section)
+    table = pf.table(raw, section)
     extra = ("reprompts",) if section == "prompts" else ()
     extra += ("number", "only_during_hours") if section == "transfer" else ()
-    _known(table, (*keys, *extra), f"[{section}]")
+    extra += ("collect",) if section == "message" else ()
+    pf.known(table, (*keys, *extra), f"[{section}]")
     out = {}
     for key, allowed in keys.items():
         text = table.get(key)
         if section == "llm" and isinstance(text, str):
             text = text.strip()  # keep the system prompt's line breaks
         else:
-            text = _text(table, key, f"{section}.{key}")
+            text = pf.text(table, key, f"{section}.{key}")
         if not isinstance(text, str) or not text:
             raise ProfileError(f"{section}.{key} is missing or empty")
-        out[key] = _template(text, allowed + ("business", "assistant"), f"{section}.{key}")
+        out[key] = pf.template(text, allowed + ("business", "assistant"), f"{section}.{key}")
     return out
 
 
-def _template(text: str, allowed: tuple[str, ...], name: str) -> str:
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
-    except ValueError as exc:
-        raise ProfileError(f"{name} has a broken placeholder: {exc} (write {{{{ for a brace)") \
-            from None
-    for f in fields:
-        if f not in allowed:
-            hint = ", ".join("{" + a + "}" for a in allowed) or "none"
-            raise ProfileError(f"{name} uses unknown placeholder {{{f}}}; allowed: {hint}")
-    return text
-
-
-def _synonyms(raw: Any) -> dict[str, tuple[str, ...]]:
-    if not isinstance(raw, dict):
-        raise ProfileError("synonyms must be a table of word = [\"other\", \"words\"]")
-    return {k.lower(): tuple(w.lower() for w in _strings(v, f"synonyms.{k}"))
-            for k, v in raw.items()}

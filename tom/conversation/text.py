@@ -58,11 +58,6 @@ def stem(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> list[str]:
-    """Normalised words minus stop words: what a question is about."""
-    return [w for w in words(normalize(text)) if w not in STOPWORDS]
-
-
 def fold(text: str) -> str:
     """ASCII-ish folding for fuzzy comparisons (umlauts spelt out, as STT sometimes does)."""
     text = text.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")

@@ -86,7 +86,7 @@ class LlamaChat:
         finally:
             cancelled.set()
             if not future.done():
-                future.add_done_callback(lambda f: f.exception())
+                future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 class OpenAIChat:
@@ -101,7 +101,9 @@ class OpenAIChat:
             headers = {"Authorization": f"Bearer {self.settings.api_key}"} \
                 if self.settings.api_key else {}
             self._session = aiohttp.ClientSession(
-                headers=headers, timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s))
+                headers=headers, timeout=aiohttp.ClientTimeout(
+                    total=None, connect=self.settings.timeout_s,
+                    sock_read=self.settings.timeout_s))
         return self._session
 
     async def close(self) -> None:
@@ -114,9 +116,8 @@ class OpenAIChat:
         body = {"model": self.settings.model, "messages": messages, "stream": True,
                 "max_tokens": max_tokens or self.settings.max_tokens,
                 "temperature": self.settings.temperature if temperature is None else temperature}
-        session = await self._client()
         try:
-            async with session.post(url, json=body) as resp:
+            async with await self._post(url, body) as resp:
                 if resp.status != 200:
                     detail = (await resp.text())[:200]
                     raise LLMError(f"LLM endpoint {url} answered {resp.status}: {detail}")
@@ -126,12 +127,23 @@ class OpenAIChat:
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        break
+                        return
                     text = _delta_text(data)
                     if text:
                         yield text
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise LLMError(f"LLM endpoint {url} ended the stream before [DONE]; "
+                           "it probably failed mid-answer (see its log)")
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise LLMError(f"LLM endpoint {url} unreachable: {type(exc).__name__}: {exc}") from exc
+
+    async def _post(self, url: str, body: dict) -> aiohttp.ClientResponse:
+        """POST once more if the pooled connection was dead: a peer that failed mid-answer
+        closes its end after the response, and aiohttp only notices when it reuses it."""
+        session = await self._client()
+        try:
+            return await session.post(url, json=body)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            return await session.post(url, json=body)
 
 
 def _delta_text(data: str) -> str:
@@ -139,5 +151,6 @@ def _delta_text(data: str) -> str:
         choice = json.loads(data)["choices"][0]
     except (ValueError, KeyError, IndexError, TypeError):
         return ""
-    delta = choice.get("delta") or {}
-    return delta.get("content") or ""
+    delta = choice.get("delta") if isinstance(choice, dict) else None
+    text = delta.get("content") if isinstance(delta, dict) else None
+    return text if isinstance(text, str) else ""

@@ -155,6 +155,8 @@ class _StreamSession:
             return await self._open(message)
         if self.call is None:
             raise tw.ProtocolError(f"'{type(message).__name__.lower()}' before 'start'")
+        if self.call.ended:  # TOM hung up; what is still in flight from Twilio is ignored
+            return True
         if isinstance(message, tw.Media):
             if message.track in ("inbound", "inbound_track", ""):
                 self.call.feed(ulaw_decode(message.payload))

@@ -12,8 +12,9 @@ export function LatencyWaterfall({ turns }: { turns: TurnTiming[] }) {
   const scaleMs = waterfallScaleMs(measured);
   return (
     <div className="waterfall">
+      <p className="muted waterfall-note">Time from the moment the caller stopped speaking.</p>
       <p className="waterfall-axis" aria-hidden="true">
-        <span>0 ms = caller stopped</span>
+        <span>0 ms</span>
         <span>{formatMs(scaleMs)}</span>
       </p>
       <ol className="waterfall-turns">

@@ -1,7 +1,7 @@
 // p50/p95 latency per stage against its target: green within, amber up to 1.5x, red beyond.
 
 import type { Stats } from "../api/types";
-import { formatMs, latencyLevel, LEVEL_TEXT, orderedStages, STAGE_LABELS, tileLevel } from "../state/stats";
+import { formatMs, latencyLevel, levelText, orderedStages, STAGE_LABELS, tileLevel } from "../state/stats";
 
 export function StatsTiles({ stats, error }: { stats: Stats | null; error?: string | null }) {
   const stages = stats ? orderedStages(stats.stages ?? {}) : [];
@@ -30,7 +30,7 @@ export function StatsTiles({ stats, error }: { stats: Stats | null; error?: stri
                 </div>
               </dl>
               <p className="tile-foot">
-                target {formatMs(stage.target_ms)} · {stage.count} samples · <span className="level-text">{LEVEL_TEXT[level]}</span>
+                target {formatMs(stage.target_ms)} · {stage.count} samples · <span className="level-text">{levelText(stage)}</span>
               </p>
             </li>
           );

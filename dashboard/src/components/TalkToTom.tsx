@@ -32,7 +32,7 @@ export function TalkToTom({ createPhone, onCallStarted }: TalkToTomProps) {
   const [audioS, setAudioS] = useState(0);
   const [clears, setClears] = useState(0);
   const phone = useRef<Phone | null>(null);
-  const scroller = useStickToBottom<HTMLOListElement>(lines.length);
+  const scroller = useStickToBottom<HTMLDivElement>(lines.length);
   const startedCallback = useRef(onCallStarted);
   startedCallback.current = onCallStarted;
 
@@ -82,14 +82,16 @@ export function TalkToTom({ createPhone, onCallStarted }: TalkToTomProps) {
         </p>
       )}
       {lines.length > 0 && (
-        <ol className="transcript compact" aria-label="Your call with TOM" {...scroller}>
-          {lines.map((line, i) => (
-            <li key={i} className={`bubble bubble-${line.role}`} data-role={line.role}>
-              <span className="bubble-role">{ROLE_LABEL[line.role]}</span>
-              <span className="bubble-text">{line.text}</span>
-            </li>
-          ))}
-        </ol>
+        <div className="transcript-scroll compact" role="log" aria-label="Your call with TOM" tabIndex={0} {...scroller}>
+          <ol className="transcript">
+            {lines.map((line, i) => (
+              <li key={i} className={`bubble bubble-${line.role}`} data-role={line.role}>
+                <span className="bubble-role">{ROLE_LABEL[line.role]}</span>
+                <span className="bubble-text">{line.text}</span>
+              </li>
+            ))}
+          </ol>
+        </div>
       )}
     </section>
   );

@@ -37,13 +37,14 @@ export function transcriptItems(lines: TranscriptLine[], bargeIns: BargeIn[]): I
 }
 
 export function Transcript({ lines, bargeIns, dtmf = [] }: TranscriptProps) {
-  const scroller = useStickToBottom<HTMLOListElement>(lines.length + bargeIns.length);
+  const scroller = useStickToBottom<HTMLDivElement>(lines.length + bargeIns.length);
   if (!lines.length && !bargeIns.length) {
     return <p className="empty">Nothing said yet.</p>;
   }
   return (
     <>
-      <ol className="transcript" role="log" aria-label="Transcript" {...scroller}>
+      <div className="transcript-scroll" role="log" aria-label="Transcript" tabIndex={0} {...scroller}>
+        <ol className="transcript">
         {transcriptItems(lines, bargeIns).map((item) =>
           item.kind === "line" ? (
             <TranscriptBubble key={item.key} line={item.line} />
@@ -51,7 +52,8 @@ export function Transcript({ lines, bargeIns, dtmf = [] }: TranscriptProps) {
             <BargeInMark key={item.key} barge={item.barge} />
           ),
         )}
-      </ol>
+        </ol>
+      </div>
       {dtmf.length > 0 && (
         <p className="dtmf">
           Keys pressed: <kbd>{dtmf.join(" ")}</kbd>

@@ -15,12 +15,18 @@ export const STAGE_LABELS: Record<string, string> = {
 
 export const STAGE_ORDER = ["e2e", "vad_wait", "stt", "llm_first_token", "tts_first_audio", "barge_in"];
 
-export const LEVEL_TEXT: Record<Level, string> = {
+export const LEVEL_TEXT: Record<Exclude<Level, "none">, string> = {
   good: "within target",
   warn: "above target",
   bad: "far above target",
-  none: "no target or data",
 };
+
+/** The words that go with a tile's colour, so colour is never the only signal. */
+export function levelText(stage: StageStats): string {
+  if (!stage.count) return "no data yet";
+  const level = tileLevel(stage);
+  return level === "none" ? "no target" : LEVEL_TEXT[level];
+}
 
 export function latencyLevel(valueMs: number | null | undefined, targetMs: number | null | undefined): Level {
   if (valueMs == null || !Number.isFinite(valueMs)) return "none";

@@ -112,3 +112,19 @@ export async function runScenario(name, body) {
     await session?.close();
   }
 }
+
+/**
+ * Runs axe-core (installed with the dashboard) on the page; returns the serious and critical
+ * accessibility violations as short strings.
+ */
+export async function accessibilityProblems(page) {
+  const axePath = requireFromDashboard.resolve("axe-core/axe.min.js");
+  await page.addScriptTag({ path: axePath });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
+  });
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.join(", ")}`);
+}

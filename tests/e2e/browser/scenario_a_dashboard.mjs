@@ -6,7 +6,7 @@
 // env: TOM_URL, EXPECT_GERMAN (exact text of one transcript line), ARTIFACTS_DIR, TIMEOUT_MS
 
 import { join } from "node:path";
-import { artifactsDir, env, fitsWidth, openDashboard, report, runScenario } from "./browser.mjs";
+import { accessibilityProblems, artifactsDir, env, fitsWidth, openDashboard, report, runScenario } from "./browser.mjs";
 
 const url = env("TOM_URL");
 const german = env("EXPECT_GERMAN");
@@ -52,6 +52,8 @@ await runScenario("scenario-a", async (keep) => {
   );
   const tiles = await page.locator(".tile").count();
 
+  const a11yWide = await accessibilityProblems(page);
+
   const dir = artifactsDir();
   const wide = join(dir, "dashboard-1280.png");
   await page.screenshot({ path: wide, fullPage: true });
@@ -63,6 +65,12 @@ await runScenario("scenario-a", async (keep) => {
   await page.screenshot({ path: phone, fullPage: true });
   const fitsPhone = await fitsWidth(page);
   if (!fitsWide || !fitsPhone) throw new Error(`layout overflows sideways (1280 px: ${fitsWide}, 390 px: ${fitsPhone})`);
+  const a11yPhone = await accessibilityProblems(page);
+  await page.emulateMedia({ colorScheme: "dark" });
+  const a11yDark = await accessibilityProblems(page);
+  await page.emulateMedia({ colorScheme: "light" });
+  const a11y = [...new Set([...a11yWide, ...a11yPhone, ...a11yDark.map((p) => `dark mode: ${p}`)])];
+  if (a11y.length) throw new Error(`accessibility problems:\n${a11y.join("\n")}`);
 
   // The call list answers the keyboard: focus the call, press Enter, it stays selected.
   await page.locator(`.call-item[data-call-id="${callId}"]`).focus();

@@ -5,7 +5,7 @@
 // env: TOM_URL, FAKE_MIC_WAV (16-bit PCM WAV), ARTIFACTS_DIR, TIMEOUT_MS, MIN_AUDIO_S
 
 import { join } from "node:path";
-import { artifactsDir, env, openDashboard, report, runScenario } from "./browser.mjs";
+import { accessibilityProblems, artifactsDir, env, openDashboard, report, runScenario } from "./browser.mjs";
 
 const url = env("TOM_URL");
 const wav = env("FAKE_MIC_WAV");
@@ -49,6 +49,9 @@ await runScenario("scenario-b", async (keep) => {
   // The same call is on the dashboard as a browser call.
   const browserCall = page.locator(".call-item", { hasText: "browser" }).first();
   await browserCall.waitFor({ timeout: 10_000 });
+
+  const a11y = await accessibilityProblems(page);
+  if (a11y.length) throw new Error(`accessibility problems during a call:\n${a11y.join("\n")}`);
 
   const shot = join(artifactsDir(), "talk-to-tom.png");
   await page.screenshot({ path: shot, fullPage: true });
