@@ -12,7 +12,6 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +42,7 @@ class Assistant:
         self._pools = {s: ThreadPoolExecutor(1, thread_name_prefix=f"tom-{s}") for s in STAGES}
         self.profile = None
         self.messages = None
+        self.webhook = None
         self.llm = None
         self.stt = None
         self.tts = None
@@ -73,7 +73,12 @@ class Assistant:
         self._wire_engines()
         self.profile = load_profile(self.settings.assistant.profile or None,
                                     self.settings.assistant.language)
-        self.messages = MessageStore(Path(self.settings.data.dir) / "tom.db")
+        self.messages = MessageStore.in_dir(self.settings.data.dir)
+        if self.settings.data.webhook_url:
+            from tom.conversation.webhook import WebhookSender
+
+            self.webhook = WebhookSender(self.settings.data.webhook_url, self.messages)
+            await self.webhook.start()
         await self._warm_up()
         self.ready = True
 
@@ -171,6 +176,10 @@ class Assistant:
         await self.end_all()
         if hasattr(self.llm, "close"):
             await self.llm.close()
+        if self.webhook is not None:
+            await self.webhook.stop()
+        if self.messages is not None:
+            self.messages.close()
         for pool in self._pools.values():
             pool.shutdown(wait=False, cancel_futures=True)
         self.ready = False

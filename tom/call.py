@@ -255,6 +255,9 @@ class Call:
         self._turn_task = None
 
     async def _respond(self, reply: Reply, timer: TurnTimer) -> None:
+        if reply.stored:
+            self.bus.emit(ev.MESSAGE_TAKEN, self.id, id=reply.stored.get("id"),
+                          kind=reply.stored.get("kind"))
         self.flow.reply()
         if reply.text:
             await self._speak_fixed(reply.text, timer, intent=reply.intent)
@@ -271,7 +274,7 @@ class Call:
             self._activity()
 
     async def _speak_fixed(self, text: str, timer: TurnTimer | None, intent: str = "") -> None:
-        chunker = SentenceChunker(first_clause_words=10**6)
+        chunker = SentenceChunker()  # the first clause alone is synthesised (and heard) sooner
         sentences = chunker.feed(text + " ") + chunker.flush()
         for i, sentence in enumerate(sentences):
             if timer is not None and i == 0:
@@ -293,13 +296,15 @@ class Call:
                 timer.mark("llm_first_token", time.monotonic_ns())
                 for sentence in chunker.feed(piece):
                     spoken += await self._say_checked(sentence, timer, intent)
+                if self.dialogue.reply_done:  # enough said: stop generating (frees the CPU)
+                    break
         except LLMError as exc:  # the caller hears an offer to help otherwise, not silence
             self.log.error("llm failed", error=str(exc))
             self.bus.emit(ev.ERROR, self.id, kind="llm", message=str(exc))
         for sentence in chunker.flush():
             spoken += await self._say_checked(sentence, timer, intent)
         if not spoken:
-            await self._say(self.dialogue.profile.say("prompts", "unsure"), timer, intent)
+            await self._say(self.dialogue.fallback(), timer, intent)
 
     async def _say_checked(self, sentence: str, timer: TurnTimer, intent: str) -> int:
         safe = self.dialogue.check_sentence(sentence)

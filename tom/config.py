@@ -107,7 +107,7 @@ class LlmSettings:
 class TtsSettings:
     model_path: str = _opt("")
     length_scale: float = _opt(1.0, min=0.5, max=2.0)
-    threads: int = _opt(1, min=1, max=16)
+    threads: int = _opt(2, min=1, max=16)
 
 
 @dataclass

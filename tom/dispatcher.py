@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -11,6 +12,10 @@ from typing import Any
 from transitions import Machine
 
 from tom.monitor import events as ev
+
+# transitions logs every callback at INFO and each ignored trigger at WARNING; the state changes
+# that matter are TOM's own `state_changed` events.
+logging.getLogger("transitions").setLevel(logging.ERROR)
 
 STATES = ["connecting", "greeting", "listening", "caller_speaking", "thinking", "speaking",
           "transferring", "ending", "ended"]

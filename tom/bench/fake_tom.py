@@ -40,6 +40,7 @@ class FakeTom:
     speech_dbfs: float = -40.0
     log: list[tuple[str, int, str]] = field(default_factory=list)  # (event, t_ns, detail)
     starts: list[dict] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)  # ?token= of each connection
     _runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
@@ -61,6 +62,7 @@ class FakeTom:
             await self._runner.cleanup()
 
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
+        self.tokens.append(request.query.get("token", ""))
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         call = _FakeCall(self, ws)

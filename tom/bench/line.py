@@ -223,7 +223,9 @@ class PhoneLine:
         return self.clear_times[i] if i < len(self.clear_times) else None
 
     def is_talking(self, quiet_ns: int) -> bool:
-        """TOM is still speaking: audio is buffered or arrived within the quiet window."""
+        """TOM is still speaking: audio is buffered, a mark is not yet echoed, or audio
+        arrived within the quiet window."""
         now = time.monotonic_ns()
         last = self.media_times[-1] if self.media_times else None
-        return self.playback_end_ns > now or (last is not None and now - last < quiet_ns)
+        return (self.playback_end_ns > now or bool(self._pending_marks)
+                or (last is not None and now - last < quiet_ns))

@@ -72,8 +72,13 @@ class BenchReport:
                           if isinstance(t.get("timings_ms", {}).get(name), (int, float)))
 
     def e2e(self) -> Summary:
-        return Summary.of(t.e2e_ms for r in self.records for t in r.result.turns
-                          if t.e2e_ms is not None)
+        """Caller-side latency of turns TOM answered after the caller finished."""
+        return caller_e2e(self.records)
+
+    def talk_over(self) -> dict[str, int]:
+        """Turns where TOM's audio arrived while the caller was still speaking (no barge-in)."""
+        turns = [t for r in self.records for t in r.result.turns if not t.barged]
+        return {"turns": sum(t.overlapped for t in turns), "of": len(turns)}
 
     def greeting(self) -> Summary:
         return Summary.of(r.result.greeting_ms for r in self.records
@@ -194,6 +199,7 @@ class BenchReport:
                       "failures": failures},
             "stages": stages,
             "e2e": {**self.e2e().to_dict(), "target_ms": E2E_TARGET_MS},
+            "talk_over": self.talk_over(),
             "greeting": self.greeting().to_dict(),
             "barge_in": self.barge_in().to_dict(),
             "barge_in_server": self.barge_in_server().to_dict(),
@@ -211,6 +217,12 @@ class BenchReport:
             "passed": self.passed(),
             "sweep": self.sweep,
         }
+
+
+def caller_e2e(records: list[CallRecord]) -> Summary:
+    """e2e as the caller hears it; turns TOM talked over are left out (their e2e is noise)."""
+    return Summary.of(t.e2e_ms for r in records for t in r.result.turns
+                      if t.e2e_ms is not None and not t.overlapped)
 
 
 def _call_detail(r: CallRecord) -> dict[str, Any]:

@@ -18,8 +18,7 @@ import structlog
 
 from tom.bench.caller import CallerTurn, Timeouts, new_sid, place_call
 from tom.bench.corpus import CallScript, Corpus, CorpusError
-from tom.bench.report import BenchReport, CallRecord, Resources
-from tom.bench.stats import Summary
+from tom.bench.report import BenchReport, CallRecord, Resources, caller_e2e
 from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
 from tom.bench.targets import InProcessTarget, RemoteTarget, bench_settings, temp_data_dir
 from tom.config import Settings
@@ -177,8 +176,7 @@ async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options
             plan_calls, corpus, n, language, voice, options, offset)
         offset += n
         records = await run_calls(target, planned, level, options.timeouts, http, progress)
-        e2e = Summary.of(t.e2e_ms for r in records for t in r.result.turns
-                         if t.e2e_ms is not None)
+        e2e = caller_e2e(records)
         failed = 100.0 * sum(not r.result.ok for r in records) / len(records)
         held = e2e.p95 is not None and e2e.p95 <= 1000.0 and failed < 2.0
         levels.append({"concurrency": level, "calls": n, "e2e_p50": e2e.p50,

@@ -51,6 +51,8 @@ def _latency_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
     table.add_row("[bold]e2e (caller)[/bold]", _ms(e2e["p50"]), _ms(e2e["p95"]), _ms(e2e["max"]),
                   str(e2e["count"]), _ms(e2e["target_ms"]),
                   _mark(checks["e2e p95 ms (caller)"]["ok"]))
+    talk = data["talk_over"]
+    table.add_row("TOM talked over caller", str(talk["turns"]), "", "", str(talk["of"]), "", "")
     for key, label in (("greeting", "greeting (caller)"), ("barge_in", "barge-in → clear"),
                        ("barge_in_server", "barge-in (TOM)")):
         s = data[key]

@@ -203,6 +203,8 @@ class RemoteTarget:
                 async with self.http.get(f"{self.base}/api/calls/{call_sid}") as resp:
                     if resp.status == 200:
                         body = await resp.json(content_type=None)
+                    elif resp.status in (401, 403, 404):
+                        break  # no such call, or the API is closed to us: nothing to wait for
             if body.get("outcome") or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.25)

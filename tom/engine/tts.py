@@ -21,6 +21,8 @@ def load_piper(path: Path, settings: TtsSettings):
     opts.intra_op_num_threads = settings.threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    # Idle onnxruntime workers must not spin: they would steal the cores llama.cpp needs.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(path), sess_options=opts,
                                            providers=["CPUExecutionProvider"])
     config = PiperConfig.from_dict(read_json(Path(f"{path}.json")))

@@ -29,6 +29,8 @@ def load_silero(path: str, threads: int):
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 4
+    # Idle onnxruntime workers must not spin: they would steal the cores llama.cpp needs.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(path, sess_options=opts,
                                         providers=["CPUExecutionProvider"])
 
