@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +27,7 @@ from tom.monitor import events as ev
 
 if TYPE_CHECKING:
     from tom.assistant import Assistant
-    from tom.conversation.dialogue import Reply
+    from tom.conversation.dialogue import Dialogue, Reply
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +65,8 @@ class Call:
         self.detector = TurnDetector(SileroStream(assistant.vad_session), self.settings.vad,
                                      on_speech_start=self._on_speech_start, on_turn=self._on_turn,
                                      on_pause=self._on_pause
-                                     if self.settings.stt.speculative else None)
+                                     if self.settings.stt.speculative else None,
+                                     on_resume=self._drop_speculation)
         self._tasks: list[asyncio.Task] = []
         self._turn_task: asyncio.Task | None = None
         self._turn_no = 0
@@ -72,7 +74,7 @@ class Call:
         self._last_activity = time.monotonic()
         self._turn_audio = None  # audio of the turn being transcribed, merged if cut short
         self._pending_audio = None
-        self._speculative: tuple[int, asyncio.Future] | None = None  # (speech_end_ns, STT)
+        self._speculation: tuple[_Turn, asyncio.Task] | None = None
         self._ended = asyncio.Event()
         self._speech_started_ns = 0
         self._action_after_reply: str | None = None
@@ -88,7 +90,7 @@ class Call:
                            loop.create_task(self._watchdog(), name=f"{self.id}-watchdog")]
             if self.settings.call.greeting:
                 self.flow.greet()
-                self._start_turn(self._speak_fixed(self.dialogue.greeting(), None))
+                self._start_turn(self._speak_unprompted(self.dialogue.greeting()))
             else:
                 self.flow.listen()
 
@@ -109,6 +111,7 @@ class Call:
         if heard:
             self._assistant_heard(heard, interrupted=self.player.playing)
         current = asyncio.current_task()
+        self._drop_speculation()
         for task in [*self._tasks, self._turn_task]:
             if task is not None and task is not current and not task.done():
                 task.cancel()
@@ -154,12 +157,13 @@ class Call:
             raise CallEnded(f"call {self.id} has ended")
         self.bus.emit(ev.DTMF, self.id, digit=digit)
         self._activity(caller=True)
+        self._drop_speculation()
         reply = await self.dialogue.on_dtmf(digit)
         if reply.text or reply.llm_messages or reply.action:
             self._cancel_turn()
             self._turn_no += 1
-            timer = TurnTimer(self._turn_no, time.monotonic_ns())
-            self._start_turn(self._respond(reply, timer))
+            turn = self._new_turn(TurnTimer(self._turn_no, time.monotonic_ns()))
+            self._start_turn(self._respond(reply, turn))
 
     async def outbound(self) -> AsyncIterator[Outbound]:
         """Paced frames (`AudioOut`), `MarkOut`, `ClearOut` and finally `EndOut` or nothing."""
@@ -195,47 +199,79 @@ class Call:
                       heard=heard)
         self.log.info("barge-in", heard=heard, reaction_ms=reaction_ms)
 
-    def _on_pause(self, turn: UserTurn) -> None:
-        """Start STT at a short pause; if the turn ends there, its result is already on the way."""
-        if self._pending_audio is not None:
-            return
-        self._speculative = (turn.speech_end_ns,
-                             asyncio.ensure_future(self.assistant.transcribe(turn.audio)))
+    def _on_pause(self, utterance: UserTurn) -> None:
+        """Answer speculatively at a short pause; the audio is released only if the turn ends.
 
-    def _on_turn(self, turn: UserTurn) -> None:
+        Only while the dialogue is idle: inside a message or booking flow a turn may commit
+        to the database, which must not happen for words the caller then takes back.
+        """
+        busy = self._turn_task is not None and not self._turn_task.done()
+        if self._pending_audio is not None or busy or self.dialogue.in_flow:
+            return
+        self._drop_speculation()
+        timer = TurnTimer(self._turn_no + 1, utterance.speech_end_ns)
+        turn = _Turn(timer, self.dialogue.fork(), speech_end_ns=utterance.speech_end_ns)
+        turn.announce.append(lambda: setattr(self, "dialogue", turn.dialogue))
+        task = asyncio.get_running_loop().create_task(self._caller_turn(utterance.audio, turn))
+        task.add_done_callback(self._turn_done)
+        self._speculation = (turn, task)
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            self._speculation[1].cancel()
+            self._speculation = None
+
+    def _on_turn(self, utterance: UserTurn) -> None:
         self._activity(caller=True)
         self.flow.caller_stops()
+        spec, self._speculation = self._speculation, None
+        if spec is not None and spec[0].speech_end_ns == utterance.speech_end_ns:
+            turn, task = spec  # the caller stayed silent since the pause: release the answer
+            self._turn_no = turn.timer.turn
+            turn.timer.mark("eot_detected", utterance.detected_ns)
+            self._turn_audio = utterance.audio
+            self._turn_task = task
+            turn.gate.set()
+            return
+        if spec is not None:
+            spec[1].cancel()
         self._turn_no += 1
-        timer = TurnTimer(self._turn_no, turn.speech_end_ns)
-        timer.mark("eot_detected", turn.detected_ns)
+        timer = TurnTimer(self._turn_no, utterance.speech_end_ns)
+        timer.mark("eot_detected", utterance.detected_ns)
         if self._pending_audio is not None:
-            turn.audio = np.concatenate([self._pending_audio, turn.audio])
+            utterance.audio = np.concatenate([self._pending_audio, utterance.audio])
             self._pending_audio = None
-        self._turn_audio = turn.audio
-        self._start_turn(self._caller_turn(turn, timer))
+        self._turn_audio = utterance.audio
+        self._start_turn(self._caller_turn(utterance.audio, self._new_turn(timer)))
 
-    async def _caller_turn(self, turn: UserTurn, timer: TurnTimer) -> None:
-        spec, self._speculative = self._speculative, None
-        if spec is not None and spec[0] == turn.speech_end_ns:
-            transcript = await spec[1]  # the caller stayed silent since the pause
-        else:
-            if spec is not None:
-                spec[1].cancel()
-            transcript = await self.assistant.transcribe(turn.audio)
-        timer.mark("stt_done", time.monotonic_ns())
+    async def _caller_turn(self, audio: np.ndarray, turn: _Turn) -> None:
+        turn.timer.mark("stt_start", time.monotonic_ns())
+        transcript = await self.assistant.transcribe(audio)
+        turn.timer.mark("stt_done", time.monotonic_ns())
         text = transcript.text.strip()
         if not text or transcript.no_speech_prob > NO_SPEECH_PROB and len(text.split()) < 3:
+            await turn.confirmed()
             self.log.debug("ignored non-speech turn", text=text, nsp=transcript.no_speech_prob)
             self._turn_audio = None
             self.flow.listen()
             return
-        self._turn_audio = None  # from here on the turn is answered, not merged
-        self.bus.emit(ev.TRANSCRIPT, self.id, role="caller", text=text, turn=timer.turn,
-                      interrupted=False)
-        reply = await self.dialogue.on_caller(text)
-        await self._respond(reply, timer)
+
+        def heard_caller() -> None:
+            self._turn_audio = None  # from here on the turn is answered, not merged
+            self.bus.emit(ev.TRANSCRIPT, self.id, role="caller", text=text,
+                          turn=turn.timer.turn, interrupted=False)
+
+        turn.announce.append(heard_caller)
+        reply = await turn.dialogue.on_caller(text)
+        await self._respond(reply, turn)
 
     # --- TOM's side ------------------------------------------------------------------------
+
+    def _new_turn(self, timer: TurnTimer | None) -> _Turn:
+        """A turn that is not speculative: its audio goes out as soon as it exists."""
+        turn = _Turn(timer, self.dialogue)
+        turn.gate.set()
+        return turn
 
     def _start_turn(self, coro) -> None:
         self._turn_task = asyncio.get_running_loop().create_task(coro)
@@ -254,15 +290,18 @@ class Call:
             self._turn_task.cancel()
         self._turn_task = None
 
-    async def _respond(self, reply: Reply, timer: TurnTimer) -> None:
+    async def _respond(self, reply: Reply, turn: _Turn) -> None:
+        turn.intent = reply.intent
         if reply.stored:
-            self.bus.emit(ev.MESSAGE_TAKEN, self.id, id=reply.stored.get("id"),
-                          kind=reply.stored.get("kind"))
-        self.flow.reply()
+            stored = reply.stored
+            turn.announce.append(lambda: self.bus.emit(
+                ev.MESSAGE_TAKEN, self.id, id=stored.get("id"), kind=stored.get("kind")))
+        turn.announce.append(self.flow.reply)
         if reply.text:
-            await self._speak_fixed(reply.text, timer, intent=reply.intent)
+            await self._speak_fixed(reply.text, turn)
         elif reply.llm_messages:
-            await self._speak_llm(reply.llm_messages, timer, intent=reply.intent)
+            await self._speak_llm(reply.llm_messages, turn)
+        await turn.confirmed()
         await self.player.drained()
         heard = self.player.take_heard()
         if heard:
@@ -273,61 +312,64 @@ class Call:
             self.flow.listen()
             self._activity()
 
-    async def _speak_fixed(self, text: str, timer: TurnTimer | None, intent: str = "") -> None:
-        chunker = SentenceChunker()  # the first clause alone is synthesised (and heard) sooner
-        sentences = chunker.feed(text + " ") + chunker.flush()
-        for i, sentence in enumerate(sentences):
-            if timer is not None and i == 0:
-                timer.mark("first_sentence", time.monotonic_ns())
-            await self._say(sentence, timer, intent)
-        if timer is None:  # the greeting
-            await self.player.drained()
-            heard = self.player.take_heard()
-            if heard:
-                self._assistant_heard(heard, interrupted=False)
-            self.flow.listen()
-            self._activity()
+    async def _speak_unprompted(self, text: str) -> None:
+        """Greeting and re-prompts: TOM speaks without a caller turn before it."""
+        await self._speak_fixed(text, self._new_turn(None))
+        await self.player.drained()
+        heard = self.player.take_heard()
+        if heard:
+            self._assistant_heard(heard, interrupted=False)
+        self.flow.listen()
+        self._activity()
 
-    async def _speak_llm(self, messages: list[dict], timer: TurnTimer, intent: str) -> None:
+    async def _speak_fixed(self, text: str, turn: _Turn) -> None:
+        chunker = SentenceChunker()  # the first clause alone is synthesised (and heard) sooner
+        for sentence in chunker.feed(text + " ") + chunker.flush():
+            turn.mark("first_sentence")
+            await self._say(sentence, turn)
+
+    async def _speak_llm(self, messages: list[dict], turn: _Turn) -> None:
         chunker = SentenceChunker()
         spoken = 0
+        turn.mark("llm_start")
         try:
             async for piece in self.assistant.llm.stream(messages):
-                timer.mark("llm_first_token", time.monotonic_ns())
+                turn.mark("llm_first_token")
                 for sentence in chunker.feed(piece):
-                    spoken += await self._say_checked(sentence, timer, intent)
-                if self.dialogue.reply_done:  # enough said: stop generating (frees the CPU)
+                    spoken += await self._say_checked(sentence, turn)
+                if turn.dialogue.reply_done:  # enough said: stop generating (frees the CPU)
                     break
         except LLMError as exc:  # the caller hears an offer to help otherwise, not silence
             self.log.error("llm failed", error=str(exc))
             self.bus.emit(ev.ERROR, self.id, kind="llm", message=str(exc))
         for sentence in chunker.flush():
-            spoken += await self._say_checked(sentence, timer, intent)
+            spoken += await self._say_checked(sentence, turn)
         if not spoken:
-            await self._say(self.dialogue.fallback(), timer, intent)
+            await self._say(turn.dialogue.fallback(), turn)
 
-    async def _say_checked(self, sentence: str, timer: TurnTimer, intent: str) -> int:
-        safe = self.dialogue.check_sentence(sentence)
+    async def _say_checked(self, sentence: str, turn: _Turn) -> int:
+        safe = turn.dialogue.check_sentence(sentence)
         if not safe:
             return 0
-        timer.mark("first_sentence", time.monotonic_ns())
-        await self._say(safe, timer, intent)
+        turn.mark("first_sentence")
+        await self._say(safe, turn)
         return 1
 
-    async def _say(self, sentence: str, timer: TurnTimer | None, intent: str) -> None:
+    async def _say(self, sentence: str, turn: _Turn) -> None:
         audio, rate = await self.assistant.synthesize(sentence)
-        if timer is not None:
-            timer.mark("tts_first_audio", time.monotonic_ns())
+        turn.mark("tts_first_audio")
         pcm = float_to_pcm16(resample(audio * 0.8, rate, self.out_rate))
         frames = self._frames_out.push(pcm)
         tail = self._frames_out.flush()
         if tail:
             frames.append(tail + bytes(self._frames_out.frame_bytes - len(tail)))
+        await turn.confirmed()
         first = None
+        timer = turn.timer
         if timer is not None and "first_frame_out" not in timer.marks:
             def first(ts_ns: int, timer: TurnTimer = timer) -> None:
                 timer.mark("first_frame_out", ts_ns)
-                self.bus.emit(ev.TURN, self.id, turn=timer.turn, intent=intent,
+                self.bus.emit(ev.TURN, self.id, turn=timer.turn, intent=turn.intent,
                               timings_ms=timer.timings_ms(), marks_ms=timer.marks_ms())
         self.player.add(Segment(sentence, frames, f"t{self._turn_no}-{uuid.uuid4().hex[:6]}",
                                 on_first_frame=first))
@@ -378,21 +420,43 @@ class Call:
             self._last_activity = time.monotonic()
             self._turn_no += 1
             self.flow.reply()
-            self._start_turn(self._speak_fixed(self.dialogue.reprompt(self._reprompts),
-                                               None))
+            self._start_turn(self._speak_unprompted(self.dialogue.reprompt(self._reprompts)))
 
     async def _say_and_end(self, text: str, outcome: str, reason: str) -> None:
         if self._ended.is_set():
             return
         self._cancel_turn()
+        self._drop_speculation()
         self.flow.reply()
-        await self._say(text, None, "")
+        await self._say(text, self._new_turn(None))
         await self.player.drained()
         heard = self.player.take_heard()
         if heard:
             self._assistant_heard(heard, interrupted=False)
         self._out.put_nowait(EndOut("hangup", reason))
         await self.end(outcome, reason)
+
+
+@dataclass
+class _Turn:
+    """One answer in the making. Its audio waits at `confirmed()` until the caller's turn is
+    really over (a speculative turn starts at a pause); then the `announce` steps run once."""
+
+    timer: TurnTimer | None
+    dialogue: Dialogue
+    intent: str = ""
+    speech_end_ns: int = 0
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    announce: list[Callable[[], None]] = field(default_factory=list)
+
+    def mark(self, name: str) -> None:
+        if self.timer is not None:
+            self.timer.mark(name, time.monotonic_ns())
+
+    async def confirmed(self) -> None:
+        await self.gate.wait()
+        while self.announce:
+            self.announce.pop(0)()
 
 
 def new_call_id() -> str:

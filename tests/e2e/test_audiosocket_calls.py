@@ -52,7 +52,7 @@ async def audiosocket_call(port: int, pcm: bytes, call_id: uuid.UUID, tail_s: fl
 def pcm(speech, text: str) -> bytes:
     from tom.audio import float_to_pcm16
 
-    return float_to_pcm16(np.concatenate([np.zeros(8000 * 5), speech(text, 8000)]))
+    return float_to_pcm16(np.concatenate([np.zeros(8000 * 7), speech(text, 8000)]))  # after the greeting
 
 
 async def test_question_answered_over_audiosocket(server, speech):

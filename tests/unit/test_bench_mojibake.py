@@ -38,7 +38,7 @@ def test_every_umlaut_decoded_wrongly_is_found():
 
 
 def test_latin1_decoding_counts_once_not_as_c1_too():
-    broken = "Ä".encode("utf-8").decode("latin-1")  # 'Ã\x84'
+    broken = "Ä".encode().decode("latin-1")  # 'Ã\x84'
     assert [h.kind for h in find_mojibake(broken)] == ["utf8_as_latin1"]
 
 

@@ -35,3 +35,15 @@ def test_first_clause_is_cut_early():
 
 def test_punctuation_only_pieces_are_dropped():
     assert chunk("... ! Hello.") == ["Hello."]
+
+
+def test_long_first_sentence_is_cut_at_a_soft_break():
+    text = ("Our opening hours are Monday to Friday from 9 am to 6 pm, Saturday from 10 am "
+            "to 2 pm, Sunday closed.")
+    out = chunk(text)
+    assert out[0] == "Our opening hours are Monday to Friday"
+    assert " ".join(out) == text
+
+
+def test_short_sentences_are_not_cut():
+    assert chunk("How can I help you today? Bye.") == ["How can I help you today?", "Bye."]

@@ -7,6 +7,7 @@ break the protocol. Tests of the caller, the bench and the probe use it instead 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -37,11 +38,17 @@ class FakeTom:
     reply_frames: int = 25
     reply_after_silent_frames: int = 10  # answer once this many silent frames follow speech
     barge_in: bool = True  # send `clear` when the caller speaks over the reply
+    delay_per_call_ms: int = 0  # extra answer delay per open call: a TOM that slows with load
     speech_dbfs: float = -40.0
     log: list[tuple[str, int, str]] = field(default_factory=list)  # (event, t_ns, detail)
     starts: list[dict] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)  # ?token= of each connection
+    open_calls: int = 0
     _runner: web.AppRunner | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"FakeTom mode {self.mode!r} is not one of {', '.join(MODES)}")
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -66,9 +73,13 @@ class FakeTom:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         call = _FakeCall(self, ws)
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT or not await call.on_message(json.loads(msg.data)):
-                break
+        self.open_calls += 1
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT or not await call.on_message(json.loads(msg.data)):
+                    break
+        finally:
+            self.open_calls -= 1
         await ws.close()
         return ws
 
@@ -122,6 +133,8 @@ class _FakeCall:
         if self.tom.mode == "close_after_first_turn":
             return False
         if self.tom.mode != "never_answer":
+            if self.tom.delay_per_call_ms:
+                await asyncio.sleep(self.tom.delay_per_call_ms * self.tom.open_calls / 1000)
             await self.say(self.tom.reply_frames)
         return True
 

@@ -41,7 +41,7 @@ class Received:
 
 
 @dataclass
-class _Utterance:
+class Utterance:
     """Frames to send, and the moments its speech started and ended on the wire."""
 
     frames: list[bytes]
@@ -68,7 +68,7 @@ class PhoneLine:
     marks_echoed: int = 0
     closed_at: int | None = None
     playback_end_ns: int = 0
-    _queue: deque[_Utterance] = field(default_factory=deque)
+    _queue: deque[Utterance] = field(default_factory=deque)
     _pending_marks: list[tuple[int, str]] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _seq: int = 1
@@ -80,14 +80,14 @@ class PhoneLine:
         self._seq += 1
         return self._seq
 
-    def speak(self, pcm: bytes, speech_start: int, speech_end: int) -> _Utterance:
+    def speak(self, pcm: bytes, speech_start: int, speech_end: int) -> Utterance:
         """Queue PCM16 8 kHz audio; speech_start/end are sample indices of the voiced part."""
         ulaw = ulaw_encode(pcm)
         frames = [ulaw[i:i + FRAME_SAMPLES].ljust(FRAME_SAMPLES, b"\xff")
                   for i in range(0, len(ulaw), FRAME_SAMPLES)] or [SILENCE]
         last = len(frames) - 1
         loop = asyncio.get_running_loop()
-        utt = _Utterance(frames, min(speech_start // FRAME_SAMPLES, last),
+        utt = Utterance(frames, min(speech_start // FRAME_SAMPLES, last),
                          min(max(speech_end - 1, 0) // FRAME_SAMPLES, last),
                          loop.create_future(), loop.create_future(), loop.create_future())
         self._queue.append(utt)

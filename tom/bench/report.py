@@ -93,11 +93,14 @@ class BenchReport:
                           if isinstance(b.get("reaction_ms"), (int, float)))
 
     def word_errors(self) -> dict[str, WordErrors]:
-        """Per language: TOM's caller transcripts against what the callers said, per call."""
+        """Per language: TOM's caller transcripts against what the callers said, per call.
+
+        Failed calls are left out: their failure is counted once, under failed calls.
+        """
         out: dict[str, WordErrors] = {}
         for r in self.records:
             spoken = r.spoken()
-            if not spoken:
+            if not spoken or not r.result.ok:
                 continue
             ref = " ".join(t.text for t in spoken)
             hyp = " ".join(t["text"] for t in r.lines("caller"))

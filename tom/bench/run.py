@@ -41,6 +41,7 @@ class BenchOptions:
     snr_db: float | None = None
     phone_path: bool = True
     sweep: bool = False
+    sweep_levels: tuple[int, ...] = SWEEP_LEVELS
     cache_dir: Path | None = None
     expect_greeting: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -123,7 +124,7 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
         else:
             base = settings or Settings.load()
             for lang in languages:
-                peak = max(SWEEP_LEVELS) if options.sweep else options.concurrency
+                peak = max(options.sweep_levels) if options.sweep else options.concurrency
                 with temp_data_dir() as data_dir:
                     local = InProcessTarget(bench_settings(base, lang, peak, data_dir))
                     planned_first = await asyncio.to_thread(
@@ -145,7 +146,7 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
 
 
 def _first_count(options: BenchOptions) -> int:
-    return max(options.calls, SWEEP_LEVELS[0]) if options.sweep else options.calls
+    return max(options.calls, options.sweep_levels[0]) if options.sweep else options.calls
 
 
 async def _run(target: InProcessTarget | RemoteTarget, corpus: Corpus, options: BenchOptions,
@@ -170,9 +171,9 @@ async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options
     best: list[CallRecord] = []
     max_held = 0
     offset = 0
-    for level in SWEEP_LEVELS:
+    for level in options.sweep_levels:
         n = max(options.calls, level)
-        planned = first if level == SWEEP_LEVELS[0] else await asyncio.to_thread(
+        planned = first if level == options.sweep_levels[0] else await asyncio.to_thread(
             plan_calls, corpus, n, language, voice, options, offset)
         offset += n
         records = await run_calls(target, planned, level, options.timeouts, http, progress)
@@ -188,7 +189,7 @@ async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options
             break
         best, max_held = records, level
     return best, {"levels": levels, "max_held": max_held,
-                  "report_level": max_held or SWEEP_LEVELS[0]}
+                  "report_level": max_held or options.sweep_levels[0]}
 
 
 def _merge(parts: list[Resources]) -> Resources:

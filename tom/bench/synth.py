@@ -116,7 +116,7 @@ class CallerVoice:
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         write_wav(tmp, audio, rate)
         os.replace(tmp, path)  # atomic: parallel benches never read half a file
-        return audio, rate
+        return read_wav(path)  # the cached form, so a first run equals every later one
 
     def say(self, text: str, language: str = "en", style: VoiceStyle = VoiceStyle(),
             options: LineOptions = LineOptions(), seed: int = 0) -> SpokenAudio:

@@ -7,6 +7,7 @@ and the history of what the caller actually heard.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,20 @@ class Dialogue:
         self._sentences: list[str] = []
         self._guard = NumberGuard(profile.facts)
         self._log = log.bind(call_id=call_id)
+
+    @property
+    def in_flow(self) -> bool:
+        """Collecting a message or booking: turns may commit to the database."""
+        return self._flow is not None
+
+    def fork(self) -> Dialogue:
+        """An independent copy for a speculative turn; adopted only if the turn is confirmed.
+
+        Profile, store and logger are shared; history, offers and the guard are copied.
+        """
+        keep = {id(self.profile): self.profile, id(self.store): self.store,
+                id(self._log): self._log, id(self._now): self._now}
+        return copy.deepcopy(self, memo=keep)
 
     # --- what TOM says unprompted ------------------------------------------------------------
     def greeting(self) -> str:

@@ -13,6 +13,14 @@ ABBREVIATIONS = {
     "a.m", "p.m", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "jan", "feb", "mar", "apr",
     "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 }
+# Words a long first sentence may be cut before, so its first part is synthesised sooner.
+SOFT_BREAKS = {
+    "and", "but", "or", "from", "at", "on", "in", "with", "for", "because", "which",
+    "that", "so", "until", "between", "und", "oder", "aber", "von", "mit", "für", "weil",
+    "dass", "im", "zwischen",
+}
+LONG_FIRST_WORDS = 10
+
 _END = re.compile(r"[.!?…]+[\"'”’)]*(?=\s)")
 _CLAUSE = re.compile(r"[,;:—–](?=\s)")
 
@@ -39,21 +47,43 @@ class SentenceChunker:
         return [rest] if _speakable(rest) else []
 
     def _next(self) -> str | None:
-        for match in _END.finditer(self.buffer):
-            end = match.end()
-            if _is_abbreviation(self.buffer, match.start()) or _is_number_dot(self.buffer, match):
-                continue
+        end = self._sentence_end()
+        if self.emitted == 0:
+            first = self._first_piece_end(end)
+            if first is not None:
+                return self._take(first)
+        if end is not None:
             return self._take(end)
         words = self.buffer.split()
-        if self.emitted == 0 and len(words) > self.first_clause_words:
-            for match in _CLAUSE.finditer(self.buffer):
-                if len(self.buffer[:match.start()].split()) >= self.first_clause_words:
-                    return self._take(match.end())
         if len(words) > self.max_words:  # a run-on sentence: cut at the last clause mark
             marks = list(_CLAUSE.finditer(self.buffer))
             if marks:
                 return self._take(marks[-1].end())
         return None
+
+    def _sentence_end(self) -> int | None:
+        for match in _END.finditer(self.buffer):
+            if _is_abbreviation(self.buffer, match.start()) or _is_number_dot(self.buffer, match):
+                continue
+            return match.end()
+        return None
+
+    def _first_piece_end(self, sentence_end: int | None) -> int | None:
+        """End of a short first piece: the first clause, or a long sentence cut at a soft break."""
+        text = self.buffer[:sentence_end] if sentence_end is not None else self.buffer
+        for match in _CLAUSE.finditer(text):
+            if len(text[:match.start()].split()) >= self.first_clause_words:
+                text = text[:match.end()]
+                break
+        spans = [m.span() for m in re.finditer(r"\S+", text)]
+        complete = sentence_end is not None or len(text) < len(self.buffer)
+        if len(spans) <= LONG_FIRST_WORDS:
+            return len(text) if complete and text.strip() else None
+        for i in range(LONG_FIRST_WORDS - 1, self.first_clause_words - 1, -1):
+            word = text[spans[i][0]:spans[i][1]].lower()
+            if word in SOFT_BREAKS:  # the latest break keeps the first piece natural
+                return spans[i][0]
+        return len(text) if complete else None
 
     def _take(self, end: int) -> str | None:
         piece = " ".join(self.buffer[:end].split())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MARKS = ("eot_detected", "stt_done", "llm_first_token", "first_sentence", "tts_first_audio",
-         "first_frame_out")
+MARKS = ("stt_start", "eot_detected", "stt_done", "llm_start", "llm_first_token",
+         "first_sentence", "tts_first_audio", "first_frame_out")
 
 
 @dataclass
@@ -23,12 +23,16 @@ class TurnTimer:
         return {k: round((v - self.speech_end_ns) / 1e6, 1) for k, v in self.marks.items()}
 
     def timings_ms(self) -> dict[str, float]:
-        """Durations per stage (only those that ran) and end-to-end."""
+        """Each stage's own time (only stages that ran) and end-to-end.
+
+        A stage may start before the end of the turn (speculative STT at a pause), so stage
+        times need not add up to `e2e`, which is what the caller waits.
+        """
         m = self.marks
         spans = {
             "vad_wait": (self.speech_end_ns, m.get("eot_detected")),
-            "stt": (m.get("eot_detected"), m.get("stt_done")),
-            "llm_first_token": (m.get("stt_done"), m.get("llm_first_token")),
+            "stt": (m.get("stt_start"), m.get("stt_done")),
+            "llm_first_token": (m.get("llm_start"), m.get("llm_first_token")),
             "tts_first_audio": (m.get("first_sentence"), m.get("tts_first_audio")),
             "e2e": (self.speech_end_ns, m.get("first_frame_out")),
         }

@@ -76,6 +76,7 @@ class TurnDetector:
     def __init__(self, vad: Callable[[np.ndarray], float], settings: VadSettings, *,
                  on_speech_start: Callable[[int], None], on_turn: Callable[[UserTurn], None],
                  on_pause: Callable[[UserTurn], None] | None = None,
+                 on_resume: Callable[[], None] | None = None,
                  clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 256,
                  max_turn_s: float = 25.0) -> None:
         self.vad = vad
@@ -83,11 +84,14 @@ class TurnDetector:
         self.on_speech_start = on_speech_start
         self.on_turn = on_turn
         self.on_pause = on_pause
+        self.on_resume = on_resume
+        self.paused = False  # a pause was announced and no voice came since
         self.clock = clock
         self.buffer = np.zeros(0, dtype=np.float32)
         self.preroll: deque[np.ndarray] = deque(maxlen=max(1, preroll_ms // CHUNK_MS))
         self.speech: list[np.ndarray] = []
         self.in_speech = False
+        self.paused = False
         self.voiced_run = 0
         self.silent_run = 0
         self.start_ns = 0
@@ -127,10 +131,15 @@ class TurnDetector:
         if voiced:
             self.silent_run = 0
             self.last_voice_ns = ts_ns
+            if self.paused:
+                self.paused = False
+                if self.on_resume is not None:
+                    self.on_resume()
         else:
             self.silent_run += 1
             pause_chunks = max(1, self.settings.pause_ms // CHUNK_MS)
             if self.on_pause is not None and self.silent_run == pause_chunks < end_chunks:
+                self.paused = True
                 self.on_pause(UserTurn(np.concatenate(self.speech), self.start_ns,
                                        self.last_voice_ns, ts_ns))
         if self.silent_run >= end_chunks or len(self.speech) >= self.max_chunks:
@@ -140,6 +149,7 @@ class TurnDetector:
         audio = np.concatenate(self.speech) if self.speech else np.zeros(0, np.float32)
         turn = UserTurn(audio, self.start_ns, self.last_voice_ns, ts_ns)
         self.in_speech = False
+        self.paused = False
         self.voiced_run = 0
         self.speech = []
         self.preroll.clear()

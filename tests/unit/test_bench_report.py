@@ -1,0 +1,124 @@
+"""Bench figures from hand-made call records: arithmetic, targets, JSON completeness."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tom.bench.caller import CallResult, TurnResult
+from tom.bench.corpus import CallScript, CorpusTurn
+from tom.bench.report import BenchReport, CallRecord, Resources, fact_in
+
+MS = 1_000_000
+
+
+def _turn(tid: str, end_ms: int, reply_ms: int | None, *, overlapped: bool = False,
+          barged: bool = False, clear_ms: int | None = None) -> TurnResult:
+    return TurnResult(tid, "", speech_start_ns=(end_ms - 1000) * MS, speech_end_ns=end_ms * MS,
+                      reply_start_ns=None if reply_ms is None else reply_ms * MS,
+                      clear_ns=None if clear_ms is None else clear_ms * MS, barged=barged,
+                      overlapped=overlapped)
+
+
+HOURS = CorpusTurn("hours", "Are you open on Saturday?", "en", "question", ("10",))
+BYE = CorpusTurn("bye", "Thanks, goodbye!", "en", "goodbye")
+PREIS = CorpusTurn("preis", "Was kostet die große Inspektion?", "de", "question", ("89",))
+
+
+def _record(script_turns, results, transcript, turns=(), failure=None, raw=()):
+    lang = script_turns[0].language
+    script = CallScript("s-" + lang, lang, tuple(script_turns))
+    result = CallResult("CA1", "MZ1", failure=failure, turns=list(results))
+    return CallRecord(script, result, list(transcript), list(turns), [], list(raw))
+
+
+@pytest.fixture
+def report() -> BenchReport:
+    en = _record(
+        [HOURS, BYE],
+        [_turn("hours", 10_000, 10_400), _turn("bye", 20_000, 20_900, overlapped=False),
+         ],
+        [{"role": "assistant", "turn": 0, "text": "Hello!"},
+         {"role": "caller", "turn": 1, "text": "are you open on saturday"},
+         {"role": "assistant", "turn": 1, "text": "Saturday from ten to two."},
+         {"role": "caller", "turn": 2, "text": "thanks goodbye"},
+         {"role": "assistant", "turn": 2, "text": "Goodbye!"}],
+        turns=[{"turn": 1, "intent": "question", "timings_ms": {"stt": 100, "e2e": 390}},
+               {"turn": 2, "intent": "smalltalk", "timings_ms": {"stt": 300, "e2e": 880,
+                                                                  "llm_first_token": 450}}])
+    de = _record(
+        [PREIS],
+        [_turn("preis", 5_000, 5_010, overlapped=True)],
+        [{"role": "caller", "turn": 1, "text": "Was kostet die grosse Inspektion"},
+         {"role": "assistant", "turn": 1, "text": "Die große Inspektion kostet 89 Euro."}],
+        raw=[{"type": "turn", "data": {"note": "GrÃ¶ÃŸe"}}])
+    failed = _record([BYE], [_turn("bye", 1_000, None)], [], failure="no answer to turn 'bye'")
+    return BenchReport({"concurrency": 1, "language": "all"}, [en, de, failed],
+                       Resources(55.0, 700.0, "test"), log_mojibake=["bad \ufffd line"])
+
+
+def test_caller_e2e_leaves_out_turns_tom_talked_over(report):
+    e2e = report.e2e()
+    assert e2e.count == 2
+    assert (e2e.p50, e2e.max) == (650.0, 900.0)
+    assert report.talk_over() == {"turns": 1, "of": 4}
+
+
+def test_stage_figures_come_from_tom_turn_timings(report):
+    assert report.stage("stt").to_dict() == {"count": 2, "p50": 200.0, "p95": 290.0,
+                                             "max": 300.0}
+    assert report.stage("llm_first_token").count == 1
+    assert report.stage("tts_first_audio").count == 0
+
+
+def test_accuracy_is_one_minus_wer_over_all_words(report):
+    errors = report.word_errors()
+    assert errors["en"].errors == 0 and errors["en"].ref_words == 7
+    assert errors["de"].errors == 0  # große == grosse
+    assert report.accuracy() == 1.0
+
+
+def test_intents_facts_failures_mojibake(report):
+    assert report.intents() == {"matched": 1, "total": 2, "rate": 0.5}
+    facts = report.facts()
+    assert (facts["hit"], facts["total"]) == (2, 2)
+    assert report.failed_pct() == pytest.approx(100 / 3)
+    moji = report.mojibake()
+    assert (moji["events"], moji["logs"], moji["transcripts"]) == (2, 1, 0)
+
+
+def test_checks_compare_each_figure_with_its_target(report):
+    checks = {c["name"]: c for c in report.checks()}
+    assert checks["stt p95 ms"]["ok"] is False  # 290 > 200
+    assert checks["e2e p95 ms (caller)"]["ok"] is True  # 885 <= 1000
+    assert checks["accuracy"]["ok"] is True
+    assert checks["mojibake"]["ok"] is False
+    assert checks["failed calls %"]["ok"] is False
+    assert checks["tts_first_audio p95 ms"]["ok"] is None  # not measured
+    assert not report.passed()
+
+
+def test_json_has_every_figure(report):
+    data = json.loads(json.dumps(report.to_dict(), ensure_ascii=False))
+    for key in ("meta", "calls", "stages", "e2e", "greeting", "barge_in", "barge_in_server",
+                "accuracy", "intents", "facts", "mojibake", "resources", "checks", "passed",
+                "talk_over", "per_call", "sweep"):
+        assert key in data
+    assert set(data["stages"]) == {"vad_wait", "stt", "llm_first_token", "tts_first_audio",
+                                   "e2e_server"}
+    assert data["calls"]["failed"] == 1
+    assert data["resources"] == {"cpu_percent": 55.0, "peak_rss_mb": 700.0, "source": "test"}
+
+
+@pytest.mark.parametrize(("fact", "answer", "lang", "found"), [
+    ("15", "It costs fifteen euros.", "en", True),
+    ("15", "It costs 150 euros.", "en", False),
+    ("two", "There are 2 parking spaces.", "en", True),
+    ("Mühlenweg 7", "You'll find us at Mühlenweg 7, Freiburg.", "en", True),
+    ("Mühlenweg 7", "You'll find us at Muhlenweg 7.", "en", False),
+    ("4589320", "Our number is 0 7 6 1, 4 5 8 9 3 2 0.", "en", True),
+    ("89", "Die große Inspektion kostet neunundachtzig Euro.", "de", True),
+])
+def test_fact_in(fact, answer, lang, found):
+    assert fact_in(fact, answer, lang) is found
