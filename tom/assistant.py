@@ -73,6 +73,8 @@ class Assistant:
         self._wire_engines()
         self.profile = load_profile(self.settings.assistant.profile or None,
                                     self.settings.assistant.language)
+        if not self.profile.transfer_number and self.settings.call.transfer_number:
+            self.profile.transfer_number = self.settings.call.transfer_number
         self.messages = MessageStore.in_dir(self.settings.data.dir)
         if self.settings.data.webhook_url:
             from tom.conversation.webhook import WebhookSender

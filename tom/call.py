@@ -128,7 +128,7 @@ class Call:
             return
         try:
             await asyncio.wait_for(
-                self._say_and_end(self.dialogue.idle_farewell(), "completed", reason), timeout_s)
+                self._say_and_end(self.dialogue.profile.farewell, "completed", reason), timeout_s)
         except (TimeoutError, asyncio.CancelledError):
             pass
         finally:

@@ -24,11 +24,11 @@ from tom.conversation.guard import NumberGuard, find_numbers
 from tom.conversation.intents import INTENTS
 from tom.conversation.profile import Profile
 from tom.conversation.text import STOPWORDS, fold, normalize, stem, words
+from tom.engine.sentences import SentenceChunker
 
 LlmFn = Callable[[list[dict[str, str]]], AsyncIterator[str]]
 DEFAULT_TURNS = Path(__file__).resolve().parent.parent.parent / "tests" / "eval" / "turns.toml"
 TARGETS = {"intent_accuracy": 0.95, "answer_accuracy": 0.90, "invented_numbers": 0}
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
@@ -90,15 +90,14 @@ async def speak_llm(dialogue: Dialogue, messages: list[dict[str, str]],
     """Stream the LLM, cut sentences, pass each through the guard as the pipeline does."""
     start = time.perf_counter()
     first: float | None = None
-    buffer, spoken = "", []
+    chunker, spoken = SentenceChunker(), []
     async for chunk in llm(messages):
         if first is None and chunk.strip():
             first = (time.perf_counter() - start) * 1000
-        buffer += chunk
-        *done, buffer = _SENTENCE_END.split(buffer)
-        spoken += [s for s in (dialogue.check_sentence(d) for d in done) if s]
-    if buffer.strip() and (last := dialogue.check_sentence(buffer)):
-        spoken.append(last)
+        spoken += [s for s in map(dialogue.check_sentence, chunker.feed(chunk)) if s]
+        if dialogue.reply_done:  # the call stops generating here too
+            break
+    spoken += [s for s in map(dialogue.check_sentence, chunker.flush()) if s]
     return " ".join(spoken), first, (time.perf_counter() - start) * 1000
 
 

@@ -73,7 +73,7 @@ class TwilioBridge:
     async def after_stream(self, request: web.Request) -> web.Response:
         form = await self._checked_form(request)
         record = self.assistant.registry.get(form.get("CallSid", ""))
-        number = self.assistant.profile.transfer_number or self.settings.call.transfer_number
+        number = self.assistant.profile.transfer_number
         if record is not None and record.outcome == "transferred" and number:
             return web.Response(text=tw.dial_twiml(number), content_type="application/xml")
         return web.Response(text=tw.hangup_twiml(), content_type="application/xml")
