@@ -141,3 +141,12 @@ def test_speakable_strips_markdown() -> None:
     assert speakable("- We repair *all* bikes.") == "We repair all bikes."
     assert speakable("1. First point") == "First point"
     assert speakable("Grüße aus dem Mühlenweg") == "Grüße aus dem Mühlenweg"
+
+
+def test_german_hour_range_backs_both_ends():
+    from tom.conversation.guard import NumberGuard
+
+    guard = NumberGuard(["Montag bis Freitag von 9 bis 18 Uhr geöffnet."])
+    assert guard.invented("Wir öffnen um 9 Uhr.") == []
+    assert guard.invented("Wir schließen um 18 Uhr.") == []
+    assert guard.invented("Wir öffnen um 7 Uhr.") != []

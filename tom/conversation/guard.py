@@ -31,6 +31,9 @@ _DATE_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)? (?:of )?({_M})\
 _DATE_MONTH_DAY = re.compile(rf"\b({_M}) (?:the )?(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (\d{{4}}))?")
 _HALF = re.compile(r"\b(?:(half|quarter) (past|to) (\d{1,2})|(halb|viertel nach|viertel vor) (\d{1,2}))\b")
 _CLOCK = re.compile(r"\b(\d{1,2})[:.](\d{2})(?:\s*(am|pm|a\.m\.|p\.m\.|uhr|o'?clock)(?![a-zäöüß]))?")
+# "von 9 bis 18 Uhr", "9-5 o'clock": the unit after a range belongs to both ends.
+_HOUR_RANGE = re.compile(r"\b(\d{1,2})\s*(?:-|–|bis|to|till|until)\s*(\d{1,2})\s*"
+                         r"(am|pm|a\.m\.|p\.m\.|uhr|o'?clock)(?![a-zäöüß])")
 _HOUR = re.compile(r"\b(\d{1,2})\s*(am|pm|a\.m\.|p\.m\.|uhr|o'?clock)(?![a-zäöüß])")
 _PRICE = re.compile(r"(?:([€$£])\s*(\d+(?:[.,]\d{1,2})?))|(?:\b(\d+(?:[.,]\d{1,2})?)\s*"
                     r"(€|euros?|eur|dollars?|\$|pounds?|£|cents?)(?![a-zäöüß]))")
@@ -104,6 +107,7 @@ def find_numbers(text: str) -> list[Mention]:
     take(_PRICE, "price", _price)
     take(_HALF, "time", _half)
     take(_CLOCK, "time", lambda m: _time(int(m.group(1)), int(m.group(2)), m.group(3)))
+    take(_HOUR_RANGE, "time", _hour_range)
     take(_HOUR, "time", lambda m: _time(int(m.group(1)), 0, m.group(2)))
     take(_PERCENT, "percent", lambda m: {f"pc{_num(m.group(1))}"})
     take(_NUMBER, "number", lambda m: _counted(m, s))
@@ -172,6 +176,13 @@ def _half(m: re.Match[str]) -> set[str]:
         hour, minute = {"halb": (hour - 1, 30), "viertel nach": (hour, 15),
                         "viertel vor": (hour - 1, 45)}[word]
     return _time(hour % 24, minute, None)
+
+
+def _hour_range(m: re.Match[str]) -> set[str]:
+    """Both ends of a range are times; am/pm after it may not hold for the first end."""
+    suffix = m.group(3)
+    first = suffix if suffix.startswith(("uhr", "o")) else None
+    return _time(int(m.group(1)), 0, first) | _time(int(m.group(2)), 0, suffix)
 
 
 def _time(hour: int, minute: int, suffix: str | None) -> set[str]:
