@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 STT_RATE = 16000
-NO_SPEECH_PROB = 0.6  # above this Whisper thinks the "turn" was noise
+# Whisper's own rule: a segment is silence when it is probably no speech AND decoded badly.
+NO_SPEECH_PROB = 0.6
+SILENCE_LOGPROB = -1.0
 
 
 class CallEnded(RuntimeError):
@@ -73,7 +75,8 @@ class Call:
         self._reprompts = 0
         self._last_activity = time.monotonic()
         self._turn_audio = None  # audio of the turn being transcribed, merged if cut short
-        self._pending_audio = None
+        self._pending_audio = None  # caller audio not yet answered, joined to the next turn
+        self._pending_until = 0.0
         self._speculation: tuple[_Turn, asyncio.Task] | None = None
         self._ended = asyncio.Event()
         self._speech_started_ns = 0
@@ -186,8 +189,13 @@ class Call:
         elif self._turn_task is not None and not self._turn_task.done():
             # Still thinking about the last utterance: it and this one become one turn.
             self._cancel_turn()
-            self._pending_audio = self._turn_audio
+            self._keep_pending(self._turn_audio)
         self.flow.caller_starts()
+
+    def _keep_pending(self, audio: np.ndarray | None, for_s: float = 2.5) -> None:
+        if audio is not None:
+            self._pending_audio = audio
+            self._pending_until = time.monotonic() + for_s
 
     def _barge_in(self, detected_ns: int) -> None:
         self._cancel_turn()
@@ -238,9 +246,9 @@ class Call:
         self._turn_no += 1
         timer = TurnTimer(self._turn_no, utterance.speech_end_ns)
         timer.mark("eot_detected", utterance.detected_ns)
-        if self._pending_audio is not None:
+        if self._pending_audio is not None and time.monotonic() < self._pending_until:
             utterance.audio = np.concatenate([self._pending_audio, utterance.audio])
-            self._pending_audio = None
+        self._pending_audio = None
         self._turn_audio = utterance.audio
         self._start_turn(self._caller_turn(utterance.audio, self._new_turn(timer)))
 
@@ -249,9 +257,14 @@ class Call:
         transcript = await self.assistant.transcribe(audio)
         turn.timer.mark("stt_done", time.monotonic_ns())
         text = transcript.text.strip()
-        if not text or transcript.no_speech_prob > NO_SPEECH_PROB and len(text.split()) < 3:
+        noise = (transcript.no_speech_prob > NO_SPEECH_PROB
+                 and transcript.avg_logprob < SILENCE_LOGPROB)
+        if not text or noise:
             await turn.confirmed()
-            self.log.debug("ignored non-speech turn", text=text, nsp=transcript.no_speech_prob)
+            self.log.debug("no words in this turn", text=text, nsp=transcript.no_speech_prob)
+            # A lone short word ("Hello,") often fails alone; it is heard again joined to
+            # the caller's next words if they follow soon.
+            self._keep_pending(self._turn_audio)
             self._turn_audio = None
             self.flow.listen()
             return

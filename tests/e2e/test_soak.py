@@ -98,8 +98,16 @@ async def test_soak(soak_server, turn) -> None:
     soak_server.bus.listen(lambda e: errors.append({"call_id": e.call_id, **e.data})
                            if e.type == "error" else None)
 
+    rss_by_call: list[float] = []
+
     async def call(i: int) -> CallResult:
-        return await place_call(soak_server.url, script, caller=f"+1555010{i:04d}")
+        result = await place_call(soak_server.url, script, caller=f"+1555010{i:04d}")
+        # Keep the figures, drop the audio: the test itself must not look like a leak.
+        result.received, result.audio = [], b""
+        for t in result.turns:
+            t.reply_audio = b""
+        rss_by_call.append(resources()["rss_mb"])
+        return result
 
     results: list[CallResult] = []
     for i in range(WARMUP):
@@ -117,6 +125,7 @@ async def test_soak(soak_server, turn) -> None:
               "error_events": errors[:20], "error_count": len(errors),
               "baseline": baseline, "after_sequential": after_sequential, "final": final,
               "growth": growth, "latency": latency_summary(results),
+              "rss_mb_after_each_call": rss_by_call,
               "bounds": {"fds": MAX_FD_GROWTH, "tasks": MAX_TASK_GROWTH,
                          "threads": MAX_THREAD_GROWTH, "rss_mb": MAX_RSS_GROWTH_MB}}
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)

@@ -13,3 +13,13 @@ from tom.engine.stt import drop_repeats
 ])
 def test_drop_repeats(text, expected):
     assert drop_repeats(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Oh good morning. Good morning. Good morning. Good", "Oh good morning."),
+    ("That's all. Thank you very much. Goodbye. Goodbye.", "That's all. Thank you very much. Goodbye."),
+    ("Thanks Bye Bye Bye Bye Bye Bye", "Thanks Bye"),
+    ("bye bye", "bye bye"),
+])
+def test_loops_after_a_first_phrase_are_cut(text, expected):
+    assert drop_repeats(text) == expected

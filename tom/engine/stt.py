@@ -18,8 +18,8 @@ from tom.config import SttSettings
 SAMPLE_RATE = 16000
 HOP = 160  # mel frames are 10 ms
 MAX_FRAMES = 3000  # Whisper's 30 s window
-PAD_S = 0.5  # trailing silence so the last word is not clipped by the window edge
-MIN_WINDOW_S = 2.0  # very short windows make tiny models hallucinate
+PAD_S = 2.0  # trailing silence so the last word is not clipped by the window edge
+MIN_WINDOW_S = 3.0  # very short windows make tiny models loop and hallucinate
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class SpeechToText:
         features = self.model.feature_extractor(padded, padding=0)[:, :frames]
         encoder_output = self.model.encode(features)
         # Speech runs at most ~6 tokens/s; a tight limit stops a looping decoder early.
-        max_length = min(448, len(self.prompt) + 12 + int(audio_s * 8))
+        max_length = min(448, len(self.prompt) + 16 + int(audio_s * 10))
         result = self.model.model.generate(
             encoder_output, [self.prompt], beam_size=self.settings.beam_size,
             max_length=max_length, return_scores=True, return_no_speech_prob=True,
@@ -79,7 +79,8 @@ class SpeechToText:
         text = drop_repeats(self._segments_before(tokens, audio_s - 0.3))
         if not text:  # the short window occasionally ends at once; the stock path decides
             return self._stock(audio, audio_s)
-        score = result.scores[0] / (len(tokens) + 1) if result.scores else 0.0
+        # scores[0] is the length-normalised log probability; Whisper's average adds one token.
+        score = result.scores[0] * len(tokens) / (len(tokens) + 1) if result.scores else 0.0
         return Transcript(text, self.language, float(result.no_speech_prob), float(score), audio_s)
 
     def _segments_before(self, tokens: list[int], end_s: float) -> str:
@@ -123,17 +124,24 @@ def _norm(word: str) -> str:
 
 
 def drop_repeats(text: str) -> str:
-    """Cut a decoder loop: text that starts over ("Yes yes yes", "Goodbye. Goodbye.").
+    """Cut a decoder loop: words that start over ("Good morning. Good morning. Good").
 
-    A tail is dropped when it repeats the beginning of the text and follows the end of a
-    sentence, or when the whole text is one word repeated.
+    From the earliest place where a run of words is followed by itself (and then by a prefix
+    of itself) to the end of the text, only the first run is kept. A repeated run of several
+    words must end a sentence, so "no, I said no" and "bye bye" stay as they are.
     """
     words = text.split()
     norm = [_norm(w) for w in words]
-    if len(words) > 1 and len(set(norm)) == 1:
-        return words[0]
-    for j in range(1, len(words)):
-        tail = norm[j:]
-        if tail == norm[: len(tail)] and words[j - 1][-1:] in ".?!":
+    n = len(words)
+    for i in range(n):
+        for p in range(1, (n - i) // 2 + 1):
+            if p > 1 and words[i + p - 1][-1:] not in ".?!":
+                continue
+            if p == 1 and n - i < 3 and words[i][-1:] not in ".?!":
+                continue
+            if all(norm[k] == norm[k - p] for k in range(i + p, n)):
+                return " ".join(words[: i + p])
+    for j in range(1, n):  # the text starts over after a sentence: "...please? Can"
+        if words[j - 1][-1:] in ".?!" and norm[j:] == norm[: n - j]:
             return " ".join(words[:j])
     return text

@@ -65,6 +65,29 @@ class UserTurn:
     timings: dict = field(default_factory=dict)
 
 
+ONSET_PROB = 0.2  # weak but real voice: Silero ramps up slowly on soft word onsets
+ONSET_GAP = 8  # chunks (256 ms) of near-silence that still join an earlier word ("Hello, good…")
+PAD = 2  # chunks kept before the first voiced one
+
+
+def onset(history: list[tuple[np.ndarray, float]]) -> list[np.ndarray]:
+    """The chunks of `history` from where this speech really began.
+
+    Silero confirms speech late and may stay under the threshold for a whole soft first word,
+    so the start is traced back over weakly voiced chunks and short gaps between them.
+    """
+    start = len(history) - 1
+    gap = 0
+    for i in range(len(history) - 1, -1, -1):
+        if history[i][1] >= ONSET_PROB:
+            start, gap = i, 0
+        else:
+            gap += 1
+            if gap > ONSET_GAP:
+                break
+    return [chunk for chunk, _ in history[max(0, start - PAD):]]
+
+
 class TurnDetector:
     """Turns speech probabilities into speech-start and end-of-turn decisions.
 
@@ -77,7 +100,7 @@ class TurnDetector:
                  on_speech_start: Callable[[int], None], on_turn: Callable[[UserTurn], None],
                  on_pause: Callable[[UserTurn], None] | None = None,
                  on_resume: Callable[[], None] | None = None,
-                 clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 256,
+                 clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 1024,
                  max_turn_s: float = 25.0) -> None:
         self.vad = vad
         self.settings = settings
@@ -88,7 +111,8 @@ class TurnDetector:
         self.paused = False  # a pause was announced and no voice came since
         self.clock = clock
         self.buffer = np.zeros(0, dtype=np.float32)
-        self.preroll: deque[np.ndarray] = deque(maxlen=max(1, preroll_ms // CHUNK_MS))
+        self.preroll: deque[tuple[np.ndarray, float]] = deque(
+            maxlen=max(1, preroll_ms // CHUNK_MS))
         self.speech: list[np.ndarray] = []
         self.in_speech = False
         self.paused = False
@@ -117,12 +141,12 @@ class TurnDetector:
         start_chunks = max(1, self.settings.start_ms // CHUNK_MS)
         end_chunks = max(1, self.settings.end_silence_ms // CHUNK_MS)
         if not self.in_speech:
-            self.preroll.append(chunk)
+            self.preroll.append((chunk, prob))
             self.voiced_run = self.voiced_run + 1 if voiced else 0
             if self.voiced_run >= start_chunks:
                 self.in_speech = True
                 self.silent_run = 0
-                self.speech = list(self.preroll)
+                self.speech = onset(list(self.preroll))
                 self.start_ns = ts_ns - (start_chunks * CHUNK_MS) * 1_000_000
                 self.last_voice_ns = ts_ns
                 self.on_speech_start(ts_ns)
