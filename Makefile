@@ -25,6 +25,7 @@ serve: install dashboard
 	$(BIN)/tom serve
 
 test: install dashboard
+	cd dashboard && npm test
 	$(BIN)/pytest -m "not slow"
 
 soak: install
