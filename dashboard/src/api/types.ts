@@ -21,6 +21,8 @@ export interface TranscriptLine {
 }
 
 export type MarkName =
+  | "stt_start"
+  | "llm_start"
   | "eot_detected"
   | "stt_done"
   | "llm_first_token"

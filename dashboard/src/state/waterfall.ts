@@ -9,11 +9,13 @@ export interface WaterfallBar {
   endMs: number;
 }
 
-/** The stages in pipeline order; each ends at its mark and starts where the previous present one ended. */
-export const WATERFALL_STAGES: { stage: string; label: string; mark: MarkName }[] = [
+/** The stages in pipeline order; each ends at its mark and starts at its own start mark when the
+ * server sent one (STT and LLM may start before the end of the turn, speculatively), else where
+ * the previous present stage ended. */
+export const WATERFALL_STAGES: { stage: string; label: string; mark: MarkName; from?: MarkName }[] = [
   { stage: "vad_wait", label: "End-of-turn wait", mark: "eot_detected" },
-  { stage: "stt", label: "Speech to text", mark: "stt_done" },
-  { stage: "llm_first_token", label: "LLM first token", mark: "llm_first_token" },
+  { stage: "stt", label: "Speech to text", mark: "stt_done", from: "stt_start" },
+  { stage: "llm_first_token", label: "LLM first token", mark: "llm_first_token", from: "llm_start" },
   { stage: "first_sentence", label: "First sentence", mark: "first_sentence" },
   { stage: "tts_first_audio", label: "TTS first audio", mark: "tts_first_audio" },
   { stage: "first_frame_out", label: "First frame out", mark: "first_frame_out" },
@@ -31,10 +33,12 @@ export function waterfallBars(turn: TurnTiming): WaterfallBar[] {
 function barsFromMarks(marks: Partial<Record<MarkName, number>>): WaterfallBar[] {
   const bars: WaterfallBar[] = [];
   let start = 0;
-  for (const { stage, label, mark } of WATERFALL_STAGES) {
+  for (const { stage, label, mark, from } of WATERFALL_STAGES) {
     const end = marks[mark];
     if (typeof end !== "number") continue;
-    bars.push({ stage, label, startMs: start, endMs: Math.max(start, end) });
+    const own = from ? marks[from] : undefined;
+    const begin = typeof own === "number" ? Math.min(own, end) : start;
+    bars.push({ stage, label, startMs: begin, endMs: Math.max(begin, end) });
     start = Math.max(start, end);
   }
   return bars;
