@@ -7,6 +7,8 @@ spin after every STT call and starve llama.cpp on a 2-core box (first token 4–
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# CTranslate2's oneDNN keeps one compiled primitive per input shape; bound that cache.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
 from tom.config import ConfigError, Settings  # noqa: E402
 

@@ -69,10 +69,12 @@ def _register_optional(sub) -> None:
     from tom.bench.cli import register as register_bench
     from tom.conversation.cli import register as register_eval
     from tom.conversation.cli import register_check_profile
+    from tom.security.cli import register as register_hash_password
 
     register_bench(sub)
     register_eval(sub)
     register_check_profile(sub)
+    register_hash_password(sub)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

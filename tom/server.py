@@ -22,6 +22,13 @@ from tom.monitor.metrics import Metrics
 from tom.monitor.redis_mirror import RedisMirror
 from tom.monitor.routes import json_response, setup_monitor_routes
 from tom.monitor.stats import StageStats
+from tom.security import (
+    RateLimiter,
+    RetentionTask,
+    auth_middleware,
+    check_startup,
+    rate_limit_middleware,
+)
 from tom.telephony.audiosocket import AudioSocketServer
 from tom.telephony.browser import BrowserBridge
 from tom.telephony.twilio import TwilioBridge
@@ -55,7 +62,9 @@ class TomServer:
                                                 redact=self.settings.log.redact)
                       if self.settings.redis.url else None)
         self.readiness = Readiness(self.redis)
-        self.audiosocket = AudioSocketServer(self.assistant) \
+        self.limiter = RateLimiter(self.settings.server.rate_limit_per_min)
+        self.retention = RetentionTask(self.assistant, self.settings.data.retention_days)
+        self.audiosocket = AudioSocketServer(self.assistant, limiter=self.limiter) \
             if self.settings.audiosocket.enabled else None
         self.runner: web.AppRunner | None = None
         self.url = ""
@@ -69,9 +78,11 @@ class TomServer:
         await self.stop()
 
     async def start(self, progress=None) -> None:
+        check_startup(self.settings)  # a public address without credentials never starts
         if self.redis is not None:
             await self.redis.start(self.bus)
         await self.assistant.start(progress)
+        self.retention.start()
         for m in self.assistant.loaded.values():
             self.readiness.set_model(m.source.stage)
             self.metrics.set_model_load(m.source.stage, m.load_s)
@@ -93,7 +104,9 @@ class TomServer:
                  models=[f"{m['stage']}: {m['name']}" for m in self.assistant.describe_models()])
 
     def build_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.settings.server.max_message_bytes)
+        app = web.Application(client_max_size=self.settings.server.max_message_bytes,
+                              middlewares=[rate_limit_middleware(self.limiter),
+                                           auth_middleware(self.settings)])
         TwilioBridge(self.assistant).add_routes(app)
         BrowserBridge(self.assistant).add_routes(app)
         setup_monitor_routes(app, bus=self.bus, metrics=self.metrics, stats=self.stats,
@@ -130,6 +143,7 @@ class TomServer:
 
     async def stop(self, grace_s: float = 0.0) -> None:
         """Stop accepting calls, let calls finish for `grace_s`, then end the rest politely."""
+        await self.retention.stop()
         if self.audiosocket is not None:
             await self.audiosocket.stop_accepting()
         self.assistant.accepting = False  # new calls hear "all lines are busy"

@@ -62,7 +62,8 @@ class SpeechToText:
         audio_s = len(audio) / SAMPLE_RATE
         if self.settings.window == "30s" or audio_s > 28:
             return self._stock(audio, audio_s)
-        window_s = max(MIN_WINDOW_S, audio_s + PAD_S)
+        # Whole seconds: few distinct encoder shapes, so CTranslate2's per-shape caches stay flat.
+        window_s = math.ceil(max(MIN_WINDOW_S, audio_s + PAD_S))
         frames = min(MAX_FRAMES, int(math.ceil(window_s * 100)))
         padded = np.zeros(frames * HOP, dtype=np.float32)
         padded[: len(audio)] = audio[: len(padded)]

@@ -21,6 +21,9 @@ def load_piper(path: Path, settings: TtsSettings):
     opts.intra_op_num_threads = settings.threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    # piper's input shape changes with every sentence; a cached memory pattern per shape
+    # would grow RSS without bound over a day of calls.
+    opts.enable_mem_pattern = False
     # Idle onnxruntime workers must not spin: they would steal the cores llama.cpp needs.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(path), sess_options=opts,

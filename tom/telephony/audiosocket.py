@@ -25,8 +25,9 @@ IDLE_TIMEOUT_S = 10.0  # Asterisk sends audio every 20 ms; silence this long mea
 class AudioSocketServer:
     """Accepts AudioSocket connections and runs one call per connection."""
 
-    def __init__(self, assistant) -> None:
+    def __init__(self, assistant, limiter=None) -> None:
         self.assistant = assistant
+        self.limiter = limiter
         self.settings = assistant.settings.audiosocket
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
@@ -86,6 +87,9 @@ class _Connection:
         try:
             if not self.server.allowed(self.peer):
                 self.log.warning("audiosocket peer not in audiosocket.allowed_sources")
+                return
+            if self.server.limiter is not None and not self.server.limiter.allow(self.peer):
+                self.log.warning("audiosocket connection refused: rate limit")
                 return
             first = await asyncio.wait_for(aw.read_message(self.reader), IDLE_TIMEOUT_S)
             call_id = str(aw.expect_uuid(first))
