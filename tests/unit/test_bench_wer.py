@@ -65,3 +65,9 @@ def test_word_errors_add_up_over_turns():
 def test_empty_reference():
     assert WordErrors(0, 0).wer == 0
     assert wer("", "something") == 1.0
+
+
+def test_phone_numbers_compare_digit_by_digit():
+    spoken = "My number is zero one five one, two three four five, six seven eight nine."
+    assert wer(spoken, "My number is 0151-23456789") == 0.0
+    assert wer(spoken, "My number is 0151 2345 6780") > 0.0

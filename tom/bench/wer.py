@@ -222,7 +222,26 @@ def normalize(text: str, language: str = "en") -> list[str]:
         tokens = _de_numbers_to_digits(tokens)
     elif lang == "en":
         tokens = _en_numbers_to_digits(tokens)
-    return tokens
+    return _digit_runs(tokens)
+
+
+def _digit_runs(tokens: list[str]) -> list[str]:
+    """Adjacent digit groups compare digit by digit, so a phone number written "0151-2345" or
+    spoken "zero one five one, two three four five" counts the same."""
+    out: list[str] = []
+    run: list[str] = []
+    for token in [*tokens, ""]:
+        if token.isdigit():
+            run.append(token)
+            continue
+        if len(run) > 1 or (run and len(run[0]) > 3):
+            out.extend("".join(run))
+        else:
+            out.extend(run)
+        run = []
+        if token:
+            out.append(token)
+    return out
 
 
 # --- scoring --------------------------------------------------------------------------------------
