@@ -58,3 +58,15 @@ def test_longer_end_silence_waits_longer(session, speech):
     _, long = run(session, audio, end_silence_ms=800)
     wait = lambda t: t.detected_ns - t.speech_end_ns  # noqa: E731
     assert wait(long[0]) > wait(short[0]) + 400e6
+
+
+def test_a_short_word_after_a_long_silence_is_heard(session, speech):
+    """Silero's state drifts over long silence; the detector keeps it fresh."""
+    from tom.audio import pcm16_to_float, resample
+    from tom.bench.synth import CallerVoice
+
+    said = CallerVoice().say("Bye!")  # the bench's caller: phone band, μ-law
+    bye = resample(pcm16_to_float(said.pcm), said.rate, 16000)
+    audio = np.concatenate([np.zeros(16000 * 12), bye, np.zeros(16000)])
+    starts, turns = run(session, audio)
+    assert len(starts) == 1 and len(turns) == 1

@@ -68,6 +68,10 @@ class UserTurn:
 ONSET_PROB = 0.2  # weak but real voice: Silero ramps up slowly on soft word onsets
 ONSET_GAP = 8  # chunks (256 ms) of near-silence that still join an earlier word ("Hello, good…")
 PAD = 2  # chunks kept before the first voiced one
+# Silero's recurrent state drifts over long silence and then under-rates speech (a lone "Bye!"
+# after 12 s of line silence peaks near 0.5 instead of 0.8); a fresh state after each second of
+# silence keeps it as sensitive as at the start of a call.
+RESET_AFTER_SILENT_CHUNKS = 31
 
 
 def onset(history: list[tuple[np.ndarray, float]]) -> list[np.ndarray]:
@@ -122,6 +126,7 @@ class TurnDetector:
         self.last_voice_ns = 0
         self.max_chunks = int(max_turn_s * 1000 / CHUNK_MS)
         self.last_prob = 0.0
+        self.quiet_run = 0
 
     def feed(self, audio: np.ndarray, end_ts_ns: int | None = None) -> None:
         """Feed 16 kHz float32 audio; `end_ts_ns` is when its last sample arrived."""
@@ -141,6 +146,10 @@ class TurnDetector:
         start_chunks = max(1, self.settings.start_ms // CHUNK_MS)
         end_chunks = max(1, self.settings.end_silence_ms // CHUNK_MS)
         if not self.in_speech:
+            self.quiet_run = self.quiet_run + 1 if prob < ONSET_PROB else 0
+            if self.quiet_run >= RESET_AFTER_SILENT_CHUNKS and hasattr(self.vad, "reset"):
+                self.vad.reset()
+                self.quiet_run = 0
             self.preroll.append((chunk, prob))
             self.voiced_run = self.voiced_run + 1 if voiced else 0
             if self.voiced_run >= start_chunks:
