@@ -36,7 +36,7 @@ lint: install
 
 bench: install
 	mkdir -p bench-results
-	$(BIN)/tom bench --calls 6 --concurrency 1 --json bench-results/bench.json
+	$(BIN)/tom bench --calls 10 --concurrency 1 --json bench-results/bench.json
 
 clean:
 	rm -rf $(VENV) dashboard/node_modules dashboard/dist .pytest_cache
