@@ -7,6 +7,7 @@ caller audio ─► resample 16 kHz ─► VAD/turns ─► STT ─► dialogue 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -346,12 +347,13 @@ class Call:
         spoken = 0
         turn.mark("llm_start")
         try:
-            async for piece in self.assistant.llm.stream(messages):
-                turn.mark("llm_first_token")
-                for sentence in chunker.feed(piece):
-                    spoken += await self._say_checked(sentence, turn)
-                if turn.dialogue.reply_done:  # enough said: stop generating (frees the CPU)
-                    break
+            async with contextlib.aclosing(self.assistant.llm.stream(messages)) as pieces:
+                async for piece in pieces:
+                    turn.mark("llm_first_token")
+                    for sentence in chunker.feed(piece):
+                        spoken += await self._say_checked(sentence, turn)
+                    if turn.dialogue.reply_done:  # enough said: stop generating now
+                        break
         except LLMError as exc:  # the caller hears an offer to help otherwise, not silence
             self.log.error("llm failed", error=str(exc))
             self.bus.emit(ev.ERROR, self.id, kind="llm", message=str(exc))

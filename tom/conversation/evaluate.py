@@ -8,13 +8,13 @@ count as wrong; `context_recall` then says whether the facts given to the LLM we
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import importlib.util
 import re
 import statistics
 import time
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,12 +91,13 @@ async def speak_llm(dialogue: Dialogue, messages: list[dict[str, str]],
     start = time.perf_counter()
     first: float | None = None
     chunker, spoken = SentenceChunker(), []
-    async for chunk in llm(messages):
-        if first is None and chunk.strip():
-            first = (time.perf_counter() - start) * 1000
-        spoken += [s for s in map(dialogue.check_sentence, chunker.feed(chunk)) if s]
-        if dialogue.reply_done:  # the call stops generating here too
-            break
+    async with contextlib.aclosing(llm(messages)) as pieces:
+        async for chunk in pieces:
+            if first is None and chunk.strip():
+                first = (time.perf_counter() - start) * 1000
+            spoken += [s for s in map(dialogue.check_sentence, chunker.feed(chunk)) if s]
+            if dialogue.reply_done:  # the call stops generating here too
+                break
     spoken += [s for s in map(dialogue.check_sentence, chunker.flush()) if s]
     return " ".join(spoken), first, (time.perf_counter() - start) * 1000
 
@@ -187,32 +188,13 @@ def default_model_path() -> Path | None:
 
 def local_llm(model_path: str | Path, *, threads: int = 2, max_tokens: int = 80,
               temperature: float = 0.2, context: int = 2048) -> LlmFn:
-    """A streaming LLM callable over llama_cpp; generation runs in a worker thread."""
-    from llama_cpp import Llama  # imported here: only `--llm` needs it
+    """The pipeline's own llama.cpp chat (one worker thread, stops when the reader stops)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    model = Llama(model_path=str(model_path), n_ctx=context, n_threads=threads, verbose=False)
-    lock = asyncio.Lock()
+    from tom.config import LlmSettings
+    from tom.engine.llm import LlamaChat, load_llama
 
-    async def llm(messages: list[dict[str, str]]) -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-        def produce() -> None:
-            try:
-                for part in model.create_chat_completion(
-                        messages=messages, stream=True, max_tokens=max_tokens,
-                        temperature=temperature):
-                    delta = part["choices"][0].get("delta", {}).get("content")
-                    if delta:
-                        loop.call_soon_threadsafe(queue.put_nowait, delta)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-        async with lock:
-            task: Awaitable[None] = asyncio.to_thread(produce)
-            runner = asyncio.ensure_future(task)
-            while (chunk := await queue.get()) is not None:
-                yield chunk
-            await runner
-
-    return llm
+    settings = LlmSettings(model_path=str(model_path), threads=threads, max_tokens=max_tokens,
+                           temperature=temperature, context=context)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="tom-eval-llm")
+    return LlamaChat(load_llama(str(model_path), settings), settings, pool).stream
