@@ -80,8 +80,6 @@ class Call:
         self._pending_until = 0.0
         self._speculation: tuple[_Turn, asyncio.Task] | None = None
         self._ended = asyncio.Event()
-        self._speech_started_ns = 0
-        self._action_after_reply: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -184,9 +182,8 @@ class Call:
 
     def _on_speech_start(self, ts_ns: int) -> None:
         self._activity(caller=True)
-        self._speech_started_ns = ts_ns
         if self.player.playing:
-            self._barge_in(ts_ns)
+            self._barge_in()
         elif self._turn_task is not None and not self._turn_task.done():
             # Still thinking about the last utterance: it and this one become one turn.
             self._cancel_turn()
@@ -198,7 +195,7 @@ class Call:
             self._pending_audio = audio
             self._pending_until = time.monotonic() + for_s
 
-    def _barge_in(self, detected_ns: int) -> None:
+    def _barge_in(self) -> None:
         self._cancel_turn()
         heard = self.player.clear()
         self._out.put_nowait(ClearOut())
