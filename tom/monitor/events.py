@@ -1,50 +1,196 @@
-"""The in-process event bus: one typed stream that feeds metrics, logs, SSE and Redis.
+"""Typed events and the in-process bus that carries them to metrics, logs, SSE and Redis.
 
-Every stage publishes `Event`s; consumers subscribe with their own bounded queue so a slow
-consumer drops its own events (counted) and never slows a call.
+Every stage publishes one frozen dataclass per thing that happened; consumers match on the
+class (`case Transcript(role=Role.CALLER, text=text)`), never on string keys. `to_dict` is the
+one wire shape (SSE, Redis, logs), `event_from_dict` its inverse. A consumer subscribes with its
+own bounded queue, so a slow consumer drops its own events (counted) and never slows a call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
-# Event types and the keys of their `data`:
-CALL_STARTED = "call_started"  # transport, caller, started_at (unix s)
-STATE_CHANGED = "state_changed"  # source, dest, trigger
-TRANSCRIPT = "transcript"  # role ("caller" | "assistant"), text, turn, interrupted (bool)
-TURN = "turn"  # turn, timings_ms {vad_wait, stt, llm_first_token, tts_first_audio, e2e}, intent
-BARGE_IN = "barge_in"  # turn, reaction_ms, heard (text TOM had spoken when cut off)
-DTMF = "dtmf"  # digit
-MESSAGE_TAKEN = "message_taken"  # id, kind ("message" | "appointment")
-CALL_ENDED = "call_ended"  # outcome, duration_s, reason
-ERROR = "error"  # kind, message
 
-EVENT_TYPES = (
-    CALL_STARTED, STATE_CHANGED, TRANSCRIPT, TURN, BARGE_IN, DTMF, MESSAGE_TAKEN, CALL_ENDED, ERROR,
-)
+class EventType(StrEnum):
+    CALL_STARTED = "call_started"
+    STATE_CHANGED = "state_changed"
+    TRANSCRIPT = "transcript"
+    TURN = "turn"
+    BARGE_IN = "barge_in"
+    DTMF = "dtmf"
+    MESSAGE_TAKEN = "message_taken"
+    CALL_ENDED = "call_ended"
+    ERROR = "error"
 
 
-@dataclass(frozen=True, slots=True)
+class Role(StrEnum):
+    CALLER = "caller"
+    ASSISTANT = "assistant"
+
+
+class Outcome(StrEnum):
+    """How a call ended; one label of `tom_calls_total` each."""
+
+    COMPLETED = "completed"
+    TRANSFERRED = "transferred"
+    HUNG_UP_BY_CALLER = "hung_up_by_caller"
+    TIMEOUT = "timeout"
+    BUSY = "busy"
+    ERROR = "error"
+
+
+# The string constants older code and scripts compare `event.type` with.
+CALL_STARTED = EventType.CALL_STARTED
+STATE_CHANGED = EventType.STATE_CHANGED
+TRANSCRIPT = EventType.TRANSCRIPT
+TURN = EventType.TURN
+BARGE_IN = EventType.BARGE_IN
+DTMF = EventType.DTMF
+MESSAGE_TAKEN = EventType.MESSAGE_TAKEN
+CALL_ENDED = EventType.CALL_ENDED
+ERROR = EventType.ERROR
+EVENT_TYPES = tuple(EventType)
+OUTCOMES = tuple(Outcome)
+
+_ENVELOPE = ("call_id", "ts_ns", "wall")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """One thing that happened in one call (or in the process when call_id is empty)."""
+    """One thing that happened in one call (or in the process when `call_id` is empty)."""
 
-    type: str
+    type: ClassVar[EventType]
     call_id: str
-    data: dict[str, Any] = field(default_factory=dict)
     ts_ns: int = field(default_factory=time.monotonic_ns)
     wall: float = field(default_factory=time.time)
 
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event's own fields (everything but the envelope), JSON-ready."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name not in _ENVELOPE}
+
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "call_id": self.call_id, "ts_ns": self.ts_ns,
+        return {"type": str(self.type), "call_id": self.call_id, "ts_ns": self.ts_ns,
                 "wall": self.wall, "data": self.data}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallStarted(Event):
+    type = EventType.CALL_STARTED
+    transport: str
+    caller: str = ""
+    started_at: float = 0.0  # unix seconds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChanged(Event):
+    type = EventType.STATE_CHANGED
+    source: str
+    dest: str
+    trigger: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcript(Event):
+    type = EventType.TRANSCRIPT
+    role: Role
+    text: str
+    turn: int
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnTimed(Event):
+    """A reply's first audio left for the caller: every stage's time in this turn.
+
+    `timings_ms` are stage durations (`e2e` = end of caller speech → first frame out; a stage
+    that did not run is absent); `marks_ms` are offsets from the end of caller speech.
+    """
+
+    type = EventType.TURN
+    turn: int
+    intent: str = ""
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    marks_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BargeIn(Event):
+    type = EventType.BARGE_IN
+    turn: int
+    reaction_ms: float | None
+    heard: str = ""  # what TOM had said when the caller cut in
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dtmf(Event):
+    type = EventType.DTMF
+    digit: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageTaken(Event):
+    type = EventType.MESSAGE_TAKEN
+    id: int | str | None
+    kind: str  # "message" | "appointment"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEnded(Event):
+    type = EventType.CALL_ENDED
+    outcome: Outcome
+    duration_s: float
+    reason: str = ""
+    transport: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallError(Event):
+    """A call (or, with an empty call id, a refused connection) went wrong."""
+
+    type = EventType.ERROR
+    kind: str
+    message: str = ""
+
+
+EVENT_CLASSES: dict[EventType, type[Event]] = {
+    cls.type: cls for cls in (CallStarted, StateChanged, Transcript, TurnTimed, BargeIn, Dtmf,
+                              MessageTaken, CallEnded, CallError)
+}
+
+
+def event_from_dict(d: Mapping[str, Any]) -> Event:
+    """The inverse of `Event.to_dict` (Redis readers, tests); raises ValueError on a bad dict."""
+    try:
+        cls = EVENT_CLASSES[EventType(d["type"])]
+        data = dict(d.get("data") or {})
+        if cls is Transcript:
+            data["role"] = Role(data["role"])
+        elif cls is CallEnded:
+            data["outcome"] = Outcome(data["outcome"])
+        envelope = {k: d[k] for k in ("ts_ns", "wall") if k in d}
+        return cls(call_id=str(d.get("call_id", "")), **envelope, **data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a TOM event: {exc}") from exc
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return str(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
 
 
 class Subscription:
@@ -80,7 +226,7 @@ class EventBus:
         self._subs: list[Subscription] = []
         self._listeners: list[Callable[[Event], None]] = []
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event) -> Event:
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -88,11 +234,11 @@ class EventBus:
                 log.exception("event listener failed", listener=repr(listener), type=event.type)
         for sub in list(self._subs):
             sub.offer(event)
+        return event
 
     def emit(self, type: str, call_id: str, **data: Any) -> Event:
-        event = Event(type, call_id, data)
-        self.publish(event)
-        return event
+        """TEMPORARY (removed when every publisher builds its typed event): old string API."""
+        return self.publish(event_from_dict({"type": type, "call_id": call_id, "data": data}))
 
     def listen(self, listener: Callable[[Event], None]) -> None:
         """Register a cheap synchronous listener (metrics, call records)."""
