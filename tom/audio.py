@@ -16,6 +16,7 @@ import numpy as np
 import soxr
 
 FRAME_MS = 20
+PHONE_RATE = 8000  # every telephone transport (Twilio, AudioSocket, SIP) carries 8 kHz audio
 SAMPLE_WIDTH = 2  # bytes per PCM16 sample
 SILENCE_DBFS = -120.0  # what `rms_dbfs` reports for digital silence, instead of -inf
 
@@ -37,6 +38,15 @@ class Frame:
     @property
     def duration_ms(self) -> float:
         return 1000.0 * self.samples / self.sample_rate
+
+
+def whole_frames(pcm: bytes, sample_rate: int, frame_ms: int = FRAME_MS) -> list[bytes]:
+    """`pcm` cut into frames; a short last frame is padded with silence so every frame is whole."""
+    size = frame_bytes(sample_rate, frame_ms)
+    frames = [pcm[i:i + size] for i in range(0, len(pcm), size)]
+    if frames and len(frames[-1]) < size:
+        frames[-1] += bytes(size - len(frames[-1]))
+    return frames
 
 
 def frame_bytes(sample_rate: int, frame_ms: int = FRAME_MS) -> int:
