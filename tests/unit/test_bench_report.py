@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from rich.console import Console
 
 from tom.bench.caller import CallResult, TurnResult
 from tom.bench.corpus import CallScript, CorpusTurn
 from tom.bench.report import BenchReport, CallRecord, Resources, fact_in
+from tom.bench.table import render
 
 MS = 1_000_000
 
@@ -44,9 +47,11 @@ def report() -> BenchReport:
          {"role": "assistant", "turn": 1, "text": "Saturday from ten to two."},
          {"role": "caller", "turn": 2, "text": "thanks goodbye"},
          {"role": "assistant", "turn": 2, "text": "Goodbye!"}],
-        turns=[{"turn": 1, "intent": "question", "timings_ms": {"stt": 100, "e2e": 390}},
-               {"turn": 2, "intent": "smalltalk", "timings_ms": {"stt": 300, "e2e": 880,
-                                                                  "llm_first_token": 450}}])
+        turns=[{"turn": 1, "intent": "question",  # an older record: no queue keys
+                "timings_ms": {"stt": 100, "e2e": 390}},
+               {"turn": 2, "intent": "smalltalk",
+                "timings_ms": {"stt_queue": 60, "stt": 300, "e2e": 880, "llm_queue": 0,
+                               "llm_first_token": 450, "tts_queue": "n/a"}}])
     de = _record(
         [PREIS],
         [_turn("preis", 5_000, 5_010, overlapped=True)],
@@ -70,6 +75,36 @@ def test_stage_figures_come_from_tom_turn_timings(report):
                                              "max": 300.0}
     assert report.stage("llm_first_token").count == 1
     assert report.stage("tts_first_audio").count == 0
+
+
+def test_queue_wait_is_reported_apart_from_compute(report):
+    assert report.stage("stt_queue").to_dict() == {"count": 1, "p50": 60.0, "p95": 60.0,
+                                                   "max": 60.0}
+    assert report.stage("llm_queue").count == 1  # a zero wait is a measurement
+    assert report.stage("tts_queue").count == 0  # not a number: left out
+    stages = report.to_dict()["stages"]
+    assert stages["stt_queue"]["p50"] == 60.0 and stages["stt_queue"]["target_ms"] is None
+    assert stages["stt"]["count"] == 2 and stages["stt"]["target_ms"] == 200.0
+
+
+def test_table_shows_queue_wait_beside_compute(report):
+    out = io.StringIO()
+    render(report, Console(file=out, width=200, color_system=None))
+    rows = [line for line in out.getvalue().splitlines() if "│" in line]
+    labels = [line.split("│")[1].strip() for line in rows]
+    assert labels.index("STT queue wait") + 1 == labels.index("STT compute")
+    assert labels.index("LLM queue wait") + 1 == labels.index("LLM first token")
+    assert labels.index("TTS queue wait") + 1 == labels.index("TTS first audio")
+    stt_queue = rows[labels.index("STT queue wait")].split("│")
+    assert [c.strip() for c in stt_queue[2:6]] == ["60", "60", "60", "1"]
+
+
+def test_turns_with_odd_timings_are_skipped():
+    record = _record([HOURS], [_turn("hours", 1_000, 1_500)], [],
+                     turns=[{"turn": 1, "timings_ms": None}, {"turn": 2},
+                            {"turn": 3, "timings_ms": {"stt": True, "e2e": float("nan")}}])
+    report = BenchReport({}, [record])
+    assert report.stage("stt").count == 0 and report.stage("e2e").count == 0
 
 
 def test_accuracy_is_one_minus_wer_over_all_words(report):
@@ -105,7 +140,8 @@ def test_json_has_every_figure(report):
                 "accuracy", "intents", "facts", "mojibake", "resources", "checks", "passed",
                 "talk_over", "per_call", "sweep"):
         assert key in data
-    assert set(data["stages"]) == {"vad_wait", "stt", "llm_first_token", "tts_first_audio",
+    assert set(data["stages"]) == {"vad_wait", "stt_queue", "stt", "llm_queue",
+                                   "llm_first_token", "tts_queue", "tts_first_audio",
                                    "e2e_server"}
     assert data["calls"]["failed"] == 1
     assert data["resources"] == {"cpu_percent": 55.0, "peak_rss_mb": 700.0, "source": "test"}

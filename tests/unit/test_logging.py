@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from tom.monitor.events import Event
+from tom.monitor.events import CallError, Role, Transcript, TurnTimed
 from tom.monitor.logging import configure_logging, log_event, mask_number, mask_numbers_in
 
 
@@ -166,8 +166,20 @@ def test_bad_arguments_are_refused() -> None:
 def test_log_event_listener() -> None:
     out = io.StringIO()
     configure_logging("json", "info", stream=out)
-    log_event(Event("turn", "c7", {"turn": 2, "timings_ms": {"e2e": 800}}))
-    log_event(Event("transcript", "c7", {"role": "caller", "text": "Grüß Gott"}))  # debug
+    log_event(TurnTimed(call_id="c7", turn=2, intent="hours", timings_ms={"e2e": 800}))
+    log_event(Transcript(call_id="c7", role=Role.CALLER, text="Grüß Gott", turn=2))  # debug
+    log_event(CallError(call_id="", kind="bad_request", message="Ungültig"))
+    turn, error = lines(out)
+    assert turn["event"] == "turn" and turn["call_id"] == "c7" and turn["level"] == "info"
+    assert turn["timings_ms"] == {"e2e": 800} and turn["turn"] == 2 and turn["intent"] == "hours"
+    assert error["event"] == "error" and error["kind"] == "bad_request"
+    assert error["message"] == "Ungültig" and error["call_id"] is None
+
+
+def test_log_event_writes_transcripts_at_debug() -> None:
+    out = io.StringIO()
+    configure_logging("json", "debug", stream=out)
+    log_event(Transcript(call_id="c7", role=Role.ASSISTANT, text="Grüß Gott", turn=0))
     (entry,) = lines(out)
-    assert entry["event"] == "turn" and entry["call_id"] == "c7"
-    assert entry["timings_ms"] == {"e2e": 800}
+    assert entry["level"] == "debug" and entry["event"] == "transcript"
+    assert entry["role"] == "assistant" and entry["text"] == "Grüß Gott"

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tom.monitor.events import EventBus
+from tom.monitor.events import (
+    BargeIn,
+    CallEnded,
+    CallError,
+    CallStarted,
+    EventBus,
+    Outcome,
+    Role,
+    Transcript,
+    TurnTimed,
+)
 from tom.monitor.metrics import Metrics
 
 
@@ -22,17 +34,19 @@ def value(metrics: Metrics, name: str, **labels: str) -> float:
 
 
 def one_call(bus: EventBus, call_id: str = "c1", transport: str = "twilio") -> None:
-    bus.emit("call_started", call_id, transport=transport, caller="+49 170 1234567",
-             started_at=1.0)
-    bus.emit("transcript", call_id, role="caller", text="Grüß Gott", turn=1, interrupted=False)
-    bus.emit("turn", call_id, turn=1, intent="faq",
-             timings_ms={"vad_wait": 300, "stt": 120, "llm_first_token": 450,
-                         "tts_first_audio": 90, "e2e": 980})
-    bus.emit("turn", call_id, turn=2, intent="faq",  # FAQ answer: no LLM stage
-             timings_ms={"vad_wait": 310, "stt": 130, "tts_first_audio": 80, "e2e": 600})
-    bus.emit("barge_in", call_id, turn=2, reaction_ms=140, heard="Unsere Öffnungszeiten")
-    bus.emit("error", call_id, kind="tts", message="voice crashed")
-    bus.emit("call_ended", call_id, outcome="completed", duration_s=42.0, reason="bye")
+    bus.publish(CallStarted(call_id=call_id, transport=transport, caller="+49 170 1234567",
+                            started_at=1.0))
+    bus.publish(Transcript(call_id=call_id, role=Role.CALLER, text="Grüß Gott", turn=1))
+    bus.publish(TurnTimed(call_id=call_id, turn=1, intent="faq", timings_ms={
+        "vad_wait": 300, "stt_queue": 40, "stt": 120, "llm_queue": 5, "llm_first_token": 450,
+        "tts_queue": 0, "tts_first_audio": 90, "e2e": 980}))
+    bus.publish(TurnTimed(call_id=call_id, turn=2, intent="faq",  # FAQ answer: no LLM stage
+                          timings_ms={"vad_wait": 310, "stt_queue": 260, "stt": 130,
+                                      "tts_first_audio": 80, "e2e": 600}))
+    bus.publish(BargeIn(call_id=call_id, turn=2, reaction_ms=140, heard="Unsere Öffnungszeiten"))
+    bus.publish(CallError(call_id=call_id, kind="tts", message="voice crashed"))
+    bus.publish(CallEnded(call_id=call_id, outcome=Outcome.COMPLETED, duration_s=42.0,
+                          reason="bye"))
 
 
 def test_call_sequence_fills_every_series(bus_metrics: tuple[EventBus, Metrics]) -> None:
@@ -55,20 +69,43 @@ def test_call_sequence_fills_every_series(bus_metrics: tuple[EventBus, Metrics])
     assert value(m, "tom_calls_rejected_total") == 0
 
 
+def test_queue_wait_has_its_own_histogram_per_stage(bus_metrics: tuple[EventBus, Metrics]
+                                                    ) -> None:
+    bus, m = bus_metrics
+    one_call(bus)
+    assert value(m, "tom_stage_queue_seconds_count", stage="stt") == 2
+    assert value(m, "tom_stage_queue_seconds_sum", stage="stt") == pytest.approx(0.3)
+    assert value(m, "tom_stage_queue_seconds_bucket", stage="stt", le="0.05") == 1
+    assert value(m, "tom_stage_queue_seconds_count", stage="llm") == 1  # FAQ turn: no LLM
+    assert value(m, "tom_stage_queue_seconds_count", stage="tts") == 1  # a zero wait counts
+    assert value(m, "tom_stage_queue_seconds_bucket", stage="tts", le="0.025") == 1
+    # compute stays apart from the wait
+    assert value(m, "tom_stt_seconds_sum") == pytest.approx(0.25)
+
+
+def test_turns_without_queue_keys_still_count(bus_metrics: tuple[EventBus, Metrics]) -> None:
+    bus, m = bus_metrics
+    bus.publish(TurnTimed(call_id="c", turn=1, timings_ms={"stt": 100, "e2e": 700}))
+    assert value(m, "tom_turns_total") == 1
+    assert value(m, "tom_stt_seconds_count") == 1
+    for stage in ("stt", "llm", "tts"):
+        assert value(m, "tom_stage_queue_seconds_count", stage=stage) == 0
+
+
 def test_active_calls_gauge_follows_start_and_end(bus_metrics: tuple[EventBus, Metrics]) -> None:
     bus, m = bus_metrics
-    bus.emit("call_started", "a", transport="audiosocket", caller="1", started_at=0)
-    bus.emit("call_started", "b", transport="local", caller="2", started_at=0)
+    bus.publish(CallStarted(call_id="a", transport="audiosocket", caller="1"))
+    bus.publish(CallStarted(call_id="b", transport="local", caller="2"))
     assert value(m, "tom_active_calls") == 2
-    bus.emit("call_ended", "a", outcome="hung_up_by_caller", duration_s=3, reason="")
+    bus.publish(CallEnded(call_id="a", outcome=Outcome.HUNG_UP_BY_CALLER, duration_s=3))
     assert value(m, "tom_active_calls") == 1
     assert value(m, "tom_calls_total", transport="audiosocket", outcome="hung_up_by_caller") == 1
 
 
 def test_busy_call_counts_as_rejected(bus_metrics: tuple[EventBus, Metrics]) -> None:
     bus, m = bus_metrics
-    bus.emit("call_ended", "x", outcome="busy", duration_s=0, reason="all lines busy",
-             transport="twilio")
+    bus.publish(CallEnded(call_id="x", outcome=Outcome.BUSY, duration_s=0,
+                          reason="all lines busy", transport="twilio"))
     assert value(m, "tom_calls_rejected_total") == 1
     assert value(m, "tom_calls_total", transport="twilio", outcome="busy") == 1
     assert value(m, "tom_active_calls") == 0
@@ -78,9 +115,10 @@ def test_labels_stay_bounded_and_impersonal(bus_metrics: tuple[EventBus, Metrics
     bus, m = bus_metrics
     one_call(bus)
     for i in range(100):
-        bus.emit("error", "c", kind=f"kind_{i}", message="x")
-    bus.emit("error", "c", kind="Caller +49 170 1234567 said Grüß Gott", message="x")
-    bus.emit("call_ended", "d", outcome="made-up outcome", duration_s=1, reason="")
+        bus.publish(CallError(call_id="c", kind=f"kind_{i}", message="x"))
+    bus.publish(CallError(call_id="c", kind="Caller +49 170 1234567 said Grüß Gott"))
+    made_up: Any = "made-up outcome"  # what a buggy publisher could still send
+    bus.publish(CallEnded(call_id="d", outcome=made_up, duration_s=1))
     text = m.render()[0].decode("utf-8")
     error_series = [line for line in text.splitlines() if line.startswith("tom_errors_total{")]
     assert len(error_series) <= 33
@@ -91,11 +129,16 @@ def test_labels_stay_bounded_and_impersonal(bus_metrics: tuple[EventBus, Metrics
 
 def test_malformed_events_are_ignored_not_raised(bus_metrics: tuple[EventBus, Metrics]) -> None:
     bus, m = bus_metrics
-    bus.emit("turn", "c", turn=1, timings_ms="garbage")
-    bus.emit("turn", "c", turn=2, timings_ms={"stt": "fast", "e2e": -5, "tts_first_audio": True})
-    bus.emit("barge_in", "c", turn=1, reaction_ms=None)
-    bus.emit("error", "c")
+    garbage: Any = "garbage"
+    bus.publish(TurnTimed(call_id="c", turn=1, timings_ms=garbage))
+    bus.publish(TurnTimed(call_id="c", turn=2, timings_ms={
+        "stt": "fast", "e2e": -5, "tts_first_audio": True, "stt_queue": float("nan"),
+        "llm_queue": None}))
+    bus.publish(BargeIn(call_id="c", turn=1, reaction_ms=None))
+    bus.publish(CallError(call_id="c", kind=""))
     assert value(m, "tom_stt_seconds_count") == 0
+    assert value(m, "tom_stage_queue_seconds_count", stage="stt") == 0
+    assert value(m, "tom_stage_queue_seconds_count", stage="llm") == 0
     assert value(m, "tom_e2e_seconds_count") == 0
     assert value(m, "tom_tts_first_audio_seconds_count") == 0
     assert value(m, "tom_barge_ins_total") == 1
@@ -127,7 +170,8 @@ def test_render_is_prometheus_text() -> None:
     for name in ("tom_vad_wait_seconds", "tom_stt_seconds", "tom_llm_first_token_seconds",
                  "tom_tts_first_audio_seconds", "tom_e2e_seconds",
                  "tom_barge_in_reaction_seconds", "tom_turns_total", "tom_barge_ins_total",
-                 "tom_calls_rejected_total", "tom_redis_dropped_total", "tom_active_calls"):
+                 "tom_calls_rejected_total", "tom_redis_dropped_total", "tom_active_calls",
+                 "tom_stage_queue_seconds"):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
 
 
@@ -139,6 +183,6 @@ def test_broken_listener_does_not_stop_others() -> None:
 
     bus.listen(broken)  # runs first and raises on every event
     bus.listen(m.on_event)
-    bus.emit("turn", "c", turn=1, timings_ms={"stt": 100})
-    bus.emit("turn", "c", turn=2, timings_ms={"stt": 100})
+    bus.publish(TurnTimed(call_id="c", turn=1, timings_ms={"stt": 100}))
+    bus.publish(TurnTimed(call_id="c", turn=2, timings_ms={"stt": 100}))
     assert value(m, "tom_turns_total") == 2

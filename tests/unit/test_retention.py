@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from tom.dispatcher import CallRecord, CallRegistry
-from tom.monitor.events import CALL_ENDED, EventBus
+from tom.monitor.events import CallEnded, EventBus, Outcome
 from tom.security.retention import DAY_S, RetentionTask, prune_messages, prune_recent
 
 NOW = 1_800_000_000.0
@@ -46,7 +46,7 @@ def test_prune_recent_never_touches_active_calls() -> None:
     record.started_at = NOW - 400 * DAY_S  # a (hypothetically) ancient call still in progress
     prune_recent(reg, 1, now=NOW)
     assert reg.get("live") is record
-    bus.emit(CALL_ENDED, "live", outcome="completed", duration_s=1.0, reason="")
+    bus.publish(CallEnded(call_id="live", outcome=Outcome.COMPLETED, duration_s=1.0))
     assert prune_recent(reg, 1, now=NOW) == 1  # once it has ended it can go
 
 

@@ -12,7 +12,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from tom.monitor.events import EventBus
+from tom.monitor.events import (
+    CallEnded,
+    CallStarted,
+    EventBus,
+    Outcome,
+    Role,
+    Transcript,
+    TurnTimed,
+    event_from_dict,
+)
 from tom.monitor.health import Readiness
 from tom.monitor.metrics import Metrics
 from tom.monitor.routes import setup_monitor_routes
@@ -98,10 +107,12 @@ async def test_snapshot_then_events_in_order(client: TestClient, monitor: Monito
     assert first["event"] == "snapshot"
     assert first["data"] == {"calls": CALLS}
     assert "Jürgen Groß".encode() in raw
-    monitor.bus.emit("call_started", "c2", transport="local", caller="Bärbel", started_at=2.0)
-    monitor.bus.emit("transcript", "c2", role="caller", text="Grüß Gott, ich möchte Öl",
-                     turn=1, interrupted=False)
-    monitor.bus.emit("call_ended", "c2", outcome="completed", duration_s=5.0, reason="bye")
+    monitor.bus.publish(CallStarted(call_id="c2", transport="local", caller="Bärbel",
+                                    started_at=2.0))
+    monitor.bus.publish(Transcript(call_id="c2", role=Role.CALLER,
+                                   text="Grüß Gott, ich möchte Öl", turn=1))
+    monitor.bus.publish(CallEnded(call_id="c2", outcome=Outcome.COMPLETED, duration_s=5.0,
+                                  reason="bye"))
     got = [await read_message(resp) for _ in range(3)]
     assert [m["event"] for _, m in got] == ["call_started", "transcript", "call_ended"]
     raw_transcript, transcript = got[1]
@@ -111,6 +122,11 @@ async def test_snapshot_then_events_in_order(client: TestClient, monitor: Monito
     assert transcript["data"]["call_id"] == "c2"
     assert transcript["data"]["data"]["text"] == "Grüß Gott, ich möchte Öl"
     assert set(transcript["data"]) == {"type", "call_id", "ts_ns", "wall", "data"}
+    assert transcript["data"]["data"] == {"role": "caller", "text": "Grüß Gott, ich möchte Öl",
+                                          "turn": 1, "interrupted": False}
+    assert event_from_dict(got[2][1]["data"]) == CallEnded(
+        call_id="c2", outcome=Outcome.COMPLETED, duration_s=5.0, reason="bye",
+        ts_ns=got[2][1]["data"]["ts_ns"], wall=got[2][1]["data"]["wall"])
     resp.close()
 
 
@@ -191,16 +207,20 @@ async def test_readyz_with_a_failing_check_is_503(monitor: Monitor) -> None:
 
 
 async def test_metrics_and_stats_endpoints(client: TestClient, monitor: Monitor) -> None:
-    monitor.bus.emit("turn", "c1", turn=1, intent="faq",
-                     timings_ms={"stt": 150, "e2e": 900, "vad_wait": 300})
+    monitor.bus.publish(TurnTimed(call_id="c1", turn=1, intent="faq", timings_ms={
+        "stt_queue": 40, "stt": 150, "e2e": 900, "vad_wait": 300}))
     resp = await client.get("/metrics")
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/plain")
     text = await resp.text()
     assert "tom_turns_total 1.0" in text
     assert "tom_e2e_seconds_count 1.0" in text
+    assert 'tom_stage_queue_seconds_count{stage="stt"} 1.0' in text
     resp = await client.get("/api/stats")
     stats = await resp.json()
     assert stats["stages"]["stt"] == {"p50_ms": 150, "p95_ms": 150, "count": 1,
                                       "target_ms": 200}
+    assert stats["stages"]["stt_queue"] == {"p50_ms": 40, "p95_ms": 40, "count": 1,
+                                            "target_ms": None}
+    assert stats["stages"]["llm_queue"]["count"] == 0
     assert stats["window_s"] == 900

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tom.monitor.events import Event, EventBus
+from tom.monitor.events import (
+    TIMING_KEYS,
+    BargeIn,
+    CallEnded,
+    CallError,
+    CallStarted,
+    EventBus,
+    Outcome,
+    TurnTimed,
+)
 from tom.monitor.stats import STAGES, StageStats, percentile
 
 
@@ -48,19 +59,21 @@ def test_percentile_matches_numpy_linear(values: list[float], p: float) -> None:
     assert percentile(values, p) == pytest.approx(float(np.percentile(values, p)), abs=1e-6)
 
 
-def turn(call_id: str, **timings: float) -> Event:
-    return Event("turn", call_id, {"turn": 1, "intent": "x", "timings_ms": timings})
+def turn(call_id: str, **timings: Any) -> TurnTimed:
+    return TurnTimed(call_id=call_id, turn=1, intent="x", timings_ms=timings)
 
 
 def test_snapshot_shape_and_targets() -> None:
     stats = StageStats(window_s=900)
     snap = stats.snapshot()
     assert snap["window_s"] == 900
-    assert set(snap["stages"]) == set(STAGES) == {
-        "vad_wait", "stt", "llm_first_token", "tts_first_audio", "e2e", "barge_in"}
+    assert set(snap["stages"]) == set(STAGES) == {*TIMING_KEYS, "barge_in"} == {
+        "vad_wait", "stt_queue", "stt", "llm_queue", "llm_first_token", "tts_queue",
+        "tts_first_audio", "e2e", "barge_in"}
     targets = {name: s["target_ms"] for name, s in snap["stages"].items()}
-    assert targets == {"vad_wait": None, "stt": 200, "llm_first_token": 500,
-                       "tts_first_audio": 300, "e2e": 1000, "barge_in": 300}
+    assert targets == {"vad_wait": None, "stt_queue": None, "stt": 200, "llm_queue": None,
+                       "llm_first_token": 500, "tts_queue": None, "tts_first_audio": 300,
+                       "e2e": 1000, "barge_in": 300}
     assert snap["stages"]["stt"] == {"p50_ms": None, "p95_ms": None, "count": 0,
                                      "target_ms": 200}
     assert snap["counters"] == {"calls": 0, "errors": 0, "busy": 0, "active": 0}
@@ -72,7 +85,7 @@ def test_turns_and_barge_ins_feed_stages() -> None:
     for ms in (100, 200, 300, 400):
         stats.on_event(turn("c", stt=ms, e2e=ms * 3, vad_wait=250))
     stats.on_event(turn("c", stt=500))  # a turn without e2e leaves e2e alone
-    stats.on_event(Event("barge_in", "c", {"turn": 1, "reaction_ms": 120, "heard": "Tschüs"}))
+    stats.on_event(BargeIn(call_id="c", turn=1, reaction_ms=120, heard="Tschüs"))
     stages = stats.snapshot()["stages"]
     assert stages["stt"]["count"] == 5
     assert stages["stt"]["p50_ms"] == 300
@@ -82,6 +95,19 @@ def test_turns_and_barge_ins_feed_stages() -> None:
     assert stages["vad_wait"]["p95_ms"] == 250
     assert stages["barge_in"] == {"p50_ms": 120, "p95_ms": 120, "count": 1, "target_ms": 300}
     assert stages["llm_first_token"]["count"] == 0
+    assert all(stages[q]["count"] == 0 for q in ("stt_queue", "llm_queue", "tts_queue"))
+
+
+def test_queue_wait_and_compute_are_separate_stages() -> None:
+    stats = StageStats()
+    stats.on_event(turn("c", stt_queue=300, stt=100, llm_queue=0, llm_first_token=400,
+                        tts_queue=20, tts_first_audio=90))
+    stats.on_event(turn("c", stt_queue=100, stt=120))  # FAQ turn: no LLM, no TTS queue
+    stages = stats.snapshot()["stages"]
+    assert stages["stt_queue"] == {"p50_ms": 200, "p95_ms": 290, "count": 2, "target_ms": None}
+    assert stages["stt"]["p50_ms"] == 110
+    assert stages["llm_queue"]["count"] == 1 and stages["llm_queue"]["p95_ms"] == 0
+    assert stages["tts_queue"]["count"] == 1 and stages["tts_queue"]["p95_ms"] == 20
 
 
 def test_old_samples_leave_the_window() -> None:
@@ -106,8 +132,10 @@ def test_sample_cap_keeps_newest() -> None:
 
 def test_bad_values_are_ignored() -> None:
     stats = StageStats()
-    stats.on_event(turn("c", stt="slow", e2e=-1, tts_first_audio=float("nan")))
-    stats.on_event(Event("turn", "c", {"turn": 1, "timings_ms": None}))
+    stats.on_event(turn("c", stt="slow", e2e=-1, tts_first_audio=float("nan"), stt_queue=True))
+    not_a_dict: Any = None
+    stats.on_event(TurnTimed(call_id="c", turn=1, timings_ms=not_a_dict))
+    stats.on_event(BargeIn(call_id="c", turn=1, reaction_ms=None))
     stages = stats.snapshot()["stages"]
     assert all(s["count"] == 0 for s in stages.values())
 
@@ -116,13 +144,14 @@ def test_outcomes_and_counters_via_bus() -> None:
     bus = EventBus()
     stats = StageStats()
     bus.listen(stats.on_event)
-    bus.emit("call_started", "a", transport="twilio", caller="x", started_at=0)
-    bus.emit("call_started", "b", transport="twilio", caller="y", started_at=0)
-    bus.emit("call_started", "c", transport="local", caller="z", started_at=0)
-    bus.emit("error", "a", kind="stt", message="m")
-    bus.emit("call_ended", "a", outcome="completed", duration_s=1, reason="")
-    bus.emit("call_ended", "b", outcome="transferred", duration_s=1, reason="")
-    bus.emit("call_ended", "d", outcome="busy", duration_s=0, reason="full")
+    bus.publish(CallStarted(call_id="a", transport="twilio", caller="x"))
+    bus.publish(CallStarted(call_id="b", transport="twilio", caller="y"))
+    bus.publish(CallStarted(call_id="c", transport="local", caller="z"))
+    bus.publish(CallStarted(call_id="c", transport="local", caller="z"))  # repeated: one call
+    bus.publish(CallError(call_id="a", kind="stt", message="m"))
+    bus.publish(CallEnded(call_id="a", outcome=Outcome.COMPLETED, duration_s=1))
+    bus.publish(CallEnded(call_id="b", outcome=Outcome.TRANSFERRED, duration_s=1))
+    bus.publish(CallEnded(call_id="d", outcome=Outcome.BUSY, duration_s=0, reason="full"))
     snap = stats.snapshot()
     assert snap["counters"] == {"calls": 4, "errors": 1, "busy": 1, "active": 1}
     assert snap["outcomes"]["completed"] == 1

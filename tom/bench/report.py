@@ -14,8 +14,10 @@ from tom.bench.caller import CallResult
 from tom.bench.corpus import CallScript, CorpusTurn
 from tom.bench.stats import Summary
 from tom.bench.wer import WordErrors, normalize, word_errors
+from tom.monitor.events import TIMING_KEYS
 
-STAGES = ("vad_wait", "stt", "llm_first_token", "tts_first_audio", "e2e")
+# TOM's own turn timings, queue wait and compute apart (older runs and FAQ turns lack some).
+STAGES = TIMING_KEYS
 STAGE_TARGETS_MS = {"stt": 200.0, "llm_first_token": 500.0, "tts_first_audio": 300.0}
 E2E_TARGET_MS = 1000.0
 ACCURACY_TARGET = 0.95
@@ -68,8 +70,9 @@ class BenchReport:
     # --- figures ---------------------------------------------------------------------------------
 
     def stage(self, name: str) -> Summary:
-        return Summary.of(t["timings_ms"][name] for r in self.records for t in r.turns
-                          if isinstance(t.get("timings_ms", {}).get(name), (int, float)))
+        """One `timings_ms` key over every turn that has it as a number."""
+        values = (_timing(t, name) for r in self.records for t in r.turns)
+        return Summary.of(v for v in values if v is not None)
 
     def e2e(self) -> Summary:
         """Caller-side latency of turns TOM answered after the caller finished."""
@@ -220,6 +223,15 @@ class BenchReport:
             "passed": self.passed(),
             "sweep": self.sweep,
         }
+
+
+def _timing(turn: dict[str, Any], name: str) -> float | None:
+    """`turn["timings_ms"][name]` when it is a number; None when absent or odd."""
+    timings = turn.get("timings_ms")
+    value = timings.get(name) if isinstance(timings, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return float(value)
 
 
 def caller_e2e(records: list[CallRecord]) -> Summary:

@@ -32,18 +32,30 @@ def render(report: BenchReport, console: Console) -> None:
                   caption="latency targets are judged on p95; times in ms")
     for col in ("figure", "p50", "p95", "max", "n", "target", "result"):
         table.add_column(col, justify="left" if col == "figure" else "right")
-    for name, label in (("vad_wait", "VAD wait"), ("stt", "STT"),
-                        ("llm_first_token", "LLM first token"),
-                        ("tts_first_audio", "TTS first audio"), ("e2e_server", "e2e (TOM)")):
-        s = data["stages"][name]
-        check = checks.get(f"{name} p95 ms")
-        table.add_row(label, _ms(s["p50"]), _ms(s["p95"]), _ms(s["max"]), str(s["count"]),
-                      _ms(s["target_ms"]) if s["target_ms"] else "", _mark(check["ok"])
-                      if check else "")
+    _stage_rows(table, data, checks)
     _latency_rows(table, data, checks)
     _quality_rows(table, data, checks)
     console.print(table)
     _extras(console, data)
+
+
+# TOM's own stage figures; each compute stage follows the wait for its worker thread.
+STAGE_ROWS = (("vad_wait", "VAD wait"),
+              ("stt_queue", "  STT queue wait"), ("stt", "STT compute"),
+              ("llm_queue", "  LLM queue wait"), ("llm_first_token", "LLM first token"),
+              ("tts_queue", "  TTS queue wait"), ("tts_first_audio", "TTS first audio"),
+              ("e2e_server", "e2e (TOM)"))
+
+
+def _stage_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) -> None:
+    for name, label in STAGE_ROWS:
+        s = data["stages"].get(name)
+        if s is None:  # a figure older reports did not have
+            continue
+        check = checks.get(f"{name} p95 ms")
+        table.add_row(label, _ms(s["p50"]), _ms(s["p95"]), _ms(s["max"]), str(s["count"]),
+                      _ms(s["target_ms"]) if s["target_ms"] else "",
+                      _mark(check["ok"]) if check else "")
 
 
 def _latency_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) -> None:

@@ -109,7 +109,7 @@ class InProcessTarget:
 
     def _on_event(self, event: ev.Event) -> None:
         self.events.setdefault(event.call_id, []).append(event)
-        if event.type == ev.CALL_ENDED:
+        if isinstance(event, ev.CallEnded):
             self.ended.setdefault(event.call_id, asyncio.Event()).set()
 
     async def call_info(self, call_sid: str, wait_s: float = 5.0) -> CallInfo:
@@ -118,14 +118,16 @@ class InProcessTarget:
             await asyncio.wait_for(done.wait(), wait_s)
         info = CallInfo()
         for e in self.events.get(call_sid, []):
-            if e.type == ev.TRANSCRIPT:
-                info.transcript.append(dict(e.data))
-            else:
-                info.raw.append(e.to_dict())
-                if e.type == ev.TURN:
-                    info.turns.append(dict(e.data))
-                elif e.type == ev.BARGE_IN:
-                    info.barge_ins.append(dict(e.data))
+            wire = e.to_dict()
+            match e:
+                case ev.Transcript():
+                    info.transcript.append(wire["data"])
+                case ev.TurnTimed():
+                    info.turns.append(wire["data"])
+                case ev.BargeIn():
+                    info.barge_ins.append(wire["data"])
+            if not isinstance(e, ev.Transcript):
+                info.raw.append(wire)
         return info
 
     def resources(self) -> Resources:

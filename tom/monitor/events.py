@@ -64,6 +64,13 @@ OUTCOMES = tuple(Outcome)
 
 _ENVELOPE = ("call_id", "ts_ns", "wall")
 
+# `TurnTimed.timings_ms` keys in pipeline order. `stt`, `llm_first_token` and `tts_first_audio`
+# are compute only; the `*_queue` key beside each is the wait for that stage's worker thread.
+TIMING_KEYS = ("vad_wait", "stt_queue", "stt", "llm_queue", "llm_first_token", "tts_queue",
+               "tts_first_audio", "e2e")
+QUEUE_KEYS: Mapping[str, str] = {"stt": "stt_queue", "llm_first_token": "llm_queue",
+                                 "tts_first_audio": "tts_queue"}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
@@ -114,8 +121,9 @@ class Transcript(Event):
 class TurnTimed(Event):
     """A reply's first audio left for the caller: every stage's time in this turn.
 
-    `timings_ms` are stage durations (`e2e` = end of caller speech → first frame out; a stage
-    that did not run is absent); `marks_ms` are offsets from the end of caller speech.
+    `timings_ms` are stage durations keyed by `TIMING_KEYS` (`e2e` = end of caller speech →
+    first frame out; a stage that did not run is absent, e.g. no LLM for an FAQ answer);
+    `marks_ms` are offsets from the end of caller speech.
     """
 
     type = EventType.TURN
@@ -235,10 +243,6 @@ class EventBus:
         for sub in list(self._subs):
             sub.offer(event)
         return event
-
-    def emit(self, type: str, call_id: str, **data: Any) -> Event:
-        """TEMPORARY (removed when every publisher builds its typed event): old string API."""
-        return self.publish(event_from_dict({"type": type, "call_id": call_id, "data": data}))
 
     def listen(self, listener: Callable[[Event], None]) -> None:
         """Register a cheap synchronous listener (metrics, call records)."""

@@ -12,13 +12,13 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import IO, Any
 
 import structlog
 from structlog.typing import EventDict, Processor
 
-from tom.monitor.events import Event
+from tom.monitor.events import Event, Transcript
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
@@ -146,6 +146,8 @@ def configure_logging(format: str = "auto", level: str = "info", redact: bool = 
 
 
 _event_log = structlog.get_logger("tom.events")
+# Keys structlog uses for itself; an event field of that name would clash.
+_RESERVED = frozenset({"event", "call_id", "level", "logger"})
 
 
 def log_event(event: Event) -> None:
@@ -153,7 +155,7 @@ def log_event(event: Event) -> None:
 
     Transcripts go at debug so that production logs at info carry timings, not speech.
     """
-    method = _event_log.debug if event.type == "transcript" else _event_log.info
-    fields: MutableMapping[str, Any] = {
-        k: v for k, v in event.data.items() if k not in ("event", "call_id", "level", "logger")}
-    method(event.type, call_id=event.call_id or None, **fields)
+    method = _event_log.debug if isinstance(event, Transcript) else _event_log.info
+    wire = event.to_dict()
+    fields: dict[str, Any] = {k: v for k, v in wire["data"].items() if k not in _RESERVED}
+    method(wire["type"], call_id=event.call_id or None, **fields)

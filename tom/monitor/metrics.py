@@ -7,6 +7,7 @@ collide. Labels carry only bounded, non-personal values: no caller numbers, no t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import structlog
 from prometheus_client import (
@@ -20,16 +21,27 @@ from prometheus_client import (
     generate_latest,
 )
 
-from tom.monitor.events import BARGE_IN, CALL_ENDED, CALL_STARTED, ERROR, TURN, Event
+from tom.monitor.events import (
+    OUTCOMES,
+    QUEUE_KEYS,
+    BargeIn,
+    CallEnded,
+    CallError,
+    CallStarted,
+    Event,
+    Outcome,
+    TurnTimed,
+)
 
 log = structlog.get_logger(__name__)
 
 # A caller expects an answer within about a second; buckets resolve 0–2 s finely.
 LATENCY_BUCKETS = (.025, .05, .075, .1, .15, .2, .3, .4, .5, .75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
-# `turn` timings_ms key -> histogram name suffix.
+# `turn` timings_ms keys with a compute histogram of their own (tom_<key>_seconds).
 TURN_STAGES = ("vad_wait", "stt", "llm_first_token", "tts_first_audio", "e2e")
-OUTCOMES = ("completed", "transferred", "hung_up_by_caller", "timeout", "busy", "error")
+# `turn` timings_ms queue-wait key -> `stage` label of tom_stage_queue_seconds.
+QUEUE_STAGES: dict[str, str] = {key: key.removesuffix("_queue") for key in QUEUE_KEYS.values()}
 OTHER = "other"
 _LABEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -84,6 +96,10 @@ class Metrics:
             "e2e": hist("tom_e2e_seconds",
                         "End of caller speech until the first reply frame went out."),
         }
+        self.stage_queue_seconds = Histogram(
+            "tom_stage_queue_seconds",
+            "Wait for a stage's worker thread before its compute started (one per stage).",
+            ("stage",), registry=reg, buckets=LATENCY_BUCKETS)
         self.barge_in_reaction = hist(
             "tom_barge_in_reaction_seconds",
             "Caller speech detected during playback until playback stopped.")
@@ -102,7 +118,7 @@ class Metrics:
         self.model_load = Gauge("tom_model_load_seconds", "Time to load each stage's model.",
                                 ("stage",), registry=reg)
         self._transport = BoundedLabel(("twilio", "audiosocket", "local", "browser"))
-        self._outcome = BoundedLabel(OUTCOMES, limit=0)
+        self._outcome = BoundedLabel(tuple(OUTCOMES), limit=0)
         self._error_kind = BoundedLabel(limit=32)
         self._stage = BoundedLabel(("vad", "stt", "llm", "tts"), limit=8)
         self._active: dict[str, str] = {}  # call_id -> transport label
@@ -110,52 +126,49 @@ class Metrics:
     # -- event handling -------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
-        """Synchronous bus listener; a malformed event is logged, never raised."""
+        """Synchronous bus listener; an event with odd values is logged, never raised."""
         try:
-            handler = self._handlers.get(event.type)
-            if handler is not None:
-                handler(self, event)
+            match event:
+                case CallStarted(call_id=call_id, transport=transport):
+                    self._active[call_id] = self._transport(transport)
+                    self.active_calls.set(len(self._active))
+                case CallEnded():
+                    self._on_call_ended(event)
+                case TurnTimed(timings_ms=timings):
+                    self._on_turn(timings)
+                case BargeIn(reaction_ms=reaction_ms):
+                    self.barge_ins.inc()
+                    self._observe(self.barge_in_reaction, reaction_ms)
+                case CallError(kind=kind):
+                    self.errors.labels(kind=self._error_kind(kind)).inc()
         except Exception:
-            log.warning("metrics could not use event", type=event.type, exc_info=True)
+            log.warning("metrics could not use event", type=str(event.type),
+                        call_id=event.call_id, exc_info=True)
 
-    def _on_call_started(self, event: Event) -> None:
-        self._active[event.call_id] = self._transport(event.data.get("transport"))
-        self.active_calls.set(len(self._active))
-
-    def _on_call_ended(self, event: Event) -> None:
+    def _on_call_ended(self, event: CallEnded) -> None:
         transport = self._active.pop(event.call_id, None)
         if transport is None:
-            transport = self._transport(event.data.get("transport", "unknown"))
-        outcome = self._outcome(event.data.get("outcome"))
+            transport = self._transport(event.transport or "unknown")
+        outcome = self._outcome(event.outcome)
         self.calls.labels(transport=transport, outcome=outcome).inc()
-        if outcome == "busy":
+        if outcome == Outcome.BUSY:
             self.calls_rejected.inc()
         self.active_calls.set(len(self._active))
 
-    def _on_turn(self, event: Event) -> None:
+    def _on_turn(self, timings: object) -> None:
         self.turns.inc()
-        timings = event.data.get("timings_ms") or {}
+        if not isinstance(timings, Mapping):
+            return
         for stage, hist in self.stage_seconds.items():
-            seconds = _seconds(timings.get(stage))
-            if seconds is not None:
-                hist.observe(seconds)
+            self._observe(hist, timings.get(stage))
+        for key, stage in QUEUE_STAGES.items():
+            self._observe(self.stage_queue_seconds.labels(stage=stage), timings.get(key))
 
-    def _on_barge_in(self, event: Event) -> None:
-        self.barge_ins.inc()
-        seconds = _seconds(event.data.get("reaction_ms"))
+    @staticmethod
+    def _observe(hist: Histogram, ms: object) -> None:
+        seconds = _seconds(ms)
         if seconds is not None:
-            self.barge_in_reaction.observe(seconds)
-
-    def _on_error(self, event: Event) -> None:
-        self.errors.labels(kind=self._error_kind(event.data.get("kind"))).inc()
-
-    _handlers = {
-        CALL_STARTED: _on_call_started,
-        CALL_ENDED: _on_call_ended,
-        TURN: _on_turn,
-        BARGE_IN: _on_barge_in,
-        ERROR: _on_error,
-    }
+            hist.observe(seconds)
 
     # -- direct setters -------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -22,15 +23,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from tom.monitor.events import (
-    BARGE_IN,
-    CALL_ENDED,
-    CALL_STARTED,
-    ERROR,
-    STATE_CHANGED,
-    TURN,
+    BargeIn,
+    CallEnded,
+    CallError,
+    CallStarted,
     Event,
     EventBus,
+    StateChanged,
     Subscription,
+    TurnTimed,
 )
 from tom.monitor.logging import redact_value
 from tom.monitor.metrics import Metrics
@@ -177,27 +178,25 @@ class RedisMirror:
     # -- what goes to Redis ---------------------------------------------------------------
 
     def _add_commands(self, pipe: Any, event: Event) -> None:
-        data = redact_value("data", event.data) if self.redact else event.data
+        wire = event.to_dict()
+        data = redact_value("data", wire["data"]) if self.redact else wire["data"]
         pipe.xadd(self.stream, {
-            "type": event.type,
-            "call_id": event.call_id,
-            "ts": repr(event.wall),
-            "ts_ns": str(event.ts_ns),
+            "type": wire["type"],
+            "call_id": wire["call_id"],
+            "ts": repr(wire["wall"]),
+            "ts_ns": str(wire["ts_ns"]),
             "instance": self.instance,
             "data": json.dumps(data, ensure_ascii=False, default=str),
         }, maxlen=self.maxlen, approximate=True)
         if not event.call_id:
             return
         key = CALL_KEY.format(event.call_id)
-        fields = call_fields(event, data)
+        fields = call_fields(event, redact=self.redact)
         if fields:
             pipe.hset(key, mapping=fields)
-        if event.type == TURN:
-            pipe.hincrby(key, "turns", 1)
-        elif event.type == BARGE_IN:
-            pipe.hincrby(key, "barge_ins", 1)
-        elif event.type == ERROR:
-            pipe.hincrby(key, "errors", 1)
+        counter = _COUNTERS.get(type(event))
+        if counter is not None:
+            pipe.hincrby(key, counter, 1)
         pipe.hset(key, mapping={"instance": self.instance, "updated_at": repr(event.wall)})
         pipe.expire(key, self.call_ttl_s)
 
@@ -221,27 +220,38 @@ class RedisMirror:
             self._metrics.count_redis_dropped(n)
 
 
-def call_fields(event: Event, data: dict[str, Any]) -> dict[str, str]:
+# Summary-hash counters one event of the class increments.
+_COUNTERS: dict[type[Event], str] = {
+    TurnTimed: "turns", BargeIn: "barge_ins", CallError: "errors"}
+
+
+def call_fields(event: Event, *, redact: bool = False) -> dict[str, str]:
     """The summary-hash fields an event sets (counters are incremented separately)."""
-    d = data
-    if event.type == CALL_STARTED:
-        return _strs(transport=d.get("transport"), caller=d.get("caller"),
-                     started_at=d.get("started_at", event.wall), state="started", turns=0)
-    if event.type == STATE_CHANGED:
-        return _strs(state=d.get("dest"))
-    if event.type == TURN:
-        timings = d.get("timings_ms") or {}
-        return _strs(last_turn=d.get("turn"), last_intent=d.get("intent"),
-                     last_e2e_ms=timings.get("e2e"))
-    if event.type == ERROR:
-        return _strs(last_error=d.get("kind"))
-    if event.type == CALL_ENDED:
-        return _strs(state="ended", outcome=d.get("outcome"), duration_s=d.get("duration_s"),
-                     reason=d.get("reason"), ended_at=event.wall)
+    fields = _summary(event)
+    if redact:
+        fields = {k: redact_value(k, v) for k, v in fields.items()}
+    return _strs(**fields)
+
+
+def _summary(event: Event) -> dict[str, Any]:
+    match event:
+        case CallStarted():
+            return {"transport": event.transport, "caller": event.caller,
+                    "started_at": event.started_at or event.wall, "state": "started", "turns": 0}
+        case StateChanged(dest=dest):
+            return {"state": dest}
+        case TurnTimed(turn=turn, intent=intent, timings_ms=timings):
+            e2e = timings.get("e2e") if isinstance(timings, Mapping) else None
+            return {"last_turn": turn, "last_intent": intent, "last_e2e_ms": e2e}
+        case CallError(kind=kind):
+            return {"last_error": kind}
+        case CallEnded():
+            return {"state": "ended", "outcome": event.outcome, "duration_s": event.duration_s,
+                    "reason": event.reason, "ended_at": event.wall}
     return {}
 
 
 def _strs(**fields: Any) -> dict[str, str]:
     """Redis hash values as text; None is left out rather than written as 'None'."""
-    return {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return {k: str(v) if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
             for k, v in fields.items() if v is not None}

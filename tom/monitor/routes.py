@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -29,8 +29,9 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 def setup_monitor_routes(app: web.Application, *, bus: EventBus, metrics: Metrics,
-                         stats: StageStats, readiness: Callable[[], Awaitable[dict]],
-                         calls_snapshot: Callable[[], list[dict]],
+                         stats: StageStats,
+                         readiness: Callable[[], Awaitable[Mapping[str, Any]]],
+                         calls_snapshot: Callable[[], list[dict[str, Any]]],
                          keepalive_s: float = KEEPALIVE_S) -> None:
     """Add the monitor routes to `app`; open SSE streams end when the app shuts down.
 

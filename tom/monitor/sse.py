@@ -68,7 +68,8 @@ async def stream_events(request: web.Request, bus: EventBus,
                     await response.write(encode_comment("keepalive"))
                     last_write = loop.time()
                 continue
-            await response.write(encode_event(event.to_dict(), event.type))
+            wire = event.to_dict()
+            await response.write(encode_event(wire, wire["type"]))
             last_write = loop.time()
     except ConnectionResetError:
         pass  # the client went away; nothing to tell it
