@@ -15,7 +15,18 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from tom.monitor.events import EventBus
+from tom.monitor.events import (
+    CallEnded,
+    CallError,
+    CallStarted,
+    EventBus,
+    Outcome,
+    Role,
+    StateChanged,
+    Transcript,
+    TurnTimed,
+    event_from_dict,
+)
 from tom.monitor.metrics import Metrics
 from tom.monitor.redis_mirror import RedisMirror
 
@@ -106,13 +117,21 @@ def dropped(metrics: Metrics) -> float:
     return metrics.registry.get_sample_value("tom_redis_dropped_total") or 0.0
 
 
-def emit_call(bus: EventBus, call_id: str) -> None:
-    bus.emit("call_started", call_id, transport="twilio", caller="Jürgen Groß", started_at=100.5)
-    bus.emit("state_changed", call_id, source="greeting", dest="listening", trigger="greeted")
-    bus.emit("transcript", call_id, role="caller", text="Grüße aus Köln, Öffnungszeiten?",
-             turn=1, interrupted=False)
-    bus.emit("turn", call_id, turn=1, intent="hours", timings_ms={"stt": 120, "e2e": 870})
-    bus.emit("call_ended", call_id, outcome="completed", duration_s=31.5, reason="Tschüß")
+def publish_call(bus: EventBus, call_id: str) -> None:
+    bus.publish(CallStarted(call_id=call_id, transport="twilio", caller="Jürgen Groß",
+                            started_at=100.5))
+    bus.publish(StateChanged(call_id=call_id, source="greeting", dest="listening",
+                             trigger="greeted"))
+    bus.publish(Transcript(call_id=call_id, role=Role.CALLER,
+                           text="Grüße aus Köln, Öffnungszeiten?", turn=1))
+    bus.publish(TurnTimed(call_id=call_id, turn=1, intent="hours",
+                          timings_ms={"stt_queue": 15, "stt": 120, "e2e": 870}))
+    bus.publish(CallEnded(call_id=call_id, outcome=Outcome.COMPLETED, duration_s=31.5,
+                          reason="Tschüß"))
+
+
+def turn(call_id: str, i: int) -> TurnTimed:
+    return TurnTimed(call_id=call_id, turn=i, intent="x", timings_ms={"e2e": 500})
 
 
 async def test_events_and_call_hash_round_trip(server: RedisServer,
@@ -123,7 +142,7 @@ async def test_events_and_call_hash_round_trip(server: RedisServer,
     await mirror.start(bus)
     try:
         await eventually(lambda: _true(mirror.healthy), "mirror connected")
-        emit_call(bus, "call-1")
+        publish_call(bus, "call-1")
         await eventually(lambda: _xlen_is(reader, stream, 5), "5 stream entries")
         entries = await reader.xrange(stream)
         types = [fields[b"type"] for _, fields in entries]
@@ -136,6 +155,11 @@ async def test_events_and_call_hash_round_trip(server: RedisServer,
         assert json.loads(transcript[b"data"].decode("utf-8"))["text"] == (
             "Grüße aus Köln, Öffnungszeiten?")
         assert float(transcript[b"ts"]) > 1_600_000_000
+        turn_entry = entries[3][1]  # the stream entry reads back as the event it was
+        back = event_from_dict({"type": turn_entry[b"type"].decode(), "call_id": "call-1",
+                                "data": json.loads(turn_entry[b"data"])})
+        assert isinstance(back, TurnTimed)
+        assert back.timings_ms == {"stt_queue": 15, "stt": 120, "e2e": 870}
         summary = await reader.hgetall("tom:call:call-1")
         assert summary[b"caller"] == "Jürgen Groß".encode()
         assert summary[b"transport"] == b"twilio"
@@ -161,7 +185,7 @@ async def test_outage_drops_without_blocking_then_reconnects(server: RedisServer
         await eventually(lambda: _true(mirror.healthy), "mirror connected")
         server.kill()
         for i in range(50):  # publishing must keep working while Redis is gone
-            bus.emit("turn", "call-2", turn=i, intent="x", timings_ms={"e2e": 500})
+            bus.publish(turn("call-2", i))
         await eventually(lambda: _true(dropped(metrics) == 50), "50 drops counted")
         assert mirror.dropped == 50
         assert await mirror.ping() is False
@@ -169,7 +193,7 @@ async def test_outage_drops_without_blocking_then_reconnects(server: RedisServer
 
         server.start()  # same port, empty data set
         await eventually(lambda: _true(mirror.healthy), "mirror reconnected")
-        emit_call(bus, "call-3")
+        publish_call(bus, "call-3")
         async with aioredis.Redis(port=server.port) as reader:
             await eventually(lambda: _xlen_is(reader, stream, 5), "new events after restart")
             entries = await reader.xrange(stream)
@@ -193,13 +217,14 @@ async def test_slow_redis_drops_and_recovers(server: RedisServer,
         sleeping = asyncio.create_task(blocker.execute_command("DEBUG", "SLEEP", "2"))
         await asyncio.sleep(0.1)  # let the server go to sleep
         for i in range(200):  # more than the queue holds
-            bus.emit("turn", "call-4", turn=i, intent="x", timings_ms={"e2e": 500})
+            bus.publish(turn("call-4", i))
         await eventually(lambda: _true(dropped(metrics) > 0), "drops while Redis is slow")
         await sleeping
         await blocker.aclose()
         await eventually(lambda: _true(mirror.healthy), "mirror healthy again")
         before = await reader.xlen(stream)
-        bus.emit("call_ended", "call-4", outcome="timeout", duration_s=1.0, reason="Ruhe")
+        bus.publish(CallEnded(call_id="call-4", outcome=Outcome.TIMEOUT, duration_s=1.0,
+                              reason="Ruhe"))
         await eventually(lambda: _xlen_is(reader, stream, before + 1), "event after recovery")
         assert (await reader.hgetall("tom:call:call-4"))[b"outcome"] == b"timeout"
     finally:
@@ -212,12 +237,12 @@ async def test_starts_while_redis_is_down_and_connects_later() -> None:
     mirror = new_mirror(srv.url, metrics, "tom:test:late")
     await mirror.start(bus)
     try:
-        bus.emit("error", "call-5", kind="stt", message="früh")
+        bus.publish(CallError(call_id="call-5", kind="stt", message="früh"))
         await eventually(lambda: _true(dropped(metrics) == 1), "drop while down")
         assert mirror.healthy is False
         srv.start()
         await eventually(lambda: _true(mirror.healthy), "connected once Redis is up")
-        bus.emit("error", "call-5", kind="stt", message="später")
+        bus.publish(CallError(call_id="call-5", kind="stt", message="später"))
         async with aioredis.Redis(port=srv.port) as reader:
             await eventually(lambda: _xlen_is(reader, "tom:test:late", 1), "event written")
             summary = await reader.hgetall("tom:call:call-5")
@@ -251,7 +276,7 @@ async def test_close_writes_what_is_still_queued(server: RedisServer,
     mirror = new_mirror(server.url, metrics, "tom:test:close")
     await mirror.start(bus)
     await eventually(lambda: _true(mirror.healthy), "mirror connected")
-    emit_call(bus, "call-6")
+    publish_call(bus, "call-6")
     await mirror.close()  # right away: the queue still holds the events
     assert await reader.xlen("tom:test:close") == 5
     assert (await reader.hgetall("tom:call:call-6"))[b"outcome"] == b"completed"
