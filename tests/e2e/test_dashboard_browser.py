@@ -148,9 +148,9 @@ class EventLog:
         self.events.append(event)
         self._arrived.set()
 
-    def of(self, type_: str, call_id: str | None = None) -> list:
+    def of(self, cls: type, call_id: str | None = None) -> list:
         return [e for e in self.events
-                if e.type == type_ and (call_id is None or e.call_id == call_id)]
+                if isinstance(e, cls) and (call_id is None or e.call_id == call_id)]
 
     async def wait(self, predicate, limit_s: float) -> None:
         async with asyncio.timeout(limit_s):
@@ -184,14 +184,13 @@ async def test_dashboard_shows_a_live_phone_call(tom, speech) -> None:
 
         # Once TOM has answered the question, the German line joins the same call's transcript.
         def answers() -> list:
-            return [e for e in log.of(ev.TRANSCRIPT)
-                    if e.data["role"] == "assistant" and e.data.get("turn", 0) >= 1]
+            return [e for e in log.of(ev.Transcript) if e.role == ev.Role.ASSISTANT and e.turn >= 1]
 
         await log.wait(answers, 150)
         answer = answers()[0]
         call_id = answer.call_id
-        german = tom.bus.emit(ev.TRANSCRIPT, call_id, role="caller", text=GERMAN_LINE,
-                              turn=answer.data["turn"] + 1, interrupted=False)
+        german = tom.bus.publish(ev.Transcript(call_id=call_id, role=ev.Role.CALLER,
+                                               text=GERMAN_LINE, turn=answer.turn + 1))
 
         result = await browser.result(180)
         placed = await asyncio.wait_for(call, 120)
@@ -202,7 +201,7 @@ async def test_dashboard_shows_a_live_phone_call(tom, speech) -> None:
     assert result["callId"] == call_id
     roles = {line["role"] for line in result["lines"]}
     assert roles == {"caller", "assistant"}, result["lines"]
-    said = [e.data["text"] for e in log.of(ev.TRANSCRIPT, call_id) if e.ts_ns <= german.ts_ns]
+    said = [e.text for e in log.of(ev.Transcript, call_id) if e.ts_ns <= german.ts_ns]
     shown = [line["text"] for line in result["lines"]]
     assert shown[:len(said)] == said  # every line up to the German one, in order, on the page
     assert result["germanText"] == GERMAN_LINE
@@ -232,16 +231,16 @@ async def test_talk_to_tom_from_the_browser(tom, speech, tmp_path) -> None:
     finally:
         await browser.stop()
 
-    started = [e for e in log.of(ev.CALL_STARTED) if e.data.get("transport") == "browser"]
-    assert len(started) == 1, [e.data for e in log.of(ev.CALL_STARTED)]
+    started = [e for e in log.of(ev.CallStarted) if e.transport == "browser"]
+    assert len(started) == 1, log.of(ev.CallStarted)
     call_id = started[0].call_id
-    heard = [e.data["text"] for e in log.of(ev.TRANSCRIPT, call_id) if e.data["role"] == "caller"]
+    heard = [e.text for e in log.of(ev.Transcript, call_id) if e.role == ev.Role.CALLER]
     assert heard, "TOM transcribed nothing from the browser microphone"
     # the words made it through worklet and socket
     assert "saturday" in " ".join(heard).lower(), (heard, result["lines"])
     assert any(line["role"] == "assistant" for line in result["lines"]), result["lines"]
     assert result["audioS"] >= 1.0
-    await log.wait(lambda: log.of(ev.CALL_ENDED, call_id), 15)  # Hang up ended the call
+    await log.wait(lambda: log.of(ev.CallEnded, call_id), 15)  # Hang up ended the call
 
 
 @pytest.mark.parametrize("mic", ["denied", "missing"])

@@ -30,7 +30,17 @@ export type MarkName =
   | "tts_first_audio"
   | "first_frame_out";
 
-export type TimingName = "vad_wait" | "stt" | "llm_first_token" | "tts_first_audio" | "e2e";
+/** `timings_ms` keys; `*_queue` is the wait for a stage's worker thread, the key beside it its
+ * compute. Older servers and FAQ turns (no LLM) leave some out. */
+export type TimingName =
+  | "vad_wait"
+  | "stt_queue"
+  | "stt"
+  | "llm_queue"
+  | "llm_first_token"
+  | "tts_queue"
+  | "tts_first_audio"
+  | "e2e";
 
 export interface TurnTiming {
   turn: number;

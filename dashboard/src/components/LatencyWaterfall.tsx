@@ -2,7 +2,7 @@
 
 import type { TurnTiming } from "../api/types";
 import { formatMs } from "../state/stats";
-import { barGeometry, turnTotalMs, waterfallBars, waterfallScaleMs } from "../state/waterfall";
+import { barGeometry, queueGeometry, turnTotalMs, waterfallBars, waterfallScaleMs } from "../state/waterfall";
 
 export function LatencyWaterfall({ turns }: { turns: TurnTiming[] }) {
   const measured = turns.filter((turn) => waterfallBars(turn).length > 0);
@@ -38,6 +38,7 @@ function TurnBars({ turn, scaleMs }: { turn: TurnTiming; scaleMs: number }) {
       <ul className="waterfall-bars">
         {bars.map((bar) => {
           const { left, width } = barGeometry(bar, scaleMs);
+          const queue = queueGeometry(bar);
           return (
             <li key={bar.stage} className="waterfall-row">
               <span className="waterfall-label">{bar.label}</span>
@@ -46,13 +47,26 @@ function TurnBars({ turn, scaleMs }: { turn: TurnTiming; scaleMs: number }) {
                   className={`waterfall-bar stage-${bar.stage}`}
                   data-stage={bar.stage}
                   style={{ marginLeft: `${left}%`, width: `${width}%` }}
-                />
+                >
+                  {queue && (
+                    <span
+                      className="waterfall-queue"
+                      data-queue={bar.stage}
+                      style={{ marginLeft: `${queue.left}%`, width: `${queue.width}%` }}
+                    />
+                  )}
+                </span>
               </span>
               <span className="waterfall-value">
                 {formatMs(bar.endMs - bar.startMs)}
                 <span className="sr-only">
                   , from {formatMs(bar.startMs)} to {formatMs(bar.endMs)}
                 </span>
+                {bar.queueMs !== undefined && (
+                  <span className="waterfall-queue-value" data-queue-ms={bar.queueMs}>
+                    {formatMs(bar.queueMs)} queue
+                  </span>
+                )}
               </span>
             </li>
           );

@@ -1,10 +1,11 @@
 // p50/p95 latency per stage against its target: green within, amber up to 1.5x, red beyond.
 
-import type { Stats } from "../api/types";
-import { formatMs, latencyLevel, levelText, orderedStages, STAGE_LABELS, tileLevel } from "../state/stats";
+import type { StageStats, Stats } from "../api/types";
+import { formatMs, latencyLevel, levelText, orderedStages, queueStats, STAGE_LABELS, tileLevel } from "../state/stats";
 
 export function StatsTiles({ stats, error }: { stats: Stats | null; error?: string | null }) {
-  const stages = stats ? orderedStages(stats.stages ?? {}) : [];
+  const all = stats?.stages ?? {};
+  const stages = stats ? orderedStages(all) : [];
   return (
     <section className="panel" aria-labelledby="latency-heading">
       <h2 id="latency-heading">
@@ -29,6 +30,7 @@ export function StatsTiles({ stats, error }: { stats: Stats | null; error?: stri
                   <dd>{formatMs(stage.p95_ms)}</dd>
                 </div>
               </dl>
+              <QueueLine queue={queueStats(all, name)} />
               <p className="tile-foot">
                 target {formatMs(stage.target_ms)} · {stage.count} samples · <span className="level-text">{levelText(stage)}</span>
               </p>
@@ -37,5 +39,15 @@ export function StatsTiles({ stats, error }: { stats: Stats | null; error?: stri
         })}
       </ul>
     </section>
+  );
+}
+
+/** The wait for the stage's worker thread, beside its compute figures (no target of its own). */
+function QueueLine({ queue }: { queue: StageStats | undefined }) {
+  if (!queue) return null;
+  return (
+    <p className="tile-queue" data-value="queue" title="Wait for the worker thread before compute started; not part of p50/p95 above">
+      queue {queue.count ? `p50 ${formatMs(queue.p50_ms)} · p95 ${formatMs(queue.p95_ms)}` : "–"}
+    </p>
   );
 }

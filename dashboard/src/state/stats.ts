@@ -15,6 +15,15 @@ export const STAGE_LABELS: Record<string, string> = {
 
 export const STAGE_ORDER = ["e2e", "vad_wait", "stt", "llm_first_token", "tts_first_audio", "barge_in"];
 
+/** Compute stage -> the stage that is the wait for its worker thread. The wait has no tile of
+ * its own: it is shown inside its compute stage's tile, so the two read side by side. */
+export const QUEUE_OF: Record<string, string> = {
+  stt: "stt_queue",
+  llm_first_token: "llm_queue",
+  tts_first_audio: "tts_queue",
+};
+const QUEUE_STAGES = new Set(Object.values(QUEUE_OF));
+
 export const LEVEL_TEXT: Record<Exclude<Level, "none">, string> = {
   good: "within target",
   warn: "above target",
@@ -42,10 +51,17 @@ export function tileLevel(stage: StageStats): Level {
   return latencyLevel(stage.p95_ms, stage.target_ms);
 }
 
+/** The stages that get a tile, in reading order (queue waits go inside their compute tile). */
 export function orderedStages(stages: Record<string, StageStats>): [string, StageStats][] {
   const known = STAGE_ORDER.filter((name) => name in stages).map((name): [string, StageStats] => [name, stages[name]]);
-  const others = Object.entries(stages).filter(([name]) => !STAGE_ORDER.includes(name));
+  const others = Object.entries(stages).filter(([name]) => !STAGE_ORDER.includes(name) && !QUEUE_STAGES.has(name));
   return [...known, ...others];
+}
+
+/** The queue-wait figures that belong to a compute stage, when the server sends them. */
+export function queueStats(stages: Record<string, StageStats>, stage: string): StageStats | undefined {
+  const queue = QUEUE_OF[stage];
+  return queue ? stages[queue] : undefined;
 }
 
 export function formatMs(value: number | null | undefined): string {

@@ -7,7 +7,18 @@ export interface WaterfallBar {
   label: string;
   startMs: number;
   endMs: number;
+  /** Wait for the stage's worker thread, when the server reported it. */
+  queueMs?: number;
+  /** The stage's compute time, when the server reported it. */
+  computeMs?: number;
 }
+
+/** Compute stage -> its queue-wait timing key. */
+const QUEUE_KEY: Partial<Record<string, TimingName>> = {
+  stt: "stt_queue",
+  llm_first_token: "llm_queue",
+  tts_first_audio: "tts_queue",
+};
 
 /** The stages in pipeline order; each ends at its mark and starts at its own start mark when the
  * server sent one (STT and LLM may start before the end of the turn, speculatively), else where
@@ -21,13 +32,26 @@ export const WATERFALL_STAGES: { stage: string; label: string; mark: MarkName; f
   { stage: "first_frame_out", label: "First frame out", mark: "first_frame_out" },
 ];
 
-/** Without marks, the stage durations are laid end to end (less precise: stages can overlap). */
+/** Without marks, the stage durations are laid end to end (less precise: stages can overlap);
+ * a stage's bar covers its queue wait and then its compute. */
 const TIMING_ORDER: TimingName[] = ["vad_wait", "stt", "llm_first_token", "tts_first_audio"];
 
 export function waterfallBars(turn: TurnTiming): WaterfallBar[] {
   const marks = turn.marks_ms ?? {};
-  if (Object.keys(marks).length > 0) return barsFromMarks(marks);
-  return barsFromTimings(turn.timings_ms ?? {});
+  const timings = turn.timings_ms ?? {};
+  const bars = Object.keys(marks).length > 0 ? barsFromMarks(marks) : barsFromTimings(timings);
+  return bars.map((bar) => withQueue(bar, timings));
+}
+
+function ms(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+function withQueue(bar: WaterfallBar, timings: Partial<Record<TimingName, number>>): WaterfallBar {
+  const key = QUEUE_KEY[bar.stage];
+  const queueMs = key ? ms(timings[key]) : undefined;
+  if (queueMs === undefined) return bar;
+  return { ...bar, queueMs, computeMs: ms(timings[bar.stage as TimingName]) };
 }
 
 function barsFromMarks(marks: Partial<Record<MarkName, number>>): WaterfallBar[] {
@@ -48,11 +72,13 @@ function barsFromTimings(timings: Partial<Record<TimingName, number>>): Waterfal
   const bars: WaterfallBar[] = [];
   let start = 0;
   for (const name of TIMING_ORDER) {
-    const ms = timings[name];
-    if (typeof ms !== "number") continue;
+    const compute = timings[name];
+    if (typeof compute !== "number") continue;
+    const queueKey = QUEUE_KEY[name];
+    const length = Math.max(0, compute) + ((queueKey && ms(timings[queueKey])) || 0);
     const label = WATERFALL_STAGES.find((s) => s.stage === name)?.label ?? name;
-    bars.push({ stage: name, label, startMs: start, endMs: start + Math.max(0, ms) });
-    start += Math.max(0, ms);
+    bars.push({ stage: name, label, startMs: start, endMs: start + length });
+    start += length;
   }
   return bars;
 }
@@ -75,6 +101,18 @@ export function barGeometry(bar: WaterfallBar, scaleMs: number): { left: number;
   const left = clampPct((bar.startMs / scaleMs) * 100);
   const width = clampPct(((bar.endMs - bar.startMs) / scaleMs) * 100);
   return { left: round2(left), width: round2(Math.min(width, 100 - left)) };
+}
+
+/** Where the queue wait sits inside a bar, in percent of the bar's own length: just before the
+ * compute that ends the bar. Null when there is no wait or the bar does not cover it. */
+export function queueGeometry(bar: WaterfallBar): { left: number; width: number } | null {
+  const length = bar.endMs - bar.startMs;
+  if (!bar.queueMs || length <= 0) return null;
+  const computeStart = bar.computeMs === undefined ? bar.startMs + bar.queueMs : bar.endMs - bar.computeMs;
+  const from = Math.max(bar.startMs, computeStart - bar.queueMs);
+  const to = Math.min(bar.endMs, computeStart);
+  if (to <= from) return null;
+  return { left: round2(((from - bar.startMs) / length) * 100), width: round2(((to - from) / length) * 100) };
 }
 
 function clampPct(value: number): number {
