@@ -118,7 +118,7 @@ class Metrics:
         self.model_load = Gauge("tom_model_load_seconds", "Time to load each stage's model.",
                                 ("stage",), registry=reg)
         self._transport = BoundedLabel(("twilio", "audiosocket", "local", "browser"))
-        self._outcome = BoundedLabel(tuple(OUTCOMES), limit=0)
+        self._outcome = BoundedLabel(OUTCOMES, limit=0)
         self._error_kind = BoundedLabel(limit=32)
         self._stage = BoundedLabel(("vad", "stt", "llm", "tts"), limit=8)
         self._active: dict[str, str] = {}  # call_id -> transport label
