@@ -173,6 +173,8 @@ def test_render_is_prometheus_text() -> None:
                  "tom_calls_rejected_total", "tom_redis_dropped_total", "tom_active_calls",
                  "tom_stage_queue_seconds"):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
+    for stage in ("stt", "llm", "tts"):  # before the first turn, so dashboards have a series
+        assert f'tom_stage_queue_seconds_count{{stage="{stage}"}} 0.0' in text, stage
 
 
 def test_broken_listener_does_not_stop_others() -> None:

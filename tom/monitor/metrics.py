@@ -100,6 +100,8 @@ class Metrics:
             "tom_stage_queue_seconds",
             "Wait for a stage's worker thread before its compute started (one per stage).",
             ("stage",), registry=reg, buckets=LATENCY_BUCKETS)
+        for stage in QUEUE_STAGES.values():  # every stage's series exists from the start
+            self.stage_queue_seconds.labels(stage=stage)
         self.barge_in_reaction = hist(
             "tom_barge_in_reaction_seconds",
             "Caller speech detected during playback until playback stopped.")
