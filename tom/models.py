@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,12 +172,15 @@ class LoadedModel:
 
 def read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} is not a JSON object")
+    return data
 
 
-def timed_load(stage: str, source: ModelSource, loader) -> LoadedModel:
+def timed_load(stage: str, source: ModelSource, loader: Callable[[ModelSource], Any]) -> LoadedModel:
     """Load one model, turning any library error into a ModelError that names the source."""
     log.info("loading model", stage=stage, model=source.name, origin=source.origin)
     start = time.perf_counter()

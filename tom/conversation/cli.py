@@ -29,7 +29,7 @@ from tom.conversation.evaluate import (
 from tom.conversation.profile import ProfileError, load_profile
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add `eval` to the `tom` command's subparsers; its handler is `run_eval`."""
     p = subparsers.add_parser("eval", help="score intents, answers and latency on labelled turns",
                               description=__doc__)
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def register_check_profile(subparsers: Any) -> argparse.ArgumentParser:
+def register_check_profile(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add `check-profile FILE`; its handler is `run_check_profile`."""
     p = subparsers.add_parser("check-profile", help="validate a business profile and show it")
     p.add_argument("file", help="profile TOML")
@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     register(sub)
     register_check_profile(sub)
     args = parser.parse_args(argv)
-    return asyncio.run(args.func(args, None))
+    code: int = asyncio.run(args.func(args, None))
+    return code
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tom.conversation import profile_fields as pf
 from tom.conversation.lang import Lang, lang
-from tom.conversation.profile_fields import ProfileError
+from tom.conversation.profile_fields import ProfileError as ProfileError  # raised and re-exported
 
 if TYPE_CHECKING:
     from tom.conversation.retrieval import Retriever

@@ -71,7 +71,7 @@ class RetentionTask:
         self.days = days
         self.interval_s = interval_s
         self._clock = clock
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.runs = 0
 
     def _parts(self) -> tuple[Any, Any]:
