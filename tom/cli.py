@@ -87,9 +87,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from tom.server import serve
+    from tom.server import ServerStartError, serve
 
-    await serve(settings)
+    try:
+        await serve(settings)
+    except ServerStartError as exc:  # a taken port: the message says what to change
+        print(f"tom serve: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Finds each stage's model (bundled package or local path) and loads it once per process.
+"""Finds each stage's model (bundled package or local path) and loads it, timed, with clear errors.
 
 Nothing is downloaded: defaults come from installed packages that carry their weights.
 """
