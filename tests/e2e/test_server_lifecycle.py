@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,3 +126,16 @@ async def test_stop_ends_everything_and_may_be_called_again(tmp_path: Path) -> N
         with pytest.raises(OSError):  # the HTTP listener is closed
             await asyncio.open_connection("127.0.0.1", port)
     # leaving the block called stop() a second time: nothing to do, no error
+
+
+def test_tom_serve_on_a_taken_port_explains_without_a_traceback(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TOM_")}
+    clean.update({"TOM_DATA_DIR": str(tmp_path / "data"), "TOM_AUDIOSOCKET_ENABLED": "false",
+                  "TOM_LLM_THREADS": "1", "TOM_STT_THREADS": "1", "TOM_LOG_FORMAT": "json"})
+    with taken_port() as port:
+        done = subprocess.run([sys.executable, "-m", "tom.cli", "serve", "--port", str(port)],
+                              cwd=tmp_path, env=clean, capture_output=True, text=True,
+                              encoding="utf-8", timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert f"tom serve: cannot start: cannot listen for HTTP on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
