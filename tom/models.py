@@ -180,7 +180,8 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def timed_load(stage: str, source: ModelSource, loader: Callable[[ModelSource], Any]) -> LoadedModel:
+def timed_load(stage: str, source: ModelSource,
+               loader: Callable[[ModelSource], Any]) -> LoadedModel:
     """Load one model, turning any library error into a ModelError that names the source."""
     log.info("loading model", stage=stage, model=source.name, origin=source.origin)
     start = time.perf_counter()

@@ -256,10 +256,10 @@ async def serve(settings: Settings) -> None:
         log.info("loading model", stage=stage, model=name)
 
     await server.start(progress)
+    audiosocket = server.audiosocket.port if server.audiosocket else "-"
     try:
         print(f"TOM is answering calls: dashboard {server.url}/  ·  Twilio webhook "
-              f"{server.url}/twilio/voice  ·  AudioSocket "
-              f"{settings.audiosocket.host}:{server.audiosocket.port if server.audiosocket else '-'}",
+              f"{server.url}/twilio/voice  ·  AudioSocket {settings.audiosocket.host}:{audiosocket}",
               flush=True)
         await stop.wait()
         log.info("shutting down", grace_s=settings.server.shutdown_grace_s,

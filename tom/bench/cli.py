@@ -21,7 +21,8 @@ from tom.bench.table import render
 from tom.config import Settings
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+def register(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the `bench` command; its handler is `run_bench(args, settings)` (async)."""
     p = subparsers.add_parser(
         "bench", help="call TOM with scripted callers and report latency, accuracy, failures",

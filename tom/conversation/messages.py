@@ -21,9 +21,6 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 Rows = list[dict[str, Any]]  # a name of its own: inside MessageStore `list` is a method
 DB_NAME = "tom.db"
-COLUMNS = ("id", "kind", "call_id", "caller", "name", "callback_number", "day", "time", "text",
-           "created_at", "webhook_pending", "webhook_attempts", "webhook_next_at", "webhook_error",
-           "delivered_at")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
