@@ -1,4 +1,5 @@
-# TOM: `make serve` installs everything and answers calls; `make test` installs everything and runs the suite.
+# TOM: `make serve` installs everything and answers calls; `make test` installs everything and runs the suite;
+# `make lint` runs ruff and the type checker (mypy, configured in pyproject.toml).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -33,6 +34,7 @@ soak: install
 
 lint: install
 	$(BIN)/ruff check tom tests scripts
+	$(BIN)/mypy
 
 bench: install
 	mkdir -p bench-results

@@ -8,11 +8,10 @@ converts between those lives here, so no stage hand-rolls its own sample maths.
 from __future__ import annotations
 
 import os
-import time
 import wave
-from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import soxr
 
 FRAME_MS = 20
@@ -20,24 +19,10 @@ PHONE_RATE = 8000  # every telephone transport (Twilio, AudioSocket, SIP) carrie
 SAMPLE_WIDTH = 2  # bytes per PCM16 sample
 SILENCE_DBFS = -120.0  # what `rms_dbfs` reports for digital silence, instead of -inf
 
+Pcm16Array = npt.NDArray[np.int16]
+FloatAudio = npt.NDArray[np.float32]  # samples in [-1, 1], what the models take and give
+
 # --- frames -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """A slice of PCM16 mono audio stamped when it entered TOM, so latency can be measured."""
-
-    pcm: bytes = field(repr=False)
-    sample_rate: int
-    ts_ns: int = field(default_factory=time.monotonic_ns)
-
-    @property
-    def samples(self) -> int:
-        return len(self.pcm) // SAMPLE_WIDTH
-
-    @property
-    def duration_ms(self) -> float:
-        return 1000.0 * self.samples / self.sample_rate
 
 
 def whole_frames(pcm: bytes, sample_rate: int, frame_ms: int = FRAME_MS) -> list[bytes]:
@@ -100,7 +85,7 @@ class FrameSplitter:
 _ULAW_BIAS = 0x84  # the bias of 33 at 14-bit scale, as seen on 16-bit samples
 
 
-def _build_ulaw_decode_table() -> np.ndarray:
+def _build_ulaw_decode_table() -> Pcm16Array:
     code = ~np.arange(256, dtype=np.int32) & 0xFF
     exponent = (code >> 4) & 0x07
     mantissa = code & 0x0F
@@ -108,7 +93,7 @@ def _build_ulaw_decode_table() -> np.ndarray:
     return np.where(code & 0x80, -magnitude, magnitude).astype("<i2")
 
 
-def _build_ulaw_encode_table() -> np.ndarray:
+def _build_ulaw_encode_table() -> npt.NDArray[np.uint8]:
     pcm = np.arange(65536, dtype=np.int32).astype(np.uint16).view(np.int16).astype(np.int32)
     absno = np.minimum((np.where(pcm < 0, ~pcm, pcm) >> 2) + 33, 0x1FFF)
     segno = np.ones_like(absno)
@@ -116,7 +101,8 @@ def _build_ulaw_encode_table() -> np.ndarray:
         segno[(absno >> 6) >= (1 << bit)] = bit + 2
     low = 0x0F - ((absno >> segno) & 0x0F)
     code = ((0x08 - segno) << 4) | low
-    return np.where(pcm >= 0, code | 0x80, code).astype(np.uint8)
+    table: npt.NDArray[np.uint8] = np.where(pcm >= 0, code | 0x80, code).astype(np.uint8)
+    return table
 
 
 _ULAW_TO_PCM = _build_ulaw_decode_table()
@@ -132,13 +118,14 @@ def ulaw_encode(pcm: bytes) -> bytes:
     """PCM16 LE to μ-law, one byte per sample; odd-length input is a caller bug."""
     if len(pcm) % SAMPLE_WIDTH:
         raise ValueError(f"PCM16 needs an even number of bytes, got {len(pcm)}")
-    return _PCM_TO_ULAW[np.frombuffer(pcm, dtype="<u2")].tobytes()
+    ulaw: npt.NDArray[np.uint8] = _PCM_TO_ULAW[np.frombuffer(pcm, dtype="<u2")]
+    return ulaw.tobytes()
 
 
 # --- sample format --------------------------------------------------------------------------------
 
 
-def pcm16_to_float(pcm: bytes) -> np.ndarray:
+def pcm16_to_float(pcm: bytes) -> FloatAudio:
     """PCM16 LE to float32 in [-1, 1) (scaled by 1/32768, the inverse of `float_to_pcm16`)."""
     if len(pcm) % SAMPLE_WIDTH:
         raise ValueError(f"PCM16 needs an even number of bytes, got {len(pcm)}")
@@ -148,7 +135,8 @@ def pcm16_to_float(pcm: bytes) -> np.ndarray:
 def float_to_pcm16(samples: np.ndarray) -> bytes:
     """Float samples to PCM16 LE, clipping anything outside [-1, 1] and zeroing NaN."""
     x = np.nan_to_num(np.asarray(samples, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.clip(np.rint(x * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    pcm: Pcm16Array = np.clip(np.rint(x * 32768.0), -32768, 32767).astype("<i2")
+    return pcm.tobytes()
 
 
 def rms_dbfs(pcm: bytes) -> float:
@@ -188,30 +176,32 @@ class Resampler:
         if not whole:
             return b""
         x = np.frombuffer(data[:whole], dtype="<i2")
-        return self._stream.resample_chunk(x).astype("<i2", copy=False).tobytes()
+        out: Pcm16Array = self._stream.resample_chunk(x).astype("<i2", copy=False)
+        return out.tobytes()
 
     def flush(self) -> bytes:
         """Drain what the filter still holds (end of an utterance or stream); resets the stream."""
         self._carry = b""
         if self._stream is None:
             return b""
-        out = self._stream.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+        out: Pcm16Array = self._stream.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
         self._stream.clear()
         return out.astype("<i2", copy=False).tobytes()
 
 
-def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> FloatAudio:
     """One-shot float32 resampling of a whole signal (files, tests, bench)."""
     x = np.asarray(samples, dtype=np.float32)
     if src_rate == dst_rate or not x.size:
         return x.copy()
-    return soxr.resample(x, src_rate, dst_rate).astype(np.float32, copy=False)
+    out: FloatAudio = soxr.resample(x, src_rate, dst_rate).astype(np.float32, copy=False)
+    return out
 
 
 # --- WAV files ------------------------------------------------------------------------------------
 
 
-def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+def read_wav(path: str | os.PathLike[str]) -> tuple[FloatAudio, int]:
     """Read an integer-PCM WAV (8/16/24/32-bit, any channels) as float32 mono and its rate."""
     try:
         with wave.open(os.fspath(path), "rb") as wav:
@@ -227,7 +217,7 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return x.mean(axis=1, dtype=np.float32), rate
 
 
-def _wav_samples(raw: bytes, width: int, path: str | os.PathLike) -> np.ndarray:
+def _wav_samples(raw: bytes, width: int, path: str | os.PathLike[str]) -> FloatAudio:
     if width == 1:  # 8-bit WAV is unsigned
         return (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
     if width == 2:
@@ -242,7 +232,7 @@ def _wav_samples(raw: bytes, width: int, path: str | os.PathLike) -> np.ndarray:
     raise ValueError(f"{path}: {8 * width}-bit samples are not supported; use 16-bit PCM")
 
 
-def write_wav(path: str | os.PathLike, audio: bytes | np.ndarray, sample_rate: int) -> None:
+def write_wav(path: str | os.PathLike[str], audio: bytes | np.ndarray, sample_rate: int) -> None:
     """Write mono 16-bit PCM: `audio` is PCM16 bytes, an int16 array, or floats in [-1, 1]."""
     if isinstance(audio, np.ndarray):
         pcm = audio.astype("<i2").tobytes() if audio.dtype == np.int16 else float_to_pcm16(audio)

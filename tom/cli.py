@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _register_optional(sub) -> None:
+def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from tom.bench.cli import register as register_bench
     from tom.conversation.cli import register as register_eval
     from tom.conversation.cli import register_check_profile
@@ -78,7 +78,7 @@ def _register_optional(sub) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, dict] = {}
+    overrides: dict[str, dict[str, object]] = {}
     if getattr(args, "host", None):
         overrides.setdefault("server", {})["host"] = args.host
     if getattr(args, "port", None) is not None:
@@ -87,9 +87,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from tom.server import serve
+    from tom.server import ServerStartError, serve
 
-    await serve(settings)
+    try:
+        await serve(settings)
+    except ServerStartError as exc:  # a taken port: the message says what to change
+        print(f"tom serve: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

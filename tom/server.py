@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -43,11 +45,19 @@ NO_DASHBOARD = """<!doctype html><meta charset="utf-8"><title>TOM</title>
 metrics at <a href="/metrics">/metrics</a>.</p>"""
 
 
+class ServerStartError(RuntimeError):
+    """TOM could not start (a port is taken, Redis is misconfigured); says what and what to do."""
+
+
 class TomServer:
     """TOM's whole server as an async context manager (used by `tom serve`, tests and bench).
 
         async with TomServer(settings) as server:
             print(server.url)  # http://127.0.0.1:PORT (port 0 in settings → a free port)
+
+    Everything `start` starts is pushed on one exit stack: a start that fails half-way unwinds
+    what it had started (listeners, retention, the assistant's models and threads, the Redis
+    mirror) before raising, and `stop` unwinds the same stack after the calls have ended.
     """
 
     def __init__(self, settings: Settings | None = None, *, bus: ev.EventBus | None = None) -> None:
@@ -69,6 +79,8 @@ class TomServer:
         self.runner: web.AppRunner | None = None
         self.url = ""
         self.port = 0
+        self._lifecycle = asyncio.Lock()  # start and stop never interleave
+        self._started: contextlib.AsyncExitStack | None = None  # what stop() unwinds
 
     async def __aenter__(self) -> TomServer:
         await self.start()
@@ -77,31 +89,80 @@ class TomServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def start(self, progress=None) -> None:
-        check_startup(self.settings)  # a public address without credentials never starts
-        if self.redis is not None:
-            await self.redis.start(self.bus)
-        await self.assistant.start(progress)
-        self.retention.start()
-        for m in self.assistant.loaded.values():
-            self.readiness.set_model(m.source.stage)
-            self.metrics.set_model_load(m.source.stage, m.load_s)
-        app = self.build_app()
-        self.runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self.runner.setup()
+    async def start(self, progress: Callable[[str, str], None] | None = None) -> None:
+        """Load the models and open the listeners; on failure nothing is left running."""
+        async with self._lifecycle:
+            if self._started is not None:
+                raise RuntimeError("this TomServer is already started")
+            check_startup(self.settings)  # a public address without credentials never starts
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    stack.callback(self._forget_listeners)
+                    await self._start_redis(stack)
+                    stack.push_async_callback(self.assistant.close)
+                    await self.assistant.start(progress)
+                    stack.push_async_callback(self.retention.stop)
+                    self.retention.start()
+                    for m in self.assistant.loaded.values():
+                        self.readiness.set_model(m.source.stage)
+                        self.metrics.set_model_load(m.source.stage, m.load_s)
+                    await self._listen_http(stack)
+                    await self._listen_audiosocket(stack)
+                    self._started = stack.pop_all()
+            except BaseException as exc:
+                log.warning("start-up failed; what had started is stopped again",
+                            error=str(exc) or type(exc).__name__)
+                raise
         s = self.settings.server
-        site = web.TCPSite(self.runner, s.host, s.port)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
-        self.url = f"http://{_url_host(s.host)}:{self.port}"
-        self.readiness.set_listener("http")
-        if self.audiosocket is not None:
-            await self.audiosocket.start()
-            self.readiness.set_listener("audiosocket")
         log.info("TOM is listening", http=self.url,
                  audiosocket=self.audiosocket and f"{s.host}:{self.audiosocket.port}",
                  twilio_stream=f"{self.url.replace('http', 'ws', 1)}/twilio/stream",
                  models=[f"{m['stage']}: {m['name']}" for m in self.assistant.describe_models()])
+
+    async def _start_redis(self, stack: contextlib.AsyncExitStack) -> None:
+        if self.redis is None:
+            return
+        stack.push_async_callback(self.redis.close)
+        try:
+            await self.redis.start(self.bus)
+        except Exception as exc:
+            raise ServerStartError(
+                f"cannot start the Redis mirror for redis.url = {self.settings.redis.url!r}: "
+                f"{exc}; fix the URL (redis://host:port/db) or leave it empty") from exc
+
+    async def _listen_http(self, stack: contextlib.AsyncExitStack) -> None:
+        s = self.settings.server
+        runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        self.runner = runner
+        try:
+            await web.TCPSite(runner, s.host, s.port).start()
+        except OSError as exc:
+            raise ServerStartError(
+                f"cannot listen for HTTP on {_address(s.host, s.port)}: {_reason(exc)}; stop the "
+                "program using it or choose another port with server.port (TOM_SERVER_PORT)"
+            ) from exc
+        self.port = runner.addresses[0][1]
+        self.url = f"http://{_url_host(s.host)}:{self.port}"
+        self.readiness.set_listener("http")
+
+    async def _listen_audiosocket(self, stack: contextlib.AsyncExitStack) -> None:
+        if self.audiosocket is None:
+            return
+        stack.push_async_callback(self.audiosocket.close)
+        a = self.settings.audiosocket
+        try:
+            await self.audiosocket.start()
+        except OSError as exc:
+            raise ServerStartError(
+                f"cannot listen for AudioSocket on {_address(a.host, a.port)}: {_reason(exc)}; "
+                "choose another port with audiosocket.port (TOM_AUDIOSOCKET_PORT) or set "
+                "audiosocket.enabled = false") from exc
+        self.readiness.set_listener("audiosocket")
+
+    def _forget_listeners(self) -> None:
+        self.runner, self.url, self.port = None, "", 0
 
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=self.settings.server.max_message_bytes,
@@ -139,27 +200,41 @@ class TomServer:
         return json_response(record.detail())
 
     async def api_messages(self, _request: web.Request) -> web.Response:
-        return json_response({"messages": await self.assistant.messages.list(200)})
+        store = self.assistant.messages
+        if store is None:  # only before the assistant has started
+            return json_response({"messages": []})
+        return json_response({"messages": await store.list(200)})
 
     async def stop(self, grace_s: float = 0.0) -> None:
-        """Stop accepting calls, let calls finish for `grace_s`, then end the rest politely."""
-        await self.retention.stop()
+        """Stop accepting calls, let calls finish for `grace_s`, end the rest politely, then
+        stop everything `start` started. Safe to call twice, or after a failed start."""
+        async with self._lifecycle:
+            started, self._started = self._started, None
+            if started is None:
+                return
+            async with started:  # unwinds even when ending the calls fails
+                await self._end_calls(grace_s)
+
+    async def _end_calls(self, grace_s: float) -> None:
         if self.audiosocket is not None:
             await self.audiosocket.stop_accepting()
         self.assistant.accepting = False  # new calls hear "all lines are busy"
-        running = [asyncio.ensure_future(c.wait_ended()) for c in self.assistant.calls.values()]
-        if running and grace_s > 0:
-            await asyncio.wait(running, timeout=grace_s)
-        for waiter in running:
+        waiters = [asyncio.ensure_future(c.wait_ended()) for c in self.assistant.calls.values()]
+        if waiters and grace_s > 0:
+            await asyncio.wait(waiters, timeout=grace_s)
+        for waiter in waiters:
             waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
         await self.assistant.end_all("server shutting down")
-        if self.runner is not None:
-            await self.runner.cleanup()
-        if self.audiosocket is not None:
-            await self.audiosocket.close()
-        await self.assistant.close()
-        if self.redis is not None:
-            await self.redis.close()
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _reason(exc: OSError) -> str:
+    """ "address already in use" rather than the event loop's long wording."""
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)
 
 
 def _url_host(host: str) -> str:
@@ -181,11 +256,13 @@ async def serve(settings: Settings) -> None:
         log.info("loading model", stage=stage, model=name)
 
     await server.start(progress)
-    print(f"TOM is answering calls: dashboard {server.url}/  ·  Twilio webhook "
-          f"{server.url}/twilio/voice  ·  AudioSocket "
-          f"{settings.audiosocket.host}:{server.audiosocket.port if server.audiosocket else '-'}",
-          flush=True)
-    await stop.wait()
-    log.info("shutting down", grace_s=settings.server.shutdown_grace_s,
-             active_calls=len(server.assistant.calls))
-    await server.stop(settings.server.shutdown_grace_s)
+    audiosocket = server.audiosocket.port if server.audiosocket else "-"
+    try:
+        print(f"TOM is answering calls: dashboard {server.url}/  ·  Twilio webhook "
+              f"{server.url}/twilio/voice  ·  AudioSocket {settings.audiosocket.host}:{audiosocket}",
+              flush=True)
+        await stop.wait()
+        log.info("shutting down", grace_s=settings.server.shutdown_grace_s,
+                 active_calls=len(server.assistant.calls))
+    finally:
+        await server.stop(settings.server.shutdown_grace_s)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 
 import pytest
@@ -11,11 +10,7 @@ import pytest
 from tom.bench.cli import register, run_bench
 from tom.config import Settings
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(importlib.util.find_spec("tom.server") is None,
-                       reason="tom.server (TomServer) is not importable yet"),
-]
+pytestmark = pytest.mark.e2e
 
 FIGURES = ("meta", "calls", "stages", "e2e", "greeting", "barge_in", "barge_in_server",
            "accuracy", "intents", "facts", "mojibake", "resources", "checks", "passed",

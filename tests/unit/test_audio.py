@@ -12,7 +12,6 @@ import pytest
 from tom.audio import (
     FRAME_MS,
     SILENCE_DBFS,
-    Frame,
     FrameSplitter,
     Resampler,
     float_to_pcm16,
@@ -23,6 +22,7 @@ from tom.audio import (
     rms_dbfs,
     ulaw_decode,
     ulaw_encode,
+    whole_frames,
     write_wav,
 )
 
@@ -130,10 +130,16 @@ def test_rms_dbfs():
 # --- frames -----------------------------------------------------------------------------------
 
 
-def test_frame_properties():
-    frame = Frame(b"\x00" * 320, 8000)
-    assert frame.samples == 160 and frame.duration_ms == 20.0 and frame.ts_ns > 0
-    assert "pcm" not in repr(frame)
+def test_whole_frames_pads_only_the_last_frame():
+    pcm = bytes(range(1, 251)) * 3  # 750 bytes at 8 kHz: two whole frames and 110 bytes
+    frames = whole_frames(pcm, 8000)
+    assert [len(f) for f in frames] == [320, 320, 320]
+    assert b"".join(frames)[:750] == pcm and frames[-1][110:] == bytes(210)
+
+
+def test_whole_frames_of_exact_and_empty_audio():
+    assert whole_frames(bytes(640), 16000) == [bytes(640)]
+    assert whole_frames(b"", 8000) == []
 
 
 @pytest.mark.parametrize(("rate", "size"), [(8000, 320), (16000, 640), (22050, 882), (48000, 1920)])

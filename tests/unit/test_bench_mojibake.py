@@ -2,7 +2,7 @@
 
 import pytest
 
-from tom.bench.mojibake import count_in, count_mojibake, find_mojibake
+from tom.bench.mojibake import count_mojibake, find_mojibake, iter_strings
 
 CLEAN = [
     "Grüße aus Köln, Straße, Übergrößen, Ärger, Öl",
@@ -42,6 +42,6 @@ def test_latin1_decoding_counts_once_not_as_c1_too():
     assert [h.kind for h in find_mojibake(broken)] == ["utf8_as_latin1"]
 
 
-def test_count_in_walks_nested_structures():
+def test_iter_strings_walks_nested_structures():
     data = {"transcript": [{"text": "GrÃ¼ÃŸe"}, {"text": "Grüße"}], "kÃ¶y": ["ok", ("\ufffd",)]}
-    assert count_in(data) == 4
+    assert sum(count_mojibake(s) for s in iter_strings(data)) == 4

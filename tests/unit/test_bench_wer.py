@@ -29,6 +29,8 @@ def test_known_pair_wer():
     ("two thousand twenty five", "2025"),
     ("nine thirty", "9:30"),
     ("fifteen percent", "15%"),
+    ("the twenty-first of June", "the 21st of June"),
+    ("one thousand and five", "1,005"),
 ])
 def test_english_number_words_equal_digits(ref, hyp):
     assert wer(ref, hyp, "en") == 0, (normalize(ref, "en"), normalize(hyp, "en"))
@@ -40,6 +42,8 @@ def test_english_number_words_equal_digits(ref, hyp):
     ("zweitausendfünfundzwanzig", "2025"),
     ("am dritten März", "am 3. März"),
     ("den einundzwanzigsten", "den 21."),
+    ("zwei tausend fünf hundert", "2500"),
+    ("eintausend Euro", "1.000 €"),
     ("um neun Uhr", "um 9 Uhr"),
     ("Straße", "STRASSE"),
     ("Grüße aus Köln", "grüsse aus köln"),

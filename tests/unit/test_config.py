@@ -60,3 +60,14 @@ def test_missing_and_broken_file(tmp_path):
     f.write_text("[server\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         Settings.load(f)
+
+
+def test_list_settings_from_env_and_file(tmp_path):
+    s = Settings.load(env={"TOM_AUDIOSOCKET_ALLOWED_SOURCES": "10.0.0.1, 10.0.0.2"})
+    assert s.audiosocket.allowed_sources == ["10.0.0.1", "10.0.0.2"]
+    f = tmp_path / "t.toml"
+    f.write_text('[audiosocket]\nallowed_sources = ["127.0.0.1"]\n', encoding="utf-8")
+    assert Settings.load(f, env={}).audiosocket.allowed_sources == ["127.0.0.1"]
+    f.write_text("[audiosocket]\nallowed_sources = 7\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="audiosocket.allowed_sources = 7 is not a valid list"):
+        Settings.load(f, env={})

@@ -14,14 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tom.bench.caller import Timeouts
-from tom.bench.corpus import CorpusError, load_corpus
+from tom.bench.corpus import Corpus, CorpusError, load_corpus
 from tom.bench.report import BenchReport, CallRecord
 from tom.bench.run import SWEEP_LEVELS, BenchOptions, bench
 from tom.bench.table import render
 from tom.config import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the `bench` command; its handler is `run_bench(args, settings)` (async)."""
     p = subparsers.add_parser(
         "bench", help="call TOM with scripted callers and report latency, accuracy, failures",
@@ -91,7 +92,7 @@ async def run_bench(args: argparse.Namespace, settings: Settings | None = None) 
     return 1 if args.strict and not report.passed() else 0
 
 
-async def _with_progress(corpus, options: BenchOptions, settings: Settings | None,
+async def _with_progress(corpus: Corpus, options: BenchOptions, settings: Settings | None,
                          console: Console, enabled: bool) -> BenchReport:
     total = None if options.sweep else options.calls * (
         2 if options.language == "all" and options.url is None else 1)

@@ -90,8 +90,3 @@ def iter_strings(value: Any) -> Iterable[str]:
     elif isinstance(value, (list, tuple)):
         for v in value:
             yield from iter_strings(v)
-
-
-def count_in(value: Any) -> int:
-    """Mojibake count over every string in a nested structure."""
-    return sum(count_mojibake(s) for s in iter_strings(value))

@@ -16,12 +16,16 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import structlog
 
 from tom.audio import float_to_pcm16, read_wav, resample, ulaw_decode, ulaw_encode, write_wav
 from tom.bench.caller import speech_bounds
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +97,7 @@ class CallerVoice:
     def __init__(self, cache_dir: Path | None = None, model_path: Path | None = None) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.model_path = Path(model_path) if model_path else default_voice_path()
-        self._voice = None
+        self._voice: PiperVoice | None = None
         self._lock = threading.Lock()
 
     def cache_key(self, text: str, language: str, style: VoiceStyle) -> str:
@@ -151,7 +155,8 @@ class CallerVoice:
         log.debug("bench_synthesized", text=text, language=language)
         return np.concatenate(chunks).astype(np.float32), voice.config.sample_rate
 
-    def _load(self):  # -> piper.PiperVoice, imported lazily: piper is heavy
+    def _load(self) -> PiperVoice:
+        """The voice, loaded on first use (piper is heavy to import)."""
         with self._lock:
             if self._voice is None:
                 from piper import PiperVoice

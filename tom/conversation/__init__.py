@@ -1,9 +1,12 @@
-"""The conversation brain: what a caller wants and what TOM says back, at the text level."""
+"""The conversation brain: what a caller wants and what TOM says back, at the text level.
 
-from tom.conversation.dialogue import Dialogue, Reply
-from tom.conversation.messages import MessageStore
-from tom.conversation.profile import Profile, ProfileError, load_profile
-from tom.conversation.webhook import WebhookSender
+Nothing here touches audio or models; import the module you need (importing the package loads
+nothing, so the bench can use `numbers` without the dialogue):
 
-__all__ = ["Dialogue", "MessageStore", "Profile", "ProfileError", "Reply", "WebhookSender",
-           "load_profile"]
+- dialogue: one call's conversation, caller turns in, what to say out (uses all below)
+- intents, flows, when: what the caller wants; taking a message or an appointment request
+- profile, profile_fields, retrieval, prompting, lang: what TOM knows and how it asks the LLM
+- guard, numbers, text: numbers an LLM sentence may say; number words; shared normalisation
+- messages, webhook: messages stored in SQLite and delivered to a webhook
+- cli, evaluate: `tom eval` and `tom check-profile`
+"""

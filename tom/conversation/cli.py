@@ -1,8 +1,8 @@
 """`tom eval` and `tom check-profile`; tom/cli.py mounts them with `register*(subparsers)`.
 
 Each parser's `func` is a coroutine `func(args, settings)`, as tom/cli.py runs its commands;
-`run_eval(args)` and `run_check_profile(args)` are the same as plain functions. Also runnable
-alone: `python -m tom.conversation.cli eval --no-llm`.
+`run_check_profile(args)` is the same as a plain function. Also runnable alone:
+`python -m tom.conversation.cli eval --no-llm`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -28,9 +28,12 @@ from tom.conversation.evaluate import (
 )
 from tom.conversation.profile import ProfileError, load_profile
 
+if TYPE_CHECKING:
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `eval` to the `tom` command's subparsers; its handler is `run_eval`."""
+
+def register(subparsers: Subcommands) -> argparse.ArgumentParser:
+    """Add `eval` to the `tom` command's subparsers; its handler is `eval_command`."""
     p = subparsers.add_parser("eval", help="score intents, answers and latency on labelled turns",
                               description=__doc__)
     p.add_argument("--profile", help="profile TOML for turns in its language (default: the demo)")
@@ -44,7 +47,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def register_check_profile(subparsers: Any) -> argparse.ArgumentParser:
+def register_check_profile(subparsers: Subcommands) -> argparse.ArgumentParser:
     """Add `check-profile FILE`; its handler is `run_check_profile`."""
     p = subparsers.add_parser("check-profile", help="validate a business profile and show it")
     p.add_argument("file", help="profile TOML")
@@ -52,11 +55,6 @@ def register_check_profile(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=check_profile_command)
     return p
-
-
-def run_eval(args: argparse.Namespace, llm: LlmFn | None = None) -> int:
-    """Exit code 0 when every target is met, 1 when not, 2 on bad input."""
-    return asyncio.run(eval_command(args, None, llm))
 
 
 async def eval_command(args: argparse.Namespace, settings: Any = None,
@@ -189,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     register(sub)
     register_check_profile(sub)
     args = parser.parse_args(argv)
-    return asyncio.run(args.func(args, None))
+    code: int = asyncio.run(args.func(args, None))
+    return code
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@ count as wrong; `context_recall` then says whether the facts given to the LLM we
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import re
 import statistics
 import time
 import tomllib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,13 +90,17 @@ async def speak_llm(dialogue: Dialogue, messages: list[dict[str, str]],
     start = time.perf_counter()
     first: float | None = None
     chunker, spoken = SentenceChunker(), []
-    async with contextlib.aclosing(llm(messages)) as pieces:
+    pieces = llm(messages)
+    try:
         async for chunk in pieces:
             if first is None and chunk.strip():
                 first = (time.perf_counter() - start) * 1000
             spoken += [s for s in map(dialogue.check_sentence, chunker.feed(chunk)) if s]
             if dialogue.reply_done:  # the call stops generating here too
                 break
+    finally:
+        if isinstance(pieces, AsyncGenerator):  # stop the generation now, not at GC
+            await pieces.aclose()
     spoken += [s for s in map(dialogue.check_sentence, chunker.flush()) if s]
     return " ".join(spoken), first, (time.perf_counter() - start) * 1000
 

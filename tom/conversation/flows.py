@@ -60,7 +60,6 @@ class MessageFlow:
     number: str = ""
     text: str = ""
     dtmf: str = ""
-    tries: int = 0
 
     def start(self, request: str) -> str:
         """Begin the flow; a request that already carries the message keeps it."""
@@ -128,7 +127,6 @@ class MessageFlow:
                 and len(digits) < MIN_DIGITS:
             digits = re.sub(r"[^\d+]", "", self.caller)
         if not MIN_DIGITS <= len(digits.lstrip("+")) <= MAX_DIGITS:
-            self.tries += 1
             return Step(self.profile.say("message", "number_again"))
         self.number = digits
         self.state = "confirm"

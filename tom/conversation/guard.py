@@ -9,7 +9,7 @@ keys of the facts and of the caller's own words.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tom.conversation.numbers import parse_cardinal
@@ -92,7 +92,8 @@ def find_numbers(text: str) -> list[Mention]:
     s = digitize(text)
     found: list[Mention] = []
 
-    def take(pattern: re.Pattern[str], kind: str, keys_of) -> None:
+    def take(pattern: re.Pattern[str], kind: str,
+             keys_of: Callable[[re.Match[str]], set[str]]) -> None:
         nonlocal s
         for m in list(pattern.finditer(s)):
             keys = keys_of(m)

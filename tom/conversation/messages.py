@@ -19,10 +19,8 @@ import structlog
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+Rows = list[dict[str, Any]]  # a name of its own: inside MessageStore `list` is a method
 DB_NAME = "tom.db"
-COLUMNS = ("id", "kind", "call_id", "caller", "name", "callback_number", "day", "time", "text",
-           "created_at", "webhook_pending", "webhook_attempts", "webhook_next_at", "webhook_error",
-           "delivered_at")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,7 +84,7 @@ class MessageStore:
         return await self._insert("appointment", call_id=call_id, caller=caller, name=name,
                                   day=day, time=time, text=note)
 
-    async def list(self, limit: int = 100) -> list[dict[str, Any]]:
+    async def list(self, limit: int = 100) -> Rows:
         """Newest first, for the dashboard and `GET /api/messages`."""
         return await self._run(lambda db: _rows(db.execute(
             "SELECT * FROM messages ORDER BY id DESC LIMIT ?", (limit,))))
@@ -110,7 +108,7 @@ class MessageStore:
         return n
 
     # --- the webhook outbox --------------------------------------------------------------
-    async def due_for_webhook(self, limit: int = 20) -> list[dict[str, Any]]:
+    async def due_for_webhook(self, limit: int = 20) -> Rows:
         """Pending rows whose next attempt is due, oldest first."""
         now = self._clock()
         return await self._run(lambda db: _rows(db.execute(
@@ -147,7 +145,8 @@ class MessageStore:
         def go(db: sqlite3.Connection) -> int:
             cur = db.execute(sql, tuple(row.values()))
             db.commit()
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None  # an INSERT always sets it
+            return cur.lastrowid
         message_id = await self._run(go)
         log.info("message_stored", id=message_id, kind=kind, call_id=values.get("call_id"))
         for listener in list(self._listeners):
@@ -171,5 +170,5 @@ class MessageStore:
         return await asyncio.to_thread(locked)
 
 
-def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+def _rows(cursor: sqlite3.Cursor) -> Rows:
     return [dict(r) for r in cursor.fetchall()]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tom.conversation import profile_fields as pf
 from tom.conversation.lang import Lang, lang
-from tom.conversation.profile_fields import ProfileError
+from tom.conversation.profile_fields import ProfileError as ProfileError  # raised and re-exported
 
 if TYPE_CHECKING:
     from tom.conversation.retrieval import Retriever
@@ -277,9 +277,8 @@ def _faq(raw: Any, profile: Profile) -> list[FaqEntry]:
 
 def _section(raw: dict[str, Any], section: str, keys: dict[str, tuple[str, ...]]) -> dict[str, str]:
     table = pf.table(raw, section)
-    extra = ("reprompts",) if section == "prompts" else ()
-    extra += ("number", "only_during_hours") if section == "transfer" else ()
-    extra += ("collect",) if section == "message" else ()
+    extra = {"prompts": ("reprompts",), "transfer": ("number", "only_during_hours"),
+             "message": ("collect",)}.get(section, ())
     pf.known(table, (*keys, *extra), f"[{section}]")
     out = {}
     for key, allowed in keys.items():

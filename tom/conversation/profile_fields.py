@@ -84,7 +84,7 @@ def hours(raw: dict[str, Any]) -> dict[int, list[tuple[int, int]]]:
 
 
 def spans(value: str, name: str) -> list[tuple[int, int]]:
-    spans = []
+    out: list[tuple[int, int]] = []
     for part in value.split(","):
         m = _RANGE.match(part.strip())
         if not m:
@@ -94,10 +94,10 @@ def spans(value: str, name: str) -> list[tuple[int, int]]:
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or start >= end:
             raise ProfileError(f"{name} = {value!r}: {part.strip()!r} is not a valid range")
-        if spans and start < spans[-1][1]:
+        if out and start < out[-1][1]:
             raise ProfileError(f"{name} = {value!r}: ranges overlap or are out of order")
-        spans.append((start, end))
-    return spans
+        out.append((start, end))
+    return out
 
 
 def template(text: str, allowed: tuple[str, ...], name: str) -> str:

@@ -91,8 +91,8 @@ class Retriever:
         self._entry_terms: dict[tuple[str, int], set[str]] = {}
         for d in self._docs:
             self._entry_terms.setdefault((d.kind, d.index), set()).update(d.terms)
-        for key, terms in self._entry_terms.items():
-            terms.update(self._terms(self._answer(_Doc(*key, "", Counter()))))
+        for (kind, index), entry_terms in self._entry_terms.items():
+            entry_terms.update(self._terms(self._answer(_Doc(kind, index, "", Counter()))))
         self._surface: dict[str, str] = {}  # indexed word (or a synonym of one) -> its stem
         for text in [d.source for d in self._docs] + profile.facts:
             for w in self._words(text):

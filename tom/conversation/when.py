@@ -51,11 +51,10 @@ def parse_day(text: str, today: date, language: str = "en") -> tuple[Day, str] |
         d = today + timedelta(days=ahead or (7 if re.search(r"\b(next|nächst)", t) else 0))
         return Day(d, names[d.weekday()]), _cut(t, m)
     if (m := _NTH.search(t)) and 1 <= int(m.group(1)) <= 31:
-        d = _next_day_of_month(today, int(m.group(1)))
-        if d:
-            nth = f"{d.day}." if language == "de" else f"{d.day}{_suffix(d.day)}"
+        if nth_day := _next_day_of_month(today, int(m.group(1))):
+            nth = f"{nth_day.day}." if language == "de" else f"{nth_day.day}{_suffix(nth_day.day)}"
             joiner = ", den " if language == "de" else " the "
-            return Day(d, f"{names[d.weekday()]}{joiner}{nth}"), _cut(t, m)
+            return Day(nth_day, f"{names[nth_day.weekday()]}{joiner}{nth}"), _cut(t, m)
     return None
 
 

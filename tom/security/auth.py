@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from tom.config import Settings
 from tom.security.login_page import login_page
@@ -89,7 +90,7 @@ class OperatorAuth:
     # --- middleware ----------------------------------------------------------------------------
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in (LOGIN, LOGOUT, SESSION):
             response: web.StreamResponse = await self._auth_endpoint(request)
         elif not self.required or is_open_route(request) or self.authenticated(request):
@@ -168,7 +169,8 @@ class OperatorAuth:
         return response
 
 
-def auth_middleware(settings: Settings, *, clock: Callable[[], float] = time.monotonic):
+def auth_middleware(settings: Settings, *,
+                    clock: Callable[[], float] = time.monotonic) -> Middleware:
     """The aiohttp middleware guarding operator routes (see the module docstring)."""
     return OperatorAuth(settings, clock=clock).middleware
 

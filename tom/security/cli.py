@@ -11,7 +11,7 @@ from tom.security.passwords import DEFAULT_ITERATIONS, hash_password
 MIN_PASSWORD_CHARS = 8
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `hash-password` to the `tom` command line."""
     cmd = sub.add_parser("hash-password",
                          help="hash an operator password for [auth] operator_password_hash")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 log = structlog.get_logger(__name__)
 
@@ -77,12 +78,13 @@ class RateLimiter:
         return len(self._buckets)
 
 
-def rate_limit_middleware(limiter: RateLimiter, paths: Iterable[str] = CONNECT_PATHS):
+def rate_limit_middleware(limiter: RateLimiter,
+                          paths: Iterable[str] = CONNECT_PATHS) -> Middleware:
     """aiohttp middleware refusing requests to `paths` with 429 when their source is over limit."""
     limited = frozenset(paths)
 
     @web.middleware
-    async def middleware(request: web.Request, handler):
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in limited:
             source = request.remote or "unknown"
             if not limiter.allow(source):
