@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from tomtest import e2e_settings, running_server
 
+from tom.bench import twilio_caller as tc
 from tom.bench.caller import place_call
 from tom.bench.wer import wer
-from tom.telephony import twilio_wire as tw
 
 pytestmark = pytest.mark.e2e
 
@@ -78,9 +78,9 @@ async def test_voice_webhook_returns_connect_stream(server):
 async def test_dtmf_zero_transfers(server):
     async with aiohttp.ClientSession() as http, http.ws_connect(
             f"{server.url}/twilio/stream") as ws:
-        await ws.send_str(tw.connected_message())
-        await ws.send_str(tw.start_message("MZdtmf", "CAdtmf", {"caller": "+1555"}))
-        await ws.send_str(tw.dtmf_message("MZdtmf", "0"))
+        await ws.send_str(tc.connected_message())
+        await ws.send_str(tc.start_message("MZdtmf", "CAdtmf", {"caller": "+1555"}))
+        await ws.send_str(tc.dtmf_message("MZdtmf", "0"))
         async with asyncio.timeout(30):
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
@@ -118,8 +118,8 @@ async def test_silent_caller_is_reprompted_then_hung_up(tmp_path):
     async with running_server(settings) as srv:
         async with aiohttp.ClientSession() as http, http.ws_connect(
                 f"{srv.url}/twilio/stream") as ws:
-            await ws.send_str(tw.start_message("MZidle", "CAidle", {}))
-            silence = tw.inbound_media_message("MZidle", b"\xff" * 160, 1, 0)
+            await ws.send_str(tc.start_message("MZidle", "CAidle", {}))
+            silence = tc.inbound_media_message("MZidle", b"\xff" * 160, 1, 0)
 
             async def keep_line_open():
                 while not ws.closed:

@@ -19,8 +19,8 @@ import aiohttp
 import numpy as np
 import structlog
 
+from tom.bench import twilio_caller
 from tom.bench.line import PhoneLine, Received
-from tom.telephony import twilio_wire as wire
 
 log = structlog.get_logger(__name__)
 
@@ -210,9 +210,9 @@ async def _run_call(ws: aiohttp.ClientWebSocketResponse, result: CallResult,
     receiver = asyncio.create_task(line.receive())
     pacer: asyncio.Task[None] | None = None
     try:
-        await line.send_text(wire.connected_message())
-        await line.send_text(wire.start_message(result.stream_sid, result.call_sid,
-                                                {"caller": caller}, sequence=1))
+        await line.send_text(twilio_caller.connected_message())
+        await line.send_text(twilio_caller.start_message(
+            result.stream_sid, result.call_sid, {"caller": caller}, sequence=1))
         result.started_ns = time.monotonic_ns()
         pacer = asyncio.create_task(line.pace())
         try:
