@@ -117,7 +117,8 @@ class OutboundSink(abc.ABC):
         """Release the connection; safe to call when it is already closed."""
 
 
-async def pump_outbound(call: BridgedCall, sink: OutboundSink, hangup_delay_s: float) -> None:
+async def pump_outbound(call: BridgedCall, sink: OutboundSink, hangup_delay_s: float, *,
+                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
     """Deliver the call's outbound items to `sink` until the call ends or the sink closes.
 
     After `EndOut` it waits `hangup_delay_s` (audio already sent is still playing at the far
@@ -135,7 +136,7 @@ async def pump_outbound(call: BridgedCall, sink: OutboundSink, hangup_delay_s: f
                 case ClearOut():
                     await sink.send_clear()
                 case EndOut(action=action):
-                    await asyncio.sleep(hangup_delay_s)
+                    await sleep(hangup_delay_s)
                     await sink.hang_up(action)
                     return
     except ConnectionError:
