@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import aiohttp
 import structlog
 
-from tom.audio import ulaw_decode, ulaw_encode
+from tom.audio import PHONE_RATE, ulaw_decode, ulaw_encode
 from tom.bench import twilio_caller
 from tom.telephony.twilio_wire import ProtocolError
 
 log = structlog.get_logger(__name__)
 
-RATE = 8000
+RATE = PHONE_RATE
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_NS = 20_000_000
 SILENCE = b"\xff" * FRAME_SAMPLES  # μ-law zero

@@ -28,6 +28,7 @@ from tom.telephony.bridge import CallHost, OutboundSink, pump_outbound
 from tom.telephony.pacing import FRAME_S
 
 MIC_RATE = 16000
+MIC_BLOCK = frame_bytes(MIC_RATE) // 2  # samples per 20 ms callback
 IDLE_STATE = "listening"  # the call's state once TOM has finished and waits for the caller
 SETTLE_AFTER_S = 1.5  # after the file, hang up once the call is idle this long into the tail
 
@@ -224,9 +225,9 @@ async def talk_mic(assistant: CallHost, *, as_json: bool = False,
         outdata[:] = buf + bytes(need - len(buf))
 
     sink = _LocalSink(playback.append, playback.clear)
-    with sd.RawInputStream(MIC_RATE, blocksize=320, channels=1, dtype="int16",
+    with sd.RawInputStream(MIC_RATE, blocksize=MIC_BLOCK, channels=1, dtype="int16",
                            callback=on_input), \
-            sd.RawOutputStream(MIC_RATE, blocksize=320, channels=1, dtype="int16",
+            sd.RawOutputStream(MIC_RATE, blocksize=MIC_BLOCK, channels=1, dtype="int16",
                                callback=on_output):
         print("Talking to TOM — press Ctrl+C to hang up.", file=sys.stderr)
         try:
