@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 
@@ -24,13 +24,29 @@ from tom.audio import (
     write_wav,
 )
 from tom.monitor import events as ev
-from tom.telephony.bridge import CallHost, OutboundSink, pump_outbound
+from tom.telephony.bridge import BridgedCall, OutboundSink, pump_outbound
 from tom.telephony.pacing import FRAME_S
 
 MIC_RATE = 16000
 MIC_BLOCK = frame_bytes(MIC_RATE) // 2  # samples per 20 ms callback
-IDLE_STATE = "listening"  # the call's state once TOM has finished and waits for the caller
 SETTLE_AFTER_S = 1.5  # after the file, hang up once the call is idle this long into the tail
+
+
+class LocalCall(BridgedCall, Protocol):
+    @property
+    def idle(self) -> bool:
+        """Nothing is happening on the line: the caller is silent, TOM has nothing to say."""
+        ...
+
+
+class LocalHost(Protocol):
+    """What `tom talk` uses of the assistant."""
+
+    @property
+    def bus(self) -> ev.EventBus: ...
+
+    async def open_call(self, *, transport: str, caller: str = "", call_id: str | None = None,
+                        in_rate: int = PHONE_RATE, out_rate: int = PHONE_RATE) -> LocalCall: ...
 
 
 @dataclass
@@ -66,7 +82,6 @@ class TurnCollector:
         self.call_id = call_id
         self.turns: dict[int, TurnReport] = {}
         self.emit = emit
-        self.idle = False  # TOM is done talking and thinking; the line waits for the caller
 
     def _report(self, turn: int) -> TurnReport:
         return self.turns.setdefault(turn, TurnReport(turn))
@@ -84,8 +99,6 @@ class TurnCollector:
                 self.emit(report)
             case ev.TurnTimed(turn=turn, timings_ms=timings_ms):
                 self._report(turn).timings_ms = timings_ms
-            case ev.StateChanged(dest=dest):
-                self.idle = dest == IDLE_STATE
 
 
 class HeardAudio:
@@ -152,7 +165,7 @@ def _printer(as_json: bool, out: TextIO) -> Callable[[TurnReport], None]:
     return emit
 
 
-async def talk_wav(assistant: CallHost, wav_in: Path, wav_out: Path | None, *,
+async def talk_wav(assistant: LocalHost, wav_in: Path, wav_out: Path | None, *,
                    as_json: bool = False, tail_s: float = 8.0,
                    out: TextIO = sys.stdout) -> list[TurnReport]:
     """Play a WAV into a call in real time as a caller would; record what the caller hears."""
@@ -184,7 +197,7 @@ async def talk_wav(assistant: CallHost, wav_in: Path, wav_out: Path | None, *,
     while not call.ended and time.monotonic() < tail_start + tail_s:  # the line stays open
         call.feed(silence)
         await asyncio.sleep(FRAME_S)
-        if collector.idle and time.monotonic() > tail_start + SETTLE_AFTER_S:
+        if call.idle and time.monotonic() > tail_start + SETTLE_AFTER_S:
             break
     if not call.ended:
         await call.end(ev.Outcome.HUNG_UP_BY_CALLER, "end of input file")
@@ -194,7 +207,7 @@ async def talk_wav(assistant: CallHost, wav_in: Path, wav_out: Path | None, *,
     return [collector.turns[k] for k in sorted(collector.turns)]
 
 
-async def talk_mic(assistant: CallHost, *, as_json: bool = False,
+async def talk_mic(assistant: LocalHost, *, as_json: bool = False,
                    out: TextIO = sys.stdout) -> None:
     """Full duplex with the default microphone and speaker (sounddevice/PortAudio)."""
     try:
