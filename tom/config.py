@@ -38,6 +38,7 @@ class ServerSettings:
     shutdown_grace_s: float = _opt(10.0, min=0, max=3600)
     max_message_bytes: int = _opt(65536, min=1024, max=16 * 1024 * 1024)
     playback_lead_ms: int = _opt(100, min=20, max=2000)
+    hangup_delay_ms: int = _opt(300, min=0, max=10_000)
     dashboard_dir: str = _opt("")
     # New connections (call websockets, AudioSocket) per source address per minute; 0 = off.
     rate_limit_per_min: int = _opt(60, min=0, max=100_000)

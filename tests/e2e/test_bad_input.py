@@ -8,10 +8,10 @@ import uuid
 import aiohttp
 import pytest
 
+from tom.bench import twilio_caller as tc
 from tom.bench.caller import place_call
 from tom.monitor import events as ev
 from tom.telephony import audiosocket_wire as aw
-from tom.telephony import twilio_wire as tw
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +27,8 @@ class Errors:
 
 async def open_stream(http, server, sid: str):
     ws = await http.ws_connect(f"{server.url}/twilio/stream")
-    await ws.send_str(tw.connected_message())
-    await ws.send_str(tw.start_message(f"MZ{sid}", f"CA{sid}", {"caller": "+15550199"}))
+    await ws.send_str(tc.connected_message())
+    await ws.send_str(tc.start_message(f"MZ{sid}", f"CA{sid}", {"caller": "+15550199"}))
     await asyncio.sleep(0.3)
     return ws
 
@@ -68,10 +68,10 @@ async def test_media_before_start_and_wrong_codec_are_refused(server):
     errors = Errors(server.bus)
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(f"{server.url}/twilio/stream")
-        await ws.send_str(tw.inbound_media_message("MZx", b"\xff" * 160, 1, 0))
+        await ws.send_str(tc.inbound_media_message("MZx", b"\xff" * 160, 1, 0))
         assert await closed(ws) == 1008
         ws = await http.ws_connect(f"{server.url}/twilio/stream")
-        await ws.send_str(tw.start_message("MZpcm", "CApcm", {}, encoding="audio/l16",
+        await ws.send_str(tc.start_message("MZpcm", "CApcm", {}, encoding="audio/l16",
                                            rate=16000))
         assert await closed(ws) == 1008
     text = errors.messages()

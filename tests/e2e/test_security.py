@@ -24,7 +24,7 @@ from tom.config import ConfigError
 from tom.security.auth import COOKIE
 from tom.security.passwords import hash_password
 from tom.server import TomServer
-from tom.telephony import twilio_wire as tw
+from tom.telephony import twilio_signature as tw
 
 pytestmark = pytest.mark.e2e
 

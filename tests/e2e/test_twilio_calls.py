@@ -8,9 +8,11 @@ import aiohttp
 import pytest
 from tomtest import e2e_settings, running_server
 
+from tom.audio import rms_dbfs, ulaw_decode
+from tom.bench import twilio_caller as tc
 from tom.bench.caller import place_call
 from tom.bench.wer import wer
-from tom.telephony import twilio_wire as tw
+from tom.monitor import events as ev
 
 pytestmark = pytest.mark.e2e
 
@@ -78,9 +80,9 @@ async def test_voice_webhook_returns_connect_stream(server):
 async def test_dtmf_zero_transfers(server):
     async with aiohttp.ClientSession() as http, http.ws_connect(
             f"{server.url}/twilio/stream") as ws:
-        await ws.send_str(tw.connected_message())
-        await ws.send_str(tw.start_message("MZdtmf", "CAdtmf", {"caller": "+1555"}))
-        await ws.send_str(tw.dtmf_message("MZdtmf", "0"))
+        await ws.send_str(tc.connected_message())
+        await ws.send_str(tc.start_message("MZdtmf", "CAdtmf", {"caller": "+1555"}))
+        await ws.send_str(tc.dtmf_message("MZdtmf", "0"))
         async with asyncio.timeout(30):
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
@@ -101,14 +103,27 @@ async def test_three_calls_at_once_all_complete(server, turn):
 async def test_one_call_over_max_hears_busy(tmp_path, turn):
     settings = e2e_settings(tmp_path, server={"max_calls": 1})
     async with running_server(settings) as srv:
+        errors: list[ev.CallError] = []
+        srv.bus.listen(lambda e: isinstance(e, ev.CallError) and errors.append(e))
         first = asyncio.create_task(place_call(srv.url, [turn("Where are you located?")]))
-        await asyncio.sleep(1.5)
-        busy = await place_call(srv.url, [turn("Hello?")])
-        await first
+        await asyncio.sleep(1.5)  # the first call holds the only line
+        received = []
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+                f"{srv.url}/twilio/stream") as ws:
+            await ws.send_str(tc.connected_message())
+            await ws.send_str(tc.start_message("MZbusy", "CAbusy", {"caller": "+15550111"}))
+            async with asyncio.timeout(30):
+                async for msg in ws:  # ends when TOM closes: the caller never hangs up
+                    received.append(tc.parse_outbound(msg.data))
+        assert ws.close_code == 1000  # a normal close by TOM, not an error
+        assert received and {m["event"] for m in received} == {"media"}
+        heard = ulaw_decode(b"".join(m["payload"] for m in received))
+        message = await srv.assistant.busy_audio(8000)  # the same sentence, synthesised again
+        assert abs(len(heard) - len(message)) < 0.25 * len(message), "the whole busy message"
+        assert rms_dbfs(heard) > -40.0  # audible speech, not silence
+        assert srv.assistant.registry.get("CAbusy").outcome == "busy"
+        assert not errors, errors  # a busy line is not an error
         assert (await first).ok
-        assert busy.closed_by == "tom" or busy.failure
-        assert busy.audio, "the busy caller hears a message"
-        assert srv.assistant.registry.get(busy.call_sid).outcome == "busy"
         rendered = srv.metrics.render()[0].decode()
         assert "tom_calls_rejected_total 1.0" in rendered
 
@@ -118,8 +133,8 @@ async def test_silent_caller_is_reprompted_then_hung_up(tmp_path):
     async with running_server(settings) as srv:
         async with aiohttp.ClientSession() as http, http.ws_connect(
                 f"{srv.url}/twilio/stream") as ws:
-            await ws.send_str(tw.start_message("MZidle", "CAidle", {}))
-            silence = tw.inbound_media_message("MZidle", b"\xff" * 160, 1, 0)
+            await ws.send_str(tc.start_message("MZidle", "CAidle", {}))
+            silence = tc.inbound_media_message("MZidle", b"\xff" * 160, 1, 0)
 
             async def keep_line_open():
                 while not ws.closed:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tom.audio import ulaw_decode, ulaw_encode
+from tom.bench import twilio_caller as tc
 from tom.telephony import audiosocket_wire as asw
 from tom.telephony import twilio_wire as tw
 
@@ -27,16 +28,16 @@ json_values = st.recursive(
 )
 sids = st.text(max_size=12)
 valid_messages = st.one_of(
-    st.just(tw.connected_message()),
-    st.builds(tw.start_message, sids, sids,
+    st.just(tc.connected_message()),
+    st.builds(tc.start_message, sids, sids,
               st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
               st.sampled_from(["audio/x-mulaw", "audio/x-l16"]), st.sampled_from([8000, 16000])),
-    st.builds(tw.inbound_media_message, sids, st.binary(max_size=40),
+    st.builds(tc.inbound_media_message, sids, st.binary(max_size=40),
               st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**6),
               sequence=st.none() | st.integers(min_value=0)),
-    st.builds(tw.dtmf_message, sids, st.sampled_from(sorted(tw.DTMF_DIGITS))),
-    st.builds(tw.mark_echo_message, sids, st.text(max_size=10)),
-    st.builds(tw.stop_message, sids, sids),
+    st.builds(tc.dtmf_message, sids, st.sampled_from(sorted(tw.DTMF_DIGITS))),
+    st.builds(tc.mark_echo_message, sids, st.text(max_size=10)),
+    st.builds(tc.stop_message, sids, sids),
 ).map(json.loads)
 
 
@@ -113,11 +114,11 @@ def test_twilio_mutated_messages(value):
        ts=st.integers(min_value=0, max_value=10**12),
        params=st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=5))
 def test_twilio_caller_messages_round_trip(sid, ulaw, chunk, ts, params):
-    media = tw.parse_message(tw.inbound_media_message(sid, ulaw, chunk, ts), max_bytes=10**6)
+    media = tw.parse_message(tc.inbound_media_message(sid, ulaw, chunk, ts), max_bytes=10**6)
     assert media == tw.Media(sid, ulaw, "inbound", chunk, ts)
-    start = tw.parse_message(tw.start_message(sid, "CA1", params))
+    start = tw.parse_message(tc.start_message(sid, "CA1", params))
     assert isinstance(start, tw.Start) and start.custom_parameters == params
-    assert tw.parse_outbound(tw.media_message(sid, ulaw))["payload"] == ulaw
+    assert tc.parse_outbound(tw.media_message(sid, ulaw))["payload"] == ulaw
 
 
 # --- AudioSocket ------------------------------------------------------------------------------

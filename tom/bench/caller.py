@@ -19,8 +19,9 @@ import aiohttp
 import numpy as np
 import structlog
 
+from tom.audio import PHONE_RATE
+from tom.bench import twilio_caller
 from tom.bench.line import PhoneLine, Received
-from tom.telephony import twilio_wire as wire
 
 log = structlog.get_logger(__name__)
 
@@ -138,7 +139,7 @@ def stream_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
 
 
-def speech_bounds(pcm: bytes, rate: int = 8000, floor_dbfs: float = -50.0,
+def speech_bounds(pcm: bytes, rate: int = PHONE_RATE, floor_dbfs: float = -50.0,
                   below_peak_db: float = 35.0) -> tuple[int, int]:
     """Sample range [start, end) of the voiced part of PCM16, by 20 ms frame energy."""
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
@@ -199,7 +200,7 @@ async def place_call(url: str, turns: list[CallerTurn], *, token: str = "",
 
 
 def _call_budget(turns: list[CallerTurn], t: Timeouts) -> float:
-    speech = sum(len(turn.audio) / 2 / 8000 + turn.pause_ms / 1000 for turn in turns)
+    speech = sum(len(turn.audio) / 2 / PHONE_RATE + turn.pause_ms / 1000 for turn in turns)
     return t.greeting_s + t.max_reply_s + speech + len(turns) * (t.answer_s + t.max_reply_s)
 
 
@@ -210,9 +211,9 @@ async def _run_call(ws: aiohttp.ClientWebSocketResponse, result: CallResult,
     receiver = asyncio.create_task(line.receive())
     pacer: asyncio.Task[None] | None = None
     try:
-        await line.send_text(wire.connected_message())
-        await line.send_text(wire.start_message(result.stream_sid, result.call_sid,
-                                                {"caller": caller}, sequence=1))
+        await line.send_text(twilio_caller.connected_message())
+        await line.send_text(twilio_caller.start_message(
+            result.stream_sid, result.call_sid, {"caller": caller}, sequence=1))
         result.started_ns = time.monotonic_ns()
         pacer = asyncio.create_task(line.pace())
         try:
@@ -326,7 +327,7 @@ class _Script:
         start = start if turn.speech_start is None else turn.speech_start
         end = end if turn.speech_end is None else turn.speech_end
         utt = self.line.speak(turn.audio, start, end)
-        await self.line.wait_for(lambda: utt.done.done(), len(turn.audio) / 16000 + 5.0)
+        await self.line.wait_for(lambda: utt.done.done(), len(turn.audio) / 2 / PHONE_RATE + 5.0)
         self._check_line(f"while the caller spoke turn {turn.id!r}")
         if not utt.done.done():
             raise _CallFailed(f"could not send the audio of turn {turn.id!r} in time")

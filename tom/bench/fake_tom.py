@@ -12,6 +12,7 @@ import base64
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -41,7 +42,7 @@ class FakeTom:
     delay_per_call_ms: int = 0  # extra answer delay per open call: a TOM that slows with load
     speech_dbfs: float = -40.0
     log: list[tuple[str, int, str]] = field(default_factory=list)  # (event, t_ns, detail)
-    starts: list[dict] = field(default_factory=list)
+    starts: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)  # ?token= of each connection
     open_calls: int = 0
     _runner: web.AppRunner | None = None
@@ -95,7 +96,7 @@ class _FakeCall:
     talking_until: int = 0
     marks: int = 0
 
-    async def on_message(self, data: dict) -> bool:
+    async def on_message(self, data: dict[str, Any]) -> bool:
         """Handle one caller message; False ends the call."""
         event, now = data.get("event"), time.monotonic_ns()
         if event == "start":

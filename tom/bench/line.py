@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import aiohttp
 import structlog
 
-from tom.audio import ulaw_decode, ulaw_encode
-from tom.telephony import twilio_wire as wire
+from tom.audio import PHONE_RATE, ulaw_decode, ulaw_encode
+from tom.bench import twilio_caller
+from tom.telephony.twilio_wire import ProtocolError
 
 log = structlog.get_logger(__name__)
 
-RATE = 8000
+RATE = PHONE_RATE
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_NS = 20_000_000
 SILENCE = b"\xff" * FRAME_SAMPLES  # μ-law zero
@@ -113,7 +114,7 @@ class PhoneLine:
         utt = self._queue[0] if self._queue else None
         frame = utt.frames[utt.pos] if utt else SILENCE
         self._chunk += 1
-        await self.ws.send_str(wire.inbound_media_message(
+        await self.ws.send_str(twilio_caller.inbound_media_message(
             self.stream_sid, frame, self._chunk, (self._chunk - 1) * 20, sequence=self._next_seq()))
         if utt is None:
             return
@@ -131,8 +132,8 @@ class PhoneLine:
         now = time.monotonic_ns()
         while self._pending_marks and self._pending_marks[0][0] <= now:
             _, name = self._pending_marks.pop(0)
-            await self.ws.send_str(wire.mark_echo_message(self.stream_sid, name,
-                                                          sequence=self._next_seq()))
+            await self.ws.send_str(twilio_caller.mark_echo_message(
+                self.stream_sid, name, sequence=self._next_seq()))
             self.marks_echoed += 1
 
     async def send_text(self, text: str) -> None:
@@ -140,8 +141,8 @@ class PhoneLine:
 
     async def send_stop(self, call_sid: str) -> None:
         if not self.ws.closed:
-            await self.ws.send_str(wire.stop_message(self.stream_sid, call_sid,
-                                                     sequence=self._next_seq()))
+            await self.ws.send_str(twilio_caller.stop_message(
+                self.stream_sid, call_sid, sequence=self._next_seq()))
 
     # --- receiving -------------------------------------------------------------------------------
 
@@ -162,8 +163,8 @@ class PhoneLine:
     def _on_text(self, text: str) -> None:
         now = time.monotonic_ns()
         try:
-            msg = wire.parse_outbound(text)
-        except wire.ProtocolError as exc:
+            msg = twilio_caller.parse_outbound(text)
+        except ProtocolError as exc:
             self.protocol_errors.append(str(exc))
             self._wake.set()
             return

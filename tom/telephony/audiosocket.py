@@ -11,27 +11,26 @@ import ipaddress
 
 import structlog
 
-from tom.dispatcher import CallsBusy
-from tom.engine.playback import AudioOut, EndOut
+from tom.monitor import events as ev
+from tom.security.ratelimit import RateLimiter
 from tom.telephony import audiosocket_wire as aw
-from tom.telephony.pacing import paced_frames
+from tom.telephony.bridge import CallHost, CallLine, OutboundSink
 
-log = structlog.get_logger(__name__)
+log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 
-PHONE_RATE = 8000
 IDLE_TIMEOUT_S = 10.0  # Asterisk sends audio every 20 ms; silence this long means a dead peer
 
 
 class AudioSocketServer:
     """Accepts AudioSocket connections and runs one call per connection."""
 
-    def __init__(self, assistant, limiter=None) -> None:
+    def __init__(self, assistant: CallHost, limiter: RateLimiter | None = None) -> None:
         self.assistant = assistant
         self.limiter = limiter
         self.settings = assistant.settings.audiosocket
-        self.server: asyncio.base_events.Server | None = None
+        self.server: asyncio.Server | None = None
         self.port = 0
-        self._conns: set[asyncio.Task] = set()
+        self._conns: set[asyncio.Task[None]] = set()
         self._allowed = [ipaddress.ip_network(a, strict=False)
                          for a in self.settings.allowed_sources]
 
@@ -55,6 +54,7 @@ class AudioSocketServer:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        assert task is not None  # asyncio runs each connection's callback as a task
         self._conns.add(task)
         try:
             await _Connection(self, reader, writer).run()
@@ -71,103 +71,90 @@ class AudioSocketServer:
         return any(address in net for net in self._allowed)
 
 
+class AudioSocketSink(OutboundSink):
+    """TOM's side of an AudioSocket connection: PCM16 audio frames and a final hang-up."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+
+    @property
+    def closed(self) -> bool:
+        return self.writer.is_closing()
+
+    async def opened(self, call_id: str) -> None:
+        pass  # Asterisk announced the call itself (its UUID)
+
+    async def send_audio(self, pcm: bytes) -> None:
+        self.writer.write(aw.encode_audio(pcm))
+        await self.writer.drain()
+
+    async def send_mark(self, name: str) -> None:
+        pass  # AudioSocket has no marks; what was heard is estimated from the pacing
+
+    async def send_clear(self) -> None:
+        pass  # AudioSocket has no playback buffer to clear; pacing keeps what is queued short
+
+    async def hang_up(self, action: str) -> None:
+        self.writer.write(aw.encode_hangup())
+        await self.writer.drain()
+
+    async def abort(self, kind: str, message: str) -> None:
+        with contextlib.suppress(Exception):  # the peer may be gone already
+            self.writer.write(aw.encode_hangup())
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
 class _Connection:
+    """One AudioSocket connection: check the peer, read its UUID, then feed the call."""
+
     def __init__(self, server: AudioSocketServer, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self.server = server
-        self.assistant = server.assistant
-        self.reader, self.writer = reader, writer
+        self.reader = reader
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.peer = str(peer[0])
-        self.call = None
-        self.log = log.bind(peer=self.peer)
+        self.line = CallLine(server.assistant, AudioSocketSink(writer), transport="audiosocket",
+                             logger=log.bind(peer=self.peer))
 
     async def run(self) -> None:
-        sender = None
-        try:
-            if not self.server.allowed(self.peer):
-                self.log.warning("audiosocket peer not in audiosocket.allowed_sources")
-                return
-            if self.server.limiter is not None and not self.server.limiter.allow(self.peer):
-                self.log.warning("audiosocket connection refused: rate limit")
-                return
-            first = await asyncio.wait_for(aw.read_message(self.reader), IDLE_TIMEOUT_S)
-            call_id = str(aw.expect_uuid(first))
-            try:
-                self.call = await self.assistant.open_call(
-                    transport="audiosocket", caller="", call_id=call_id,
-                    in_rate=PHONE_RATE, out_rate=PHONE_RATE)
-            except CallsBusy:
-                await self._play_busy()
-                return
-            self.log = self.log.bind(call_id=call_id)
-            sender = asyncio.get_running_loop().create_task(self._send())
-            await self._receive()
-        except aw.ProtocolError as exc:
-            await self._fail("protocol", str(exc))
-        except TimeoutError:
-            await self._fail("protocol", f"no data from the AudioSocket peer for {IDLE_TIMEOUT_S:.0f} s")
-        except (ConnectionError, OSError) as exc:
-            if self.call is not None:
-                await self.call.end("hung_up_by_caller", f"connection lost: {exc}")
-        except Exception as exc:
-            self.log.exception("audiosocket connection failed")
-            await self._fail("internal", f"{type(exc).__name__}: {exc}")
-        finally:
-            if self.call is not None and not self.call.ended:
-                await self.call.end("hung_up_by_caller", "connection closed")
-            if sender is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(sender, 2)
-            self.writer.close()
-            with contextlib.suppress(Exception):
-                await self.writer.wait_closed()
-
-    async def _fail(self, kind: str, message: str) -> None:
-        if self.call is not None:
-            await self.call.fail(kind, message)
-        else:
-            self.log.warning("audiosocket connection refused", kind=kind, error=message)
-            self.assistant.bus.emit("error", "", kind=kind, message=message)
-        with contextlib.suppress(Exception):
-            self.writer.write(aw.encode_hangup())
+        await self.line.run(self._receive, closed_reason="connection closed")
 
     async def _receive(self) -> None:
-        while not self.call.ended:
-            message = await asyncio.wait_for(aw.read_message(self.reader), IDLE_TIMEOUT_S)
+        if not self.server.allowed(self.peer):
+            self.line.log.warning("audiosocket peer not in audiosocket.allowed_sources")
+            return
+        if self.server.limiter is not None and not self.server.limiter.allow(self.peer):
+            self.line.log.warning("audiosocket connection refused: rate limit")
+            return
+        call_id = str(aw.expect_uuid(await self._read()))
+        call = await self.line.open(caller="", call_id=call_id)
+        while call is not None and not call.ended:
+            message = await self._read()
             if message is None:
-                await self.call.end("hung_up_by_caller", "peer closed the connection")
+                await call.end(ev.Outcome.HUNG_UP_BY_CALLER, "peer closed the connection")
                 return
-            kind = message.kind
-            if kind == aw.Kind.AUDIO:
-                self.call.feed(message.payload)
-            elif kind == aw.Kind.DTMF:
-                await self.call.dtmf(message.digit)
-            elif kind == aw.Kind.HANGUP:
-                await self.call.end("hung_up_by_caller", "caller hung up")
-                return
-            elif kind == aw.Kind.ERROR:
-                await self.call.fail("peer", f"Asterisk reported error code {message.error_code}")
-                return
-            elif kind == aw.Kind.UUID:
-                raise aw.ProtocolError("a second UUID message on the same connection")
+            match message.kind:
+                case aw.Kind.AUDIO:
+                    call.feed(message.payload)
+                case aw.Kind.DTMF:
+                    await call.dtmf(message.digit)
+                case aw.Kind.HANGUP:
+                    await call.end(ev.Outcome.HUNG_UP_BY_CALLER, "caller hung up")
+                    return
+                case aw.Kind.ERROR:
+                    await call.fail("peer", f"Asterisk reported error code {message.error_code}")
+                    return
+                case aw.Kind.UUID:
+                    raise aw.ProtocolError("a second UUID message on the same connection")
 
-    async def _send(self) -> None:
-        async for item in self.call.outbound():
-            if isinstance(item, AudioOut):
-                self.writer.write(aw.encode_audio(item.pcm))
-                await self.writer.drain()
-            elif isinstance(item, EndOut):
-                await asyncio.sleep(0.2)
-                self.writer.write(aw.encode_hangup())
-                await self.writer.drain()
-                break
-            # ClearOut: AudioSocket has no playback buffer to clear; pacing keeps it short.
-
-    async def _play_busy(self) -> None:
-        pcm = await self.assistant.busy_audio(PHONE_RATE)
-        async for frame in paced_frames(pcm, PHONE_RATE):
-            self.writer.write(aw.encode_audio(frame))
-            await self.writer.drain()
-        self.writer.write(aw.encode_hangup())
-        await self.writer.drain()
+    async def _read(self) -> aw.AudioSocketMessage | None:
+        """The next message; a peer silent for IDLE_TIMEOUT_S is a protocol failure."""
+        try:
+            return await asyncio.wait_for(aw.read_message(self.reader), IDLE_TIMEOUT_S)
+        except TimeoutError:
+            raise aw.ProtocolError(
+                f"no data from the AudioSocket peer for {IDLE_TIMEOUT_S:.0f} s") from None

@@ -12,15 +12,18 @@ import uuid
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from tom.audio import PHONE_RATE, frame_bytes
+from tom.telephony import errors
+
 HEADER_BYTES = 3
 MAX_LENGTH_FIELD = 0xFFFF
 DEFAULT_MAX_PAYLOAD = 8000
-AUDIO_RATE = 8000  # kind 0x10 is signed linear 16-bit LE, 8 kHz, mono
-AUDIO_FRAME_BYTES = 320  # 20 ms at 8 kHz
+AUDIO_RATE = PHONE_RATE  # kind 0x10 is signed linear 16-bit LE, 8 kHz, mono
+AUDIO_FRAME_BYTES = frame_bytes(AUDIO_RATE)  # 20 ms
 DTMF_DIGITS = frozenset(b"0123456789*#ABCD")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(errors.ProtocolError):
     """The AudioSocket peer sent something TOM cannot accept; the text says what."""
 
 

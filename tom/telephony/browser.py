@@ -1,29 +1,31 @@
 """Calls from the dashboard's "Talk to TOM" button: PCM16 16 kHz over a websocket.
 
-Browser → TOM: binary PCM16 LE mono 16 kHz. TOM → browser: binary PCM16 of TOM's voice (paced),
-and JSON text messages `started`, `clear` (barge-in), `transcript`, `end`.
+Browser → TOM: binary PCM16 LE mono 16 kHz, or `{"type": "hangup"}`. TOM → browser: binary
+PCM16 of TOM's voice (paced), and JSON text messages `started`, `clear` (barge-in),
+`transcript`, `end`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+from typing import Any
 
 import structlog
 from aiohttp import WSMsgType, web
 
-from tom.dispatcher import CallsBusy
-from tom.engine.playback import AudioOut, ClearOut, EndOut
 from tom.monitor import events as ev
+from tom.telephony.bridge import CallHost, CallLine, OutboundSink
+from tom.telephony.errors import ProtocolError
 
-log = structlog.get_logger(__name__)
+log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 
 BROWSER_RATE = 16000
+WS_TOO_BIG = 1009
 
 
 class BrowserBridge:
-    def __init__(self, assistant) -> None:
+    def __init__(self, assistant: CallHost) -> None:
         self.assistant = assistant
 
     def add_routes(self, app: web.Application) -> None:
@@ -33,66 +35,96 @@ class BrowserBridge:
         settings = self.assistant.settings.server
         ws = web.WebSocketResponse(max_msg_size=settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)
-        try:
-            call = await self.assistant.open_call(transport="browser", caller="browser",
-                                                  in_rate=BROWSER_RATE, out_rate=BROWSER_RATE)
-        except CallsBusy:
-            await ws.send_json({"type": "end", "outcome": "busy"})
-            await ws.close()
-            return ws
-        await ws.send_json({"type": "started", "call_id": call.id})
-        sub = self.assistant.bus.subscribe(200)
-        tasks = [asyncio.get_running_loop().create_task(self._send(ws, call)),
-                 asyncio.get_running_loop().create_task(self._events(ws, call, sub))]
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.BINARY:
-                    if len(msg.data) % 2:
-                        await call.fail("protocol", "browser audio must be whole PCM16 samples")
-                        break
-                    call.feed(msg.data)
-                elif msg.type == WSMsgType.TEXT:
-                    data = _json(msg.data)
-                    if data.get("type") == "hangup":
-                        break
-                elif msg.type == WSMsgType.ERROR:
-                    await call.fail("protocol", f"websocket error: {ws.exception()}")
-                    break
-            if ws.close_code == 1009:
-                await call.fail("protocol", "browser message too large")
-        finally:
-            if not call.ended:
-                await call.end("hung_up_by_caller", "browser hung up")
-            sub.close()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            if not ws.closed:
-                await ws.send_json({"type": "end", "outcome": call.record.outcome})
-                await ws.close()
+        await _BrowserCall(self.assistant, ws).run()
         return ws
 
-    async def _send(self, ws: web.WebSocketResponse, call) -> None:
-        async for item in call.outbound():
-            if isinstance(item, AudioOut):
-                await ws.send_bytes(item.pcm)
-            elif isinstance(item, ClearOut):
-                await ws.send_json({"type": "clear"})
-            elif isinstance(item, EndOut):
-                await asyncio.sleep(0.3)
-                await ws.send_json({"type": "end", "outcome": item.action})
-                await ws.close()
-                return
 
-    async def _events(self, ws: web.WebSocketResponse, call, sub) -> None:
+class BrowserSink(OutboundSink):
+    """TOM's side of a browser call: binary audio, JSON for everything else."""
+
+    def __init__(self, ws: web.WebSocketResponse, host: CallHost) -> None:
+        self.ws = ws
+        self.host = host
+        self.call_id = ""
+
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
+
+    async def opened(self, call_id: str) -> None:
+        self.call_id = call_id
+        await self.ws.send_json({"type": "started", "call_id": call_id})
+
+    async def send_audio(self, pcm: bytes) -> None:
+        await self.ws.send_bytes(pcm)
+
+    async def send_mark(self, name: str) -> None:
+        pass  # the browser plays what arrives; it does not report back what was heard
+
+    async def send_clear(self) -> None:
+        await self.ws.send_json({"type": "clear"})
+
+    async def hang_up(self, action: str) -> None:
+        await self._end(action)
+
+    async def abort(self, kind: str, message: str) -> None:
+        await self._end(ev.Outcome.ERROR)
+
+    async def close(self) -> None:
+        if not self.ws.closed:
+            record = self.host.registry.get(self.call_id)
+            await self._end(record.outcome if record is not None else None)
+
+    async def _end(self, outcome: str | None) -> None:
+        await self.ws.send_json({"type": "end", "outcome": outcome})
+        await self.ws.close()
+
+
+class _BrowserCall:
+    """One dashboard call: feed the microphone to the call, forward its transcripts."""
+
+    def __init__(self, host: CallHost, ws: web.WebSocketResponse) -> None:
+        self.host = host
+        self.ws = ws
+        self.line = CallLine(host, BrowserSink(ws, host), transport="browser", logger=log)
+
+    async def run(self) -> None:
+        await self.line.run(self._receive, closed_reason="browser hung up")
+
+    async def _receive(self) -> None:
+        call = await self.line.open(caller="browser", rate=BROWSER_RATE, busy_message=False)
+        if call is None:
+            return
+        sub = self.host.bus.subscribe(200)
+        forward = asyncio.get_running_loop().create_task(self._transcripts(call.id, sub))
+        try:
+            async for msg in self.ws:
+                if call.ended:  # TOM hung up; the end message is on its way
+                    return
+                if msg.type == WSMsgType.BINARY:
+                    if len(msg.data) % 2:
+                        raise ProtocolError("browser audio must be whole PCM16 samples")
+                    call.feed(msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    if _json(msg.data).get("type") == "hangup":
+                        return
+                elif msg.type == WSMsgType.ERROR:
+                    raise ProtocolError(f"websocket error: {self.ws.exception()}")
+            if self.ws.close_code == WS_TOO_BIG:
+                raise ProtocolError("browser message too large")
+        finally:
+            sub.close()
+            forward.cancel()
+            await asyncio.wait({forward})
+
+    async def _transcripts(self, call_id: str, sub: ev.Subscription) -> None:
         async for event in sub:
-            if event.call_id == call.id and event.type == ev.TRANSCRIPT and not ws.closed:
-                await ws.send_str(json.dumps({"type": "transcript", **event.data},
-                                             ensure_ascii=False))
+            if isinstance(event, ev.Transcript) and event.call_id == call_id and not self.ws.closed:
+                await self.ws.send_str(json.dumps({"type": "transcript", **event.data},
+                                                  ensure_ascii=False))
 
 
-def _json(text: str) -> dict:
+def _json(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError:
