@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 import structlog
 from transitions import Machine, MachineError
@@ -51,7 +53,7 @@ STATES = [*(s.value for s in TomState), CALLER_SPEAKING]  # every combined state
 _T = TomState
 LIVE = [_T.CONNECTING, _T.GREETING, _T.LISTENING, _T.THINKING, _T.SPEAKING]
 # trigger, from, to: TOM's side of the call-flow spec.
-TOM_TRANSITIONS = [
+TOM_TRANSITIONS: list[list[Any]] = [
     ["greet", _T.CONNECTING, _T.GREETING],
     ["listen", [_T.CONNECTING, _T.GREETING, _T.LISTENING, _T.THINKING, _T.SPEAKING],
      _T.LISTENING],
@@ -61,7 +63,7 @@ TOM_TRANSITIONS = [
     ["finish", [*LIVE, _T.TRANSFERRING], _T.ENDING],
     ["close", list(TomState), _T.ENDED],
 ]
-CALLER_TRANSITIONS = [
+CALLER_TRANSITIONS: list[list[Any]] = [
     ["starts", CallerState.SILENT, CallerState.SPEAKING],
     ["stops", CallerState.SPEAKING, CallerState.SILENT],
 ]
@@ -77,7 +79,7 @@ class _Side:
 
     state: str
 
-    def __init__(self, states: list[str], transitions: list[list[object]], initial: str) -> None:
+    def __init__(self, states: Sequence[str], transitions: list[list[Any]], initial: str) -> None:
         self.machine = Machine(model=self, states=states, transitions=transitions,
                                initial=initial, auto_transitions=False)
 

@@ -33,19 +33,40 @@ def frames(n: int) -> list[bytes]:
     return [bytes([i % 256]) * 320 for i in range(n)]
 
 
+class Sent(list):
+    """(ns, item) for everything the player put out; `frames(n)` waits until n frames left."""
+
+    def __init__(self, time: FakeTime) -> None:
+        super().__init__()
+        self.time = time
+        self.waiting: tuple[int, asyncio.Event] | None = None
+
+    def __call__(self, item: object) -> None:
+        self.append((self.time.now, item))
+        if self.waiting and self.count_audio() >= self.waiting[0]:
+            self.waiting[1].set()
+
+    def count_audio(self) -> int:
+        return sum(isinstance(item, AudioOut) for _, item in self)
+
+    async def frames(self, n: int) -> None:
+        self.waiting = (n, asyncio.Event())
+        if self.count_audio() < n:
+            await asyncio.wait_for(self.waiting[1].wait(), 5)
+
+
 @pytest.fixture
 async def line():
-    """A player on fake time; `sent` holds (ns, item) for everything it put out."""
+    """A player on fake time and what it sent."""
     time = FakeTime()
-    sent: list[tuple[int, object]] = []
+    sent = Sent(time)
+    tasks: list[asyncio.Task] = []
 
     def make(lead_ms: int) -> Player:
-        player = Player(lambda item: sent.append((time.now, item)), lead_ms=lead_ms,
-                        clock=time.clock, sleep=time.sleep)
+        player = Player(sent, lead_ms=lead_ms, clock=time.clock, sleep=time.sleep)
         tasks.append(asyncio.create_task(player.run()))
         return player
 
-    tasks: list[asyncio.Task] = []
     yield make, time, sent
     for task in tasks:
         task.cancel()
@@ -69,12 +90,11 @@ async def test_plays_in_real_time_with_marks(line):
 
 
 async def test_clear_keeps_only_what_was_heard(line):
-    make, time, _ = line
+    make, time, sent = line
     player = make(lead_ms=20)
     player.add(Segment("one two three four five six seven eight nine ten", frames(50), "a"))
     player.add(Segment("never heard", frames(10), "b"))
-    while player.queue[0].sent < 25:  # half of the first sentence has gone out
-        await asyncio.sleep(0)
+    await sent.frames(25)  # half of the first sentence has gone out
     heard = player.clear()
     assert heard == "one two three four five"
     assert not player.playing
@@ -90,12 +110,11 @@ async def test_a_segment_first_frame_reports_when_it_left(line):
 
 
 async def test_without_mark_echoes_a_sentence_counts_once_sent(line):
-    make, _, _ = line
+    make, _, sent = line
     player = make(lead_ms=200)
     player.add(Segment("First.", frames(5), "a"))
     player.add(Segment("Second one here.", frames(30), "b"))
-    while player.queue and player.queue[0].sent < 15:
-        await asyncio.sleep(0)
+    await sent.frames(20)
     # the whole first sentence and half the second were sent: today's estimate
     assert player.clear() == "First. Second one"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,7 +40,7 @@ class StreamTiming:
 class ChatModel(Protocol):
     def stream(self, messages: Messages, *, max_tokens: int | None = None,
                temperature: float | None = None,
-               timing: StreamTiming | None = None) -> AsyncIterator[str]: ...
+               timing: StreamTiming | None = None) -> AsyncGenerator[str, None]: ...
 
     async def close(self) -> None: ...
 
@@ -75,7 +75,7 @@ class LlamaChat:
 
     async def stream(self, messages: Messages, *, max_tokens: int | None = None,
                      temperature: float | None = None,
-                     timing: StreamTiming | None = None) -> AsyncIterator[str]:
+                     timing: StreamTiming | None = None) -> AsyncGenerator[str, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         cancelled = threading.Event()
@@ -146,7 +146,7 @@ class OpenAIChat:
 
     async def stream(self, messages: Messages, *, max_tokens: int | None = None,
                      temperature: float | None = None,
-                     timing: StreamTiming | None = None) -> AsyncIterator[str]:
+                     timing: StreamTiming | None = None) -> AsyncGenerator[str, None]:
         url = self.settings.base_url.rstrip("/") + "/chat/completions"
         body: dict[str, Any] = {"model": self.settings.model, "messages": messages, "stream": True,
                 "max_tokens": max_tokens or self.settings.max_tokens,
