@@ -148,8 +148,7 @@ async def talk_wav(assistant, wav_in: Path, wav_out: Path | None, *, as_json: bo
 
 
 def _settled(call) -> bool:
-    busy_turn = call._turn_task is not None and not call._turn_task.done()
-    return not (call.player.playing or call.detector.speaking or busy_turn)
+    return call.idle
 
 
 async def talk_mic(assistant, *, as_json: bool = False, out=sys.stdout) -> None:
