@@ -246,15 +246,14 @@ class TurnTaking:
             body.close()
             return
         self._cancel_silence()
-        speech.attach(self.tasks.spawn(self._speaking(speech, body), name))
+        task = self.tasks.spawn(body, name)
+        task.add_done_callback(lambda _: self._speech_over(speech))
+        speech.attach(task)
 
-    async def _speaking(self, speech: Speech, body: Coroutine[Any, Any, None]) -> None:
-        try:
-            await body
-        finally:
-            if speech is self.current:
-                self.current = None
-                self._restart_silence()
+    def _speech_over(self, speech: Speech) -> None:
+        if speech is self.current:
+            self.current = None
+            self._restart_silence()
 
     def close(self) -> None:
         """The call ended: no new speech, no timer."""
