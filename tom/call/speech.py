@@ -80,6 +80,11 @@ class Speech:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def done(self) -> bool:
+        """It ran and is over (played out, interrupted or failed)."""
+        return self._task is not None and self._task.done()
+
     async def wait(self) -> None:
         """Until this speech is over, however it ended; never raises its task's error."""
         if self._task is not None:
