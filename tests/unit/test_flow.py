@@ -2,7 +2,14 @@
 
 import pytest
 
-from tom.flow import CALLER_SPEAKING, CallerState, CallFlow, InvalidTransition, TomState
+from tom.flow import (
+    CALLER_SPEAKING,
+    STATES,
+    CallerState,
+    CallFlow,
+    InvalidTransition,
+    TomState,
+)
 from tom.monitor import events as ev
 
 
@@ -34,6 +41,7 @@ def test_flow_reads_like_the_call_spec():
                         ("thinking", "speaking")]
     assert ("speaking", "caller_speaking") in seen  # barge-in
     assert ("caller_speaking", "ending") in seen
+    assert {state for change in seen for state in change} <= set(STATES)
 
 
 def test_the_caller_speaking_over_tom_keeps_that_tom_was_talking():
