@@ -299,3 +299,15 @@ async def test_end_of_speech_is_timed_from_when_the_audio_arrived(call_with):
     assert 250 <= timed.timings_ms["vad_wait"] <= 400  # by arrival; processing took no time
     # The caller stopped 30 frames (600 ms) before TOM even looked: that wait counts.
     assert timed.timings_ms["e2e"] >= 600
+
+
+async def test_an_end_cut_short_still_ends_the_call(call_with):
+    h = await call_with(greeting=GREETING)
+    await h.clock.advance(0.3)
+    ending = asyncio.create_task(h.call.end("hung_up_by_caller", "caller hung up"))
+    await asyncio.sleep(0)  # it is waiting for the call's tasks to stop
+    ending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await ending
+    assert h.call.ended and len(h.of(ev.CallEnded)) == 1
+    await settle()

@@ -97,8 +97,8 @@ class Call:
         """End the call once: stop every task, keep what was said, publish `CallEnded`."""
         if self._ended.is_set():
             return
-        self._ended.set()
         self.outcome = ev.Outcome(outcome)
+        self._ended.set()
         if self._time_limit is not None:
             self._time_limit.cancel()
         self.turns.close()
@@ -107,13 +107,17 @@ class Call:
         heard = self.voice.stop()
         if heard:
             self.responder.heard(heard, interrupted=playing)
-        await self._tasks.cancel_all()
-        self.voice.close()
-        self.flow.close()
-        duration = round((self.clock.now_ns() - self.record.started_ns) / 1e9, 2)
-        self.log.info("call ended", outcome=str(self.outcome), reason=reason, duration_s=duration)
-        self.bus.publish(ev.CallEnded(call_id=self.id, outcome=self.outcome, duration_s=duration,
-                                      reason=reason, transport=self.record.transport))
+        try:
+            await self._tasks.cancel_all()
+        finally:  # even if whoever ends the call is cancelled meanwhile, the call is over
+            self.voice.close()
+            self.flow.close()
+            duration = round((self.clock.now_ns() - self.record.started_ns) / 1e9, 2)
+            self.log.info("call ended", outcome=str(self.outcome), reason=reason,
+                          duration_s=duration)
+            self.bus.publish(ev.CallEnded(call_id=self.id, outcome=self.outcome,
+                                          duration_s=duration, reason=reason,
+                                          transport=self.record.transport))
 
     async def close_politely(self, reason: str, timeout_s: float = 8.0) -> None:
         """Say goodbye, then hang up (server shutdown); ends hard if speaking takes too long."""
