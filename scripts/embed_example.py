@@ -9,19 +9,24 @@ import asyncio
 import sys
 
 from tom import Assistant, Settings
-from tom.audio import FrameSplitter, float_to_pcm16, read_wav, resample, write_wav
+from tom.audio import PHONE_RATE, float_to_pcm16, read_wav, resample, whole_frames, write_wav
 from tom.engine.playback import AudioOut, EndOut
-from tom.monitor.events import TRANSCRIPT
+from tom.monitor.events import Event, Transcript
+
+
+def show(event: Event) -> None:
+    if isinstance(event, Transcript):
+        print(f"{event.role}: {event.text}")
 
 
 async def main(wav_in: str, wav_out: str) -> None:
     audio, rate = read_wav(wav_in)
-    frames = FrameSplitter(8000).push(float_to_pcm16(resample(audio, rate, 8000)))
+    frames = whole_frames(float_to_pcm16(resample(audio, rate, PHONE_RATE)), PHONE_RATE)
     heard = bytearray()
     async with Assistant(Settings.load()) as tom:  # loads the models once, shared by all calls
-        tom.bus.listen(lambda e: e.type == TRANSCRIPT and print(f"{e.data['role']}: {e.data['text']}"))
-        call = await tom.open_call(transport="host", caller="+4930123456", in_rate=8000,
-                                   out_rate=8000)
+        tom.bus.listen(show)
+        call = await tom.open_call(transport="host", caller="+4930123456", in_rate=PHONE_RATE,
+                                   out_rate=PHONE_RATE)
 
         async def play_out() -> None:  # your host sends these frames to the caller
             async for item in call.outbound():
@@ -36,7 +41,7 @@ async def main(wav_in: str, wav_out: str) -> None:
             await asyncio.sleep(0.02)
         await call.end("hung_up_by_caller", "host hung up")
         await player
-    write_wav(wav_out, bytes(heard), 8000)
+    write_wav(wav_out, bytes(heard), PHONE_RATE)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ spin after every STT call and starve llama.cpp on a 2-core box (first token 4–
 """
 
 import os
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # CTranslate2's oneDNN keeps one compiled primitive per input shape; bound that cache.
@@ -16,7 +17,7 @@ __all__ = ["Assistant", "Call", "ConfigError", "Settings"]
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):  # lazy: importing tom must not load the heavy engines
+def __getattr__(name: str) -> Any:  # lazy: importing tom must not load the heavy engines
     if name == "Assistant":
         from tom.assistant import Assistant
 

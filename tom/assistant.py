@@ -4,27 +4,42 @@
         call = await tom.open_call(transport="host", caller="+4930123", in_rate=8000, out_rate=8000)
         call.feed(pcm16_8k)                       # caller audio, any chunk size
         async for item in call.outbound(): ...    # AudioOut / MarkOut / ClearOut / EndOut
+
+Start-up that fails half-way unwinds what it started (worker threads, LLM client, message store,
+webhook sender); `close()` may be called any number of times.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import structlog
 
 from tom import models
+from tom.audio import PHONE_RATE, float_to_pcm16, resample
+from tom.call import Call, CallEngines, new_call_id
+from tom.call.voice import VOLUME
 from tom.config import Settings
-from tom.dispatcher import CallRegistry, CallsBusy
+from tom.conversation.messages import MessageStore
+from tom.conversation.profile import Profile
+from tom.engine.llm import ChatModel
+from tom.engine.samples import Samples
+from tom.engine.stt import SpeechToText, Transcript
+from tom.engine.tts import Synthesis, TextToSpeech
+from tom.engine.vad import SileroStream
+from tom.engine.workers import Timed, Worker
 from tom.monitor.events import EventBus
+from tom.registry import CallRecord, CallRegistry, CallsBusy
 
 log = structlog.get_logger(__name__)
 
 STAGES = ("vad", "stt", "llm", "tts")
+Progress = Callable[[str, str], None]
 
 
 class Assistant:
@@ -33,22 +48,16 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, bus: EventBus | None = None) -> None:
         self.settings = settings or Settings.load()
         self.bus = bus or EventBus()
-        self.registry = CallRegistry(self.bus, self.settings.server.max_calls)
+        self.registry: CallRegistry[Call] = CallRegistry(self.bus, self.settings.server.max_calls)
         self.loaded: dict[str, models.LoadedModel] = {}
-        self.calls: dict[str, Any] = {}
-        self._watchers: set[asyncio.Task] = set()
         # One thread per engine: each model is used by one request at a time, and their thread
         # budgets (stt.threads, llm.threads, tts.threads) are sized together for the machine.
-        self._pools = {s: ThreadPoolExecutor(1, thread_name_prefix=f"tom-{s}") for s in STAGES}
-        self.profile = None
-        self.messages = None
-        self.webhook = None
-        self.llm = None
-        self.stt = None
-        self.tts = None
-        self.vad_session = None
-        self.ready = False
+        self.workers: dict[str, Worker] = {}
         self.accepting = True
+        self._engines: CallEngines | None = None
+        self._stt: SpeechToText | None = None
+        self._tts: TextToSpeech | None = None
+        self._running: contextlib.AsyncExitStack | None = None
 
     async def __aenter__(self) -> Assistant:
         await self.start()
@@ -57,34 +66,64 @@ class Assistant:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def start(self, progress: Callable[[str, str], None] | None = None) -> None:
+    # --- what the rest of TOM reads -------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._engines is not None
+
+    @property
+    def engines(self) -> CallEngines:
+        if self._engines is None:
+            raise RuntimeError("the assistant is not started; call `await assistant.start()`")
+        return self._engines
+
+    @property
+    def profile(self) -> Profile:
+        return self.engines.profile
+
+    @property
+    def messages(self) -> MessageStore | None:
+        return self.engines.messages
+
+    @property
+    def llm(self) -> ChatModel:
+        return self.engines.chat
+
+    @property
+    def calls(self) -> Mapping[str, Call]:
+        """The live calls by id (read-only; the registry keeps them)."""
+        return self.registry.calls
+
+    def describe_models(self) -> list[dict[str, Any]]:
+        return [m.describe() for m in self.loaded.values()]
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self, progress: Progress | None = None) -> None:
         """Resolve and load every model (in worker threads), then the business profile."""
-        from tom.conversation.messages import MessageStore
-        from tom.conversation.profile import load_profile
-
+        if self._engines is not None:
+            return
         sources = {stage: models.RESOLVERS[stage](self.settings) for stage in STAGES}
-        loop = asyncio.get_running_loop()
-        for stage in STAGES:
-            if progress:
-                progress(stage, sources[stage].name)
-            loader = self._loader(stage)
-            self.loaded[stage] = await loop.run_in_executor(
-                self._pools[stage], models.timed_load, stage, sources[stage], loader)
-        self._wire_engines()
-        self.profile = load_profile(self.settings.assistant.profile or None,
-                                    self.settings.assistant.language)
-        if not self.profile.transfer_number and self.settings.call.transfer_number:
-            self.profile.transfer_number = self.settings.call.transfer_number
-        self.messages = MessageStore.in_dir(self.settings.data.dir)
-        if self.settings.data.webhook_url:
-            from tom.conversation.webhook import WebhookSender
+        async with contextlib.AsyncExitStack() as stack:
+            for stage in STAGES:
+                worker = self.workers[stage] = Worker(stage)
+                stack.callback(worker.close)
+            for stage in STAGES:
+                if progress:
+                    progress(stage, sources[stage].name)
+                loaded = await self.workers[stage].run(
+                    models.timed_load, stage, sources[stage], self._loader(stage))
+                self.loaded[stage] = loaded.value
+            self._engines = await self._wire(stack)
+            stack.callback(self._forget_engines)
+            await self._warm_up()
+            self._running = stack.pop_all()
 
-            self.webhook = WebhookSender(self.settings.data.webhook_url, self.messages)
-            await self.webhook.start()
-        await self._warm_up()
-        self.ready = True
+    def _forget_engines(self) -> None:
+        self._engines = None
 
-    def _loader(self, stage: str):
+    def _loader(self, stage: str) -> Callable[[models.ModelSource], Any]:
         s = self.settings
         if stage == "vad":
             from tom.engine.vad import load_silero
@@ -104,17 +143,32 @@ class Assistant:
 
         return lambda src: load_piper(src.path, s.tts)
 
-    def _wire_engines(self) -> None:
+    async def _wire(self, stack: contextlib.AsyncExitStack) -> CallEngines:
+        """The loaded models behind their workers, the profile and the store: what calls use."""
+        from tom.conversation.profile import load_profile
         from tom.engine.llm import LlamaChat, OpenAIChat
-        from tom.engine.stt import SpeechToText
-        from tom.engine.tts import TextToSpeech
 
         s = self.settings
-        self.vad_session = self.loaded["vad"].engine
-        self.stt = SpeechToText(self.loaded["stt"].engine, s.stt)
-        self.tts = TextToSpeech(self.loaded["tts"].engine, s.tts)
-        self.llm = (OpenAIChat(s.llm) if s.llm.backend == "openai"
-                    else LlamaChat(self.loaded["llm"].engine, s.llm, self._pools["llm"]))
+        self._stt = SpeechToText(self.loaded["stt"].engine, s.stt)
+        self._tts = TextToSpeech(self.loaded["tts"].engine, s.tts)
+        chat: ChatModel = (OpenAIChat(s.llm) if s.llm.backend == "openai"
+                           else LlamaChat(self.loaded["llm"].engine, s.llm, self.workers["llm"]))
+        stack.push_async_callback(chat.close)
+        profile = load_profile(s.assistant.profile or None, s.assistant.language)
+        if not profile.transfer_number and s.call.transfer_number:
+            profile.transfer_number = s.call.transfer_number
+        messages = MessageStore.in_dir(s.data.dir)
+        stack.callback(messages.close)
+        if s.data.webhook_url:
+            from tom.conversation.webhook import WebhookSender
+
+            webhook = WebhookSender(s.data.webhook_url, messages)
+            await webhook.start()
+            stack.push_async_callback(webhook.stop)
+        session = self.loaded["vad"].engine
+        return CallEngines(settings=s, bus=self.bus, profile=profile, messages=messages,
+                           transcribe=self.transcribe, synthesize=self.synthesize, chat=chat,
+                           new_vad=lambda: SileroStream(session))
 
     async def _warm_up(self) -> None:
         """One pass through each engine so the first caller does not pay for lazy init."""
@@ -126,62 +180,50 @@ class Assistant:
                 pass
         log.info("engines warmed up", seconds=round(time.perf_counter() - started, 3))
 
-    async def transcribe(self, audio: np.ndarray):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pools["stt"], self.stt.transcribe, audio)
+    async def close(self) -> None:
+        """End every call politely, then stop what `start` started (safe to call again)."""
+        await self.end_all()
+        running, self._running = self._running, None
+        if running is not None:
+            await running.aclose()
 
-    async def synthesize(self, text: str) -> tuple[np.ndarray, int]:
-        loop = asyncio.get_running_loop()
-        audio = await loop.run_in_executor(self._pools["tts"], self.tts.synthesize, text)
-        return audio, self.tts.sample_rate
+    # --- the engines, timed -------------------------------------------------------------------
 
-    def describe_models(self) -> list[dict[str, Any]]:
-        return [m.describe() for m in self.loaded.values()]
+    async def transcribe(self, audio: Samples) -> Timed[Transcript]:
+        assert self._stt is not None, "the assistant is not started"
+        return await self.workers["stt"].run(self._stt.transcribe, audio)
+
+    async def synthesize(self, text: str) -> Timed[Synthesis]:
+        assert self._tts is not None, "the assistant is not started"
+        return await self.workers["tts"].run(self._tts.synthesize, text)
+
+    # --- calls --------------------------------------------------------------------------------
 
     async def open_call(self, *, transport: str, caller: str = "", call_id: str | None = None,
-                        in_rate: int = 8000, out_rate: int = 8000,
-                        language: str | None = None):
+                        in_rate: int = PHONE_RATE, out_rate: int = PHONE_RATE,
+                        language: str | None = None) -> Call:
         """Admit and start a call; raises `CallsBusy` when every line is taken."""
-        from tom.call import Call, new_call_id
-
-        if not self.ready:
-            raise RuntimeError("the assistant is not started; call `await assistant.start()`")
+        engines = self.engines
         call_id = call_id or new_call_id()
         if not self.accepting:
             self.registry.reject(call_id, transport, caller)
             raise CallsBusy("TOM is shutting down")
-        record = self.registry.admit(call_id, transport, caller)
-        call = Call(self, record, in_rate=in_rate, out_rate=out_rate, language=language)
-        self.calls[call.id] = call
-        watcher = asyncio.get_running_loop().create_task(self._forget(call))
-        self._watchers.add(watcher)
-        watcher.add_done_callback(self._watchers.discard)
+
+        def make(record: CallRecord) -> Call:
+            return Call(engines, record, in_rate=in_rate, out_rate=out_rate, language=language)
+
+        record = self.registry.admit(call_id, transport, caller, make=make)
+        call = self.registry.calls[record.id]
         await call.start()
         return call
 
-    async def _forget(self, call) -> None:
-        await call.wait_ended()
-        self.calls.pop(call.id, None)
-
     async def busy_audio(self, out_rate: int) -> bytes:
         """The "all lines are busy" message as PCM16 at `out_rate`."""
-        from tom.audio import float_to_pcm16, resample
-
-        audio, rate = await self.synthesize(self.profile.busy_message)
-        return float_to_pcm16(resample(audio * 0.8, rate, out_rate))
+        samples, rate = (await self.synthesize(self.profile.busy_message)).value
+        return float_to_pcm16(resample(samples * VOLUME, rate, out_rate))
 
     async def end_all(self, reason: str = "shutting down") -> None:
         """End every call politely (a goodbye, then hang-up), all at once."""
-        await asyncio.gather(*(call.close_politely(reason) for call in list(self.calls.values())))
-
-    async def close(self) -> None:
-        await self.end_all()
-        if hasattr(self.llm, "close"):
-            await self.llm.close()
-        if self.webhook is not None:
-            await self.webhook.stop()
-        if self.messages is not None:
-            self.messages.close()
-        for pool in self._pools.values():
-            pool.shutdown(wait=False, cancel_futures=True)
-        self.ready = False
+        calls = list(self.calls.values())
+        if calls:
+            await asyncio.gather(*(call.close_politely(reason) for call in calls))

@@ -13,13 +13,13 @@ import json
 import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aiohttp import web
 
 from tom.config import LlmSettings
-from tom.engine.llm import LlamaChat, LLMError, OpenAIChat
+from tom.engine.llm import LlamaChat, LLMError, OpenAIChat, StreamTiming
+from tom.engine.workers import Worker
 
 Script = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 USER = [{"role": "user", "content": "Hi"}]
@@ -109,7 +109,7 @@ def writes(*parts: str, gap_s: float = 0.0) -> Script:
     return script
 
 
-async def collect(chat: OpenAIChat, **kw: object) -> list[str]:
+async def collect(chat: OpenAIChat | LlamaChat, **kw: object) -> list[str]:
     """All pieces of one answer; a stream that never ends fails the test instead of hanging."""
 
     async def run() -> list[str]:
@@ -273,14 +273,14 @@ class EndlessLlama:
 
 
 async def test_llama_request_dropped_while_queued_leaves_no_loop_error():
-    # Assistant.close() shuts the LLM pool down with cancel_futures=True; a request whose caller
+    # Assistant.close() closes the LLM worker, dropping queued requests; a request whose caller
     # already hung up is then cancelled in the pool, and that must not be reported as an error.
     loop = asyncio.get_running_loop()
     errors: list[dict] = []
     previous = loop.get_exception_handler()
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    model, pool = EndlessLlama(), ThreadPoolExecutor(1)
-    chat = LlamaChat(model, LlmSettings(), pool)
+    model, worker = EndlessLlama(), Worker("llm")
+    chat = LlamaChat(model, LlmSettings(), worker)
     try:
         busy = chat.stream(USER)  # holds the only worker thread
         assert await asyncio.wait_for(anext(busy), 5) == "x"
@@ -289,7 +289,7 @@ async def test_llama_request_dropped_while_queued_leaves_no_loop_error():
         queued.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await queued
-        pool.shutdown(wait=False, cancel_futures=True)
+        worker.close()
         await busy.aclose()
         model.stop.set()
         await asyncio.sleep(0.1)  # let the futures' callbacks run
@@ -297,3 +297,38 @@ async def test_llama_request_dropped_while_queued_leaves_no_loop_error():
         model.stop.set()
         loop.set_exception_handler(previous)
     assert not errors, [c.get("message") for c in errors]
+
+
+class ScriptedLlama:
+    """Answers every request with the same pieces, or raises."""
+
+    def __init__(self, pieces: list[str], error: Exception | None = None) -> None:
+        self.pieces, self.error = pieces, error
+
+    def create_chat_completion(self, **_kw: object) -> Iterator[dict]:
+        if self.error is not None:
+            raise self.error
+        for piece in self.pieces:
+            yield {"choices": [{"delta": {"content": piece}}]}
+
+
+async def test_llama_stream_reports_when_its_worker_began():
+    ticks = iter(range(100, 10_000, 100))
+    worker = Worker("llm", clock=lambda: next(ticks))
+    chat = LlamaChat(ScriptedLlama(["Hel", "lo."]), LlmSettings(), worker)
+    timing = StreamTiming()
+    try:
+        assert [p async for p in chat.stream(USER, timing=timing)] == ["Hel", "lo."]
+    finally:
+        worker.close()
+    assert timing.started_ns == 100  # stamped on the worker thread, before the model ran
+
+
+async def test_llama_failure_is_an_llm_error_and_a_closed_worker_too():
+    worker = Worker("llm")
+    chat = LlamaChat(ScriptedLlama([], error=ValueError("bad gguf")), LlmSettings(), worker)
+    with pytest.raises(LLMError, match="bad gguf"):
+        await collect(chat)
+    worker.close()
+    with pytest.raises(LLMError, match="not available"):
+        await collect(chat)

@@ -1,1 +1,2 @@
-"""Transport-agnostic realtime stages: VAD, STT, LLM, TTS and the sentence cutter."""
+"""Transport-agnostic realtime stages (VAD, STT, LLM, TTS, sentences, paced playback) and the
+worker threads the models run on, each timing its own queue wait and compute."""

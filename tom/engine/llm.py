@@ -1,7 +1,9 @@
 """Streaming chat LLMs: llama.cpp in-process, or any OpenAI-compatible HTTP endpoint.
 
 Both yield text pieces as they are generated; cancelling the consuming task stops generation
-(the llama.cpp worker thread sees the cancel flag at its next token).
+(the llama.cpp worker thread sees the cancel flag at its next token). A stream given a
+`StreamTiming` notes when its request reached the model, so a turn can tell the wait for the
+shared llama.cpp worker from the model's own time to the first token.
 """
 
 from __future__ import annotations
@@ -9,29 +11,51 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
-from concurrent.futures import Executor
-from typing import Protocol
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 
 from tom.config import LlmSettings
+from tom.engine.workers import Worker
+
+Messages = list[dict[str, str]]
 
 
 class LLMError(RuntimeError):
     """The language model failed; the message says where."""
 
 
+@dataclass
+class StreamTiming:
+    """Filled in by a stream: when its worker began the request (monotonic ns).
+
+    None when the backend has no worker of ours (an HTTP endpoint queues on its own side).
+    """
+
+    started_ns: int | None = None
+
+
 class ChatModel(Protocol):
-    def stream(self, messages: list[dict], *, max_tokens: int | None = None,
-               temperature: float | None = None) -> AsyncIterator[str]: ...
+    def stream(self, messages: Messages, *, max_tokens: int | None = None,
+               temperature: float | None = None,
+               timing: StreamTiming | None = None) -> AsyncGenerator[str, None]: ...
+
+    async def close(self) -> None: ...
 
 
-def load_llama(path: str, settings: LlmSettings):
+def load_llama(path: str, settings: LlmSettings) -> Any:
+    """A llama.cpp `Llama` with the configured context and thread budget."""
     from llama_cpp import Llama
 
     return Llama(model_path=path, n_ctx=settings.context, n_threads=settings.threads,
                  n_threads_batch=settings.threads, n_batch=512, verbose=False)
+
+
+@dataclass(frozen=True)
+class _Started:
+    ns: int
 
 
 _DONE = object()
@@ -44,15 +68,16 @@ class LlamaChat:
     prompt is evaluated once, not per turn.
     """
 
-    def __init__(self, llama, settings: LlmSettings, executor: Executor) -> None:
+    def __init__(self, llama: Any, settings: LlmSettings, worker: Worker) -> None:
         self.llama = llama
         self.settings = settings
-        self.executor = executor
+        self.worker = worker
 
-    async def stream(self, messages: list[dict], *, max_tokens: int | None = None,
-                     temperature: float | None = None) -> AsyncIterator[str]:
+    async def stream(self, messages: Messages, *, max_tokens: int | None = None,
+                     temperature: float | None = None,
+                     timing: StreamTiming | None = None) -> AsyncGenerator[str, None]:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
+        queue: asyncio.Queue[object] = asyncio.Queue()
         cancelled = threading.Event()
 
         def put(item: object) -> None:
@@ -61,6 +86,7 @@ class LlamaChat:
         def work() -> None:
             if cancelled.is_set():
                 return put(_DONE)
+            put(_Started(self.worker.clock()))
             try:
                 chunks = self.llama.create_chat_completion(
                     messages=messages, stream=True,
@@ -77,16 +103,24 @@ class LlamaChat:
                 put(LLMError(f"llama.cpp failed: {type(exc).__name__}: {exc}"))
             put(_DONE)
 
-        future = loop.run_in_executor(self.executor, work)
+        try:
+            self.worker.submit(work)
+        except RuntimeError as exc:  # the worker was shut down: TOM is stopping
+            raise LLMError(f"llama.cpp is not available: {exc}") from exc
         try:
             while (item := await queue.get()) is not _DONE:
-                if isinstance(item, LLMError):
+                if isinstance(item, _Started):
+                    if timing is not None:
+                        timing.started_ns = item.ns
+                elif isinstance(item, LLMError):
                     raise item
-                yield item
+                elif isinstance(item, str):
+                    yield item
         finally:
             cancelled.set()
-            if not future.done():
-                future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    async def close(self) -> None:
+        """Nothing of its own to close: the worker belongs to the assistant."""
 
 
 class OpenAIChat:
@@ -110,10 +144,11 @@ class OpenAIChat:
         if self._session is not None:
             await self._session.close()
 
-    async def stream(self, messages: list[dict], *, max_tokens: int | None = None,
-                     temperature: float | None = None) -> AsyncIterator[str]:
+    async def stream(self, messages: Messages, *, max_tokens: int | None = None,
+                     temperature: float | None = None,
+                     timing: StreamTiming | None = None) -> AsyncGenerator[str, None]:
         url = self.settings.base_url.rstrip("/") + "/chat/completions"
-        body = {"model": self.settings.model, "messages": messages, "stream": True,
+        body: dict[str, Any] = {"model": self.settings.model, "messages": messages, "stream": True,
                 "max_tokens": max_tokens or self.settings.max_tokens,
                 "temperature": self.settings.temperature if temperature is None else temperature}
         try:
@@ -136,7 +171,7 @@ class OpenAIChat:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise LLMError(f"LLM endpoint {url} unreachable: {type(exc).__name__}: {exc}") from exc
 
-    async def _post(self, url: str, body: dict) -> aiohttp.ClientResponse:
+    async def _post(self, url: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
         """POST once more if the pooled connection was dead: a peer that failed mid-answer
         closes its end after the response, and aiohttp only notices when it reuses it."""
         session = await self._client()

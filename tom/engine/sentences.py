@@ -108,7 +108,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return token in ABBREVIATIONS or (len(token) == 1 and token.isalpha())
 
 
-def _is_number_dot(text: str, match: re.Match) -> bool:
+def _is_number_dot(text: str, match: re.Match[str]) -> bool:
     """German ordinals and dates: "am 3. Mai" — a digit before the dot and a word after it."""
     if text[match.start()] != "." or match.end() - match.start() != 1:
         return False
@@ -126,4 +126,4 @@ _GERMAN_MONTHS = ("januar", "februar", "märz", "april", "mai", "juni", "juli", 
 
 def _looks_german_month_or_noun(after: str) -> bool:
     word = re.match(r"\w+", after)
-    return bool(word) and word.group(0).lower() in _GERMAN_MONTHS
+    return word is not None and word.group(0).lower() in _GERMAN_MONTHS

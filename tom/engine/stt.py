@@ -10,16 +10,21 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from tom.config import SttSettings
+from tom.engine.samples import Samples
 
 SAMPLE_RATE = 16000
 HOP = 160  # mel frames are 10 ms
 MAX_FRAMES = 3000  # Whisper's 30 s window
 PAD_S = 2.0  # trailing silence so the last word is not clipped by the window edge
 MIN_WINDOW_S = 3.0  # very short windows make tiny models loop and hallucinate
+# Whisper's own rule: a segment is silence when it is probably no speech AND decoded badly.
+NO_SPEECH_PROB = 0.6
+SILENCE_LOGPROB = -1.0
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,15 @@ class Transcript:
     avg_logprob: float
     audio_s: float
 
+    @property
+    def has_words(self) -> bool:
+        """False for an empty text or one Whisper itself would call silence."""
+        noise = self.no_speech_prob > NO_SPEECH_PROB and self.avg_logprob < SILENCE_LOGPROB
+        return bool(self.text.strip()) and not noise
 
-def load_whisper(path: str, settings: SttSettings):
+
+def load_whisper(path: str, settings: SttSettings) -> Any:
+    """A faster-whisper `WhisperModel` on the CPU with the configured thread budget."""
     from faster_whisper import WhisperModel
 
     return WhisperModel(path, device="cpu", compute_type=settings.compute_type,
@@ -41,7 +53,7 @@ def load_whisper(path: str, settings: SttSettings):
 class SpeechToText:
     """Transcribes one finished utterance; blocking, so callers run it in a worker thread."""
 
-    def __init__(self, model, settings: SttSettings) -> None:
+    def __init__(self, model: Any, settings: SttSettings) -> None:
         from faster_whisper.tokenizer import Tokenizer
 
         self.model = model
@@ -56,9 +68,9 @@ class SpeechToText:
 
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
 
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        """`audio` is float32 mono 16 kHz."""
-        audio = np.asarray(audio, dtype=np.float32)
+    def transcribe(self, samples: Samples) -> Transcript:
+        """`samples` is float32 mono 16 kHz."""
+        audio = np.asarray(samples, dtype=np.float32)
         audio_s = len(audio) / SAMPLE_RATE
         if self.settings.window == "30s" or audio_s > 28:
             return self._stock(audio, audio_s)
@@ -76,7 +88,7 @@ class SpeechToText:
             max_length=max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=self.suppress, max_initial_timestamp_index=50,
         )[0]
-        tokens = result.sequences_ids[0]
+        tokens: list[int] = result.sequences_ids[0]
         text = drop_repeats(self._segments_before(tokens, audio_s - 0.3))
         if not text:  # the short window occasionally ends at once; the stock path decides
             return self._stock(audio, audio_s)
@@ -109,7 +121,7 @@ class SpeechToText:
             texts.append(self.tokenizer.decode(current))
         return " ".join(t.strip() for t in texts if t.strip())
 
-    def _stock(self, audio: np.ndarray, audio_s: float) -> Transcript:
+    def _stock(self, audio: Samples, audio_s: float) -> Transcript:
         segments, info = self.model.transcribe(
             audio, language=self.language, beam_size=self.settings.beam_size,
             condition_on_previous_text=False, without_timestamps=True, vad_filter=False)

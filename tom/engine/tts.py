@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from tom.config import TtsSettings
+from tom.engine.samples import Samples
 
 
-def load_piper(path: Path, settings: TtsSettings):
+class Synthesis(NamedTuple):
+    """One sentence spoken: float32 samples at the voice's own rate."""
+
+    samples: Samples
+    rate: int
+
+
+def load_piper(path: Path, settings: TtsSettings) -> Any:
     """A PiperVoice whose onnxruntime session uses the configured thread budget."""
     import onnxruntime
     from piper import PiperVoice
@@ -35,15 +44,15 @@ def load_piper(path: Path, settings: TtsSettings):
 class TextToSpeech:
     """Blocking synthesis of one sentence to float32 audio at `sample_rate`."""
 
-    def __init__(self, voice, settings: TtsSettings) -> None:
+    def __init__(self, voice: Any, settings: TtsSettings) -> None:
         from piper.config import SynthesisConfig
 
         self.voice = voice
         self.sample_rate: int = voice.config.sample_rate
         self.syn = SynthesisConfig(length_scale=settings.length_scale)
 
-    def synthesize(self, text: str) -> np.ndarray:
+    def synthesize(self, text: str) -> Synthesis:
         chunks = [c.audio_float_array for c in self.voice.synthesize(text, self.syn)]
         if not chunks:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate(chunks).astype(np.float32, copy=False)
+            return Synthesis(np.zeros(0, dtype=np.float32), self.sample_rate)
+        return Synthesis(np.concatenate(chunks).astype(np.float32, copy=False), self.sample_rate)

@@ -3,6 +3,10 @@
 The ONNX session is shared by all calls; each call keeps its own recurrent state. One
 inference on a 32 ms chunk takes well under a millisecond, cheaper than a thread hop, so it runs
 inline on the event loop.
+
+Audio carries the time it arrived: `TurnDetector.feed(audio, end_ts_ns)` stamps each chunk from
+the arrival time of its last sample, so the end of speech is when that audio reached TOM, not
+when the detector got round to it.
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
 from tom.config import VadSettings
+from tom.engine.samples import Samples
 
 SAMPLE_RATE = 16000
 CHUNK = 512  # 32 ms at 16 kHz: what Silero expects
@@ -22,7 +28,8 @@ CONTEXT = 64
 CHUNK_MS = CHUNK * 1000 // SAMPLE_RATE
 
 
-def load_silero(path: str, threads: int):
+def load_silero(path: str, threads: int) -> Any:
+    """The shared ONNX session (an `onnxruntime.InferenceSession`)."""
     import onnxruntime
 
     opts = onnxruntime.SessionOptions()
@@ -35,10 +42,18 @@ def load_silero(path: str, threads: int):
                                         providers=["CPUExecutionProvider"])
 
 
+class VadStream(Protocol):
+    """Speech probability of consecutive 32 ms chunks of one stream; `reset` forgets the past."""
+
+    def __call__(self, chunk: Samples) -> float: ...
+
+    def reset(self) -> None: ...
+
+
 class SileroStream:
     """Speech probability for consecutive 32 ms chunks of one audio stream."""
 
-    def __init__(self, session) -> None:
+    def __init__(self, session: Any) -> None:
         self.session = session
         self.reset()
 
@@ -47,7 +62,7 @@ class SileroStream:
         self.c = np.zeros((1, 1, 128), dtype=np.float32)
         self.context = np.zeros(CONTEXT, dtype=np.float32)
 
-    def __call__(self, chunk: np.ndarray) -> float:
+    def __call__(self, chunk: Samples) -> float:
         x = np.concatenate([self.context, chunk]).reshape(1, -1)
         out, self.h, self.c = self.session.run(None, {"input": x, "h": self.h, "c": self.c})
         self.context = chunk[-CONTEXT:]
@@ -58,11 +73,10 @@ class SileroStream:
 class UserTurn:
     """One caller utterance: its audio (16 kHz float32) and when speech started and ended."""
 
-    audio: np.ndarray
+    audio: Samples
     speech_start_ns: int
-    speech_end_ns: int  # the last voiced chunk
-    detected_ns: int  # when the end-of-turn silence had elapsed
-    timings: dict = field(default_factory=dict)
+    speech_end_ns: int  # arrival of the last voiced chunk
+    detected_ns: int  # arrival of the chunk that completed the end-of-turn silence
 
 
 ONSET_PROB = 0.2  # weak but real voice: Silero ramps up slowly on soft word onsets
@@ -74,7 +88,7 @@ PAD = 2  # chunks kept before the first voiced one
 RESET_AFTER_SILENT_CHUNKS = 31
 
 
-def onset(history: list[tuple[np.ndarray, float]]) -> list[np.ndarray]:
+def onset(history: list[tuple[Samples, float]]) -> list[Samples]:
     """The chunks of `history` from where this speech really began.
 
     Silero confirms speech late and may stay under the threshold for a whole soft first word,
@@ -100,7 +114,7 @@ class TurnDetector:
     `on_turn(UserTurn)` fires after `end_silence_ms` of silence following speech.
     """
 
-    def __init__(self, vad: Callable[[np.ndarray], float], settings: VadSettings, *,
+    def __init__(self, vad: VadStream, settings: VadSettings, *,
                  on_speech_start: Callable[[int], None], on_turn: Callable[[UserTurn], None],
                  on_pause: Callable[[UserTurn], None] | None = None,
                  on_resume: Callable[[], None] | None = None,
@@ -112,14 +126,13 @@ class TurnDetector:
         self.on_turn = on_turn
         self.on_pause = on_pause
         self.on_resume = on_resume
-        self.paused = False  # a pause was announced and no voice came since
         self.clock = clock
-        self.buffer = np.zeros(0, dtype=np.float32)
-        self.preroll: deque[tuple[np.ndarray, float]] = deque(
+        self.buffer: Samples = np.zeros(0, dtype=np.float32)
+        self.preroll: deque[tuple[Samples, float]] = deque(
             maxlen=max(1, preroll_ms // CHUNK_MS))
-        self.speech: list[np.ndarray] = []
+        self.speech: list[Samples] = []
         self.in_speech = False
-        self.paused = False
+        self.paused = False  # a pause was announced and no voice came since
         self.voiced_run = 0
         self.silent_run = 0
         self.start_ns = 0
@@ -128,8 +141,8 @@ class TurnDetector:
         self.last_prob = 0.0
         self.quiet_run = 0
 
-    def feed(self, audio: np.ndarray, end_ts_ns: int | None = None) -> None:
-        """Feed 16 kHz float32 audio; `end_ts_ns` is when its last sample arrived."""
+    def feed(self, audio: Samples, end_ts_ns: int | None = None) -> None:
+        """Feed 16 kHz float32 audio; `end_ts_ns` is when its last sample arrived (default: now)."""
         end_ts_ns = self.clock() if end_ts_ns is None else end_ts_ns
         self.buffer = np.concatenate([self.buffer, audio.astype(np.float32, copy=False)])
         n = len(self.buffer) // CHUNK
@@ -139,7 +152,7 @@ class TurnDetector:
             self._chunk(chunk, ts)
         self.buffer = self.buffer[n * CHUNK:]
 
-    def _chunk(self, chunk: np.ndarray, ts_ns: int) -> None:
+    def _chunk(self, chunk: Samples, ts_ns: int) -> None:
         prob = self.last_prob = self.vad(chunk)
         threshold = self.settings.threshold
         voiced = prob >= threshold if not self.in_speech else prob >= threshold - 0.15
@@ -147,7 +160,7 @@ class TurnDetector:
         end_chunks = max(1, self.settings.end_silence_ms // CHUNK_MS)
         if not self.in_speech:
             self.quiet_run = self.quiet_run + 1 if prob < ONSET_PROB else 0
-            if self.quiet_run >= RESET_AFTER_SILENT_CHUNKS and hasattr(self.vad, "reset"):
+            if self.quiet_run >= RESET_AFTER_SILENT_CHUNKS:
                 self.vad.reset()
                 self.quiet_run = 0
             self.preroll.append((chunk, prob))

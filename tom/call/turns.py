@@ -1,0 +1,262 @@
+"""Caller turn-taking: what TOM does when the caller starts, pauses, resumes and stops speaking.
+
+The VAD's `TurnDetector` calls four methods here, each a decision in plain code:
+
+- speech starts: TOM talking is cut off (barge-in); an answer still being worked out is dropped
+  and its audio joined to what the caller says now;
+- a short pause: a speculative answer starts on a fork of the dialogue (only while no flow could
+  commit something the caller then takes back);
+- voice resumes: the speculative answer is dropped;
+- the turn ends: the speculative answer is authorised if the caller stayed silent since its
+  pause, else a new answer starts (with recent unanswered audio joined in front).
+
+It also keeps the one current `Speech`, re-prompts a silent caller via a timer, and starts the
+greeting, keypad replies and goodbyes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+import numpy as np
+import structlog
+
+from tom.call.clock import Cancellable
+from tom.call.engines import CallEngines
+from tom.call.reply import Responder
+from tom.call.speech import Speech
+from tom.call.tasks import CallTasks
+from tom.call.voice import Voice
+from tom.engine.samples import Samples
+from tom.engine.timings import TurnTimer
+from tom.engine.vad import TurnDetector, UserTurn
+from tom.flow import CallFlow
+from tom.monitor import events as ev
+
+log = structlog.get_logger(__name__)
+
+PENDING_S = 2.5  # unanswered caller audio is joined to a turn that follows within this time
+
+
+class TurnTaking:
+    """The caller's side of one call, and which `Speech` of TOM's is current."""
+
+    def __init__(self, call_id: str, engines: CallEngines, responder: Responder, voice: Voice,
+                 flow: CallFlow, tasks: CallTasks) -> None:
+        self.call_id = call_id
+        self.settings = engines.settings
+        self.bus = engines.bus
+        self.clock = engines.clock
+        self.responder = responder
+        self.voice = voice
+        self.flow = flow
+        self.tasks = tasks
+        self.log = log.bind(call_id=call_id)
+        self.detector = TurnDetector(
+            engines.new_vad(), self.settings.vad, on_speech_start=self._speech_started,
+            on_turn=self._turn_ended, on_resume=self._drop_speculation,
+            on_pause=self._paused if self.settings.stt.speculative else None,
+            clock=self.clock.now_ns)
+        self.current: Speech | None = None
+        self.speculation: Speech | None = None
+        self.reprompts = 0
+        self._pending: Samples | None = None  # caller audio not yet answered
+        self._pending_until_ns = 0
+        self._silence: Cancellable | None = None
+        self._closed = False
+
+    def feed(self, samples: Samples, arrival_ns: int) -> None:
+        self.detector.feed(samples, arrival_ns)
+
+    @property
+    def busy(self) -> bool:
+        """The caller is speaking, or TOM is answering or talking."""
+        return self.detector.speaking or self._answering or self.voice.playing
+
+    @property
+    def _answering(self) -> bool:
+        return self.current is not None and self.current.running
+
+    # --- the detector's decisions -----------------------------------------------------------
+
+    def _speech_started(self, ts_ns: int) -> None:
+        self._caller_active()
+        cuts_off = False
+        if self.voice.playing:
+            self._barge_in()
+            cuts_off = True
+        elif self.current is not None and self.current.running:
+            # Still working on the last utterance: it and this one become one turn.
+            self.current.interrupt()
+            if not self.current.answered:
+                self._keep_pending(self.current.audio)
+            cuts_off = True
+        self.flow.caller_starts(cuts_off_tom=cuts_off)
+
+    def _barge_in(self) -> None:
+        if self.current is not None:
+            self.current.interrupt()
+        heard = self.voice.cut_off()
+        reaction_ms = round((self.clock.now_ns() - self.detector.start_ns) / 1e6, 1)
+        self.responder.heard(heard, interrupted=True)
+        self.bus.publish(ev.BargeIn(call_id=self.call_id, turn=self.responder.turn,
+                                    reaction_ms=reaction_ms, heard=heard))
+        self.log.info("barge-in", heard=heard, reaction_ms=reaction_ms)
+
+    def _paused(self, utterance: UserTurn) -> None:
+        """Answer speculatively at a short pause; it is heard only if the turn ends here.
+
+        Only while the dialogue is idle: inside a message or booking flow a turn may commit
+        to the database, which must not happen for words the caller then takes back.
+        """
+        dialogue = self.responder.dialogue
+        if self._pending is not None or self._answering or dialogue.in_flow:
+            return
+        self._drop_speculation()
+        number = self.responder.turn + 1
+        speech = Speech(number, dialogue.fork(), timer=TurnTimer(number, utterance.speech_end_ns),
+                        audio=utterance.audio, speech_end_ns=utterance.speech_end_ns,
+                        authorized=False)
+        self._run(speech, self._answer(speech), "speculation")
+        self.speculation = speech
+
+    def _drop_speculation(self) -> None:
+        if self.speculation is not None:
+            self.speculation.interrupt()
+            self.speculation = None
+
+    def _turn_ended(self, utterance: UserTurn) -> None:
+        self._caller_active()
+        self.flow.caller_stops()
+        speculation, self.speculation = self.speculation, None
+        if speculation is not None and speculation.speech_end_ns == utterance.speech_end_ns:
+            # The caller stayed silent since the pause: the answer being prepared is the one.
+            self._cancel_silence()
+            self.responder.turn = speculation.number
+            speculation.mark("eot_detected", utterance.detected_ns)
+            speculation.audio = utterance.audio
+            self.current = speculation
+            speculation.authorize()
+            return
+        if speculation is not None:
+            speculation.interrupt()
+        self.responder.turn += 1
+        timer = TurnTimer(self.responder.turn, utterance.speech_end_ns)
+        timer.mark("eot_detected", utterance.detected_ns)
+        audio = utterance.audio
+        if self._pending is not None and self.clock.now_ns() < self._pending_until_ns:
+            audio = np.concatenate([self._pending, audio])
+        self._pending = None
+        speech = Speech(self.responder.turn, self.responder.dialogue, timer=timer, audio=audio)
+        self._start(speech, self._answer(speech))
+
+    async def _answer(self, speech: Speech) -> None:
+        if not await self.responder.caller_turn(speech):
+            # A lone short word ("Hello,") often fails alone; it is heard again joined to the
+            # caller's next words if they follow soon.
+            self._keep_pending(speech.audio)
+
+    def _keep_pending(self, audio: Samples | None) -> None:
+        if audio is not None:
+            self._pending = audio
+            self._pending_until_ns = self.clock.now_ns() + int(PENDING_S * 1e9)
+
+    # --- speeches that do not answer a caller turn ------------------------------------------
+
+    def greet(self) -> None:
+        speech = Speech(self.responder.turn, self.responder.dialogue)
+        self._start(speech, self.responder.unprompted(speech, self.responder.dialogue.greeting()))
+
+    async def keypad(self, digit: str) -> None:
+        self._caller_active()
+        self._drop_speculation()
+        reply = await self.responder.dialogue.on_dtmf(digit)
+        if self._closed or not (reply.text or reply.llm_messages or reply.action):
+            return
+        if self.current is not None:
+            self.current.interrupt()
+        self.responder.turn += 1
+        speech = Speech(self.responder.turn, self.responder.dialogue,
+                        timer=TurnTimer(self.responder.turn, self.clock.now_ns()))
+        self._start(speech, self.responder.respond(speech, reply))
+
+    def goodbye(self, text: str, outcome: ev.Outcome, reason: str) -> Speech:
+        """Say `text` and hang up; the caller can cut the words short but not the hang-up."""
+        if self.current is not None:
+            self.current.interrupt()
+        self._drop_speculation()
+        speech = Speech(self.responder.turn, self.responder.dialogue)
+        self._run(speech, self.responder.goodbye(speech, text, outcome, reason), "goodbye")
+        return speech
+
+    # --- a silent caller ----------------------------------------------------------------------
+
+    def listen(self) -> None:
+        """TOM waits for the caller; re-prompts start counting."""
+        self._restart_silence()
+
+    def _caller_active(self) -> None:
+        self.reprompts = 0
+        self._restart_silence()
+
+    def _restart_silence(self) -> None:
+        """Count the caller's silence from now, unless something is going on."""
+        self._cancel_silence()
+        if not self.busy and not self._closed:
+            self._count_silence()
+
+    def _count_silence(self) -> None:
+        self._cancel_silence()
+        self._silence = self.clock.call_later(self.settings.call.reprompt_after_s,
+                                              self._silence_elapsed)
+
+    def _cancel_silence(self) -> None:
+        if self._silence is not None:
+            self._silence.cancel()
+            self._silence = None
+
+    def _silence_elapsed(self) -> None:
+        self._silence = None
+        if self._closed or self.detector.speaking or self._answering:
+            return  # the end of that activity restarts the count
+        if self.voice.playing:  # leftover audio of a dropped reply: count again from now
+            self._count_silence()
+            return
+        if self.reprompts >= self.settings.call.max_reprompts:
+            self.goodbye(self.responder.dialogue.idle_farewell(), ev.Outcome.TIMEOUT,
+                         "caller silent")
+            return
+        self.reprompts += 1
+        self.responder.turn += 1
+        self.flow.reply()
+        speech = Speech(self.responder.turn, self.responder.dialogue)
+        text = self.responder.dialogue.reprompt(self.reprompts)
+        self._start(speech, self.responder.unprompted(speech, text))
+
+    # --- running speeches -----------------------------------------------------------------------
+
+    def _start(self, speech: Speech, body: Coroutine[Any, Any, None]) -> None:
+        """`speech` becomes the current one (barge-in and new turns act on it)."""
+        self.current = speech
+        self._run(speech, body, "reply")
+
+    def _run(self, speech: Speech, body: Coroutine[Any, Any, None], name: str) -> None:
+        if self._closed:
+            body.close()
+            return
+        self._cancel_silence()
+        task = self.tasks.spawn(body, name)
+        task.add_done_callback(lambda _: self._speech_over(speech))
+        speech.attach(task)
+
+    def _speech_over(self, speech: Speech) -> None:
+        if speech is self.current:
+            self.current = None
+            self._restart_silence()
+
+    def close(self) -> None:
+        """The call ended: no new speech, no timer."""
+        self._closed = True
+        self._cancel_silence()
+        self._drop_speculation()
