@@ -192,12 +192,10 @@ def default_model_path() -> Path | None:
 def local_llm(model_path: str | Path, *, threads: int = 2, max_tokens: int = 80,
               temperature: float = 0.2, context: int = 2048) -> LlmFn:
     """The pipeline's own llama.cpp chat (one worker thread, stops when the reader stops)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from tom.config import LlmSettings
     from tom.engine.llm import LlamaChat, load_llama
+    from tom.engine.workers import Worker
 
     settings = LlmSettings(model_path=str(model_path), threads=threads, max_tokens=max_tokens,
                            temperature=temperature, context=context)
-    pool = ThreadPoolExecutor(1, thread_name_prefix="tom-eval-llm")
-    return LlamaChat(load_llama(str(model_path), settings), settings, pool).stream
+    return LlamaChat(load_llama(str(model_path), settings), settings, Worker("eval-llm")).stream
