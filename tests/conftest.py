@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import functools
+import os
 
-import numpy as np
-import pytest
+# Every call in the suite (and in the subprocesses it starts) runs a strict call flow: a trigger
+# the FSM does not allow raises instead of being logged, so a wrong transition fails a test.
+os.environ.setdefault("TOM_STRICT_FLOW", "1")
 
-import tom  # noqa: F401  (sets OMP_WAIT_POLICY before engines load)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import tom  # noqa: F401,E402  (sets OMP_WAIT_POLICY before engines load)
 
 
 @functools.lru_cache(maxsize=1)
