@@ -15,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from tomtest import e2e_settings, running_server
 from tom.bench.caller import place_call, speech_bounds
 from tom.config import LlmSettings, Settings
 from tom.engine.llm import LlamaChat, LLMError, OpenAIChat, load_llama
+from tom.engine.workers import Worker
 from tom.models import resolve_llm
 
 pytestmark = pytest.mark.e2e
@@ -125,9 +125,12 @@ def llama_model():
 
 @pytest.fixture
 def llama_chat(llama_model) -> Iterator[LlamaChat]:
-    with ThreadPoolExecutor(1, thread_name_prefix="test-llm") as pool:
+    worker = Worker("test-llm")
+    try:
         yield LlamaChat(CountingLlama(llama_model), LlmSettings(threads=1, temperature=0.0),
-                        pool)
+                        worker)
+    finally:
+        worker.close()
 
 
 async def pieces_of(chat, messages: list[dict], **kw) -> list[str]:

@@ -86,8 +86,8 @@ class LlamaChat:
         def work() -> None:
             if cancelled.is_set():
                 return put(_DONE)
-            put(_Started(self.worker.clock()))
             try:
+                put(_Started(self.worker.clock()))
                 chunks = self.llama.create_chat_completion(
                     messages=messages, stream=True,
                     max_tokens=max_tokens or self.settings.max_tokens,
