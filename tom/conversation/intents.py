@@ -103,9 +103,9 @@ _YES = frozenset({
 })
 _NO = frozenset({
     "no", "nope", "nah", "not", "wrong", "incorrect", "negative", "don't", "dont",
-    "nein", "nee", "nö", "ne", "falsch", "nicht", "kein", "keine",
+    "nein", "nee", "nö", "ne", "falsch", "nicht", "kein", "keine", "isn't", "isnt", "wasn't",
+    "doesn't", "never",
 })
-_NO = _NO | {"isn't", "isnt", "wasn't", "doesn't", "never"}
 _NEGATED = _rx(r"\b(stimmt|passt|richtig|korrekt|ist) (so )?nicht\b",
                r"\bnicht (richtig|korrekt|ganz|so)\b", r"\bnever ?mind\b")
 # Whole phrases that mean yes although they contain a "no" word, or no yes word at all.
@@ -201,9 +201,9 @@ def confirmation(text: str) -> tuple[bool | None, str]:
     """The yes/no answer of a caller turn and what the turn says besides it.
 
     The opening words that only confirm or deny ("yes that is the right number", "nein, die
-    stimmt nicht") are the answer; the words after them are returned (normalised) as the rest:
-    "Yes, that's right, tell him I'm late" -> (True, "tell him i'm late"). A rest is "" when the
-    turn is only an answer.
+    stimmt nicht") are the answer; the words after them are the rest, as the caller said them:
+    "Yes, that's right, and tell him I'm late" -> (True, "tell him I'm late"). The rest is ""
+    when the turn is only an answer.
     """
     said = _words_at(text)
     ws = _as_words(_YES_PHRASES, "yes", _as_words(_NEGATED, "no", " ".join(w for w, _ in said)))
@@ -230,8 +230,8 @@ def _words_at(text: str) -> list[tuple[str, int]]:
     """The words of `normalize(text)` (fillers dropped) with where each starts in `text`."""
     text = unicodedata.normalize("NFC", text or "")
     low = _NOT_WORD.sub(" ", text.lower().replace("’", "'"))
-    if len(low) != len(text):  # lower() changed the length (rare): offsets from the plain words
-        return [(w, len(text)) for w in words(normalize(text))]
+    if len(low) != len(text):  # lower() changed the length (rare): any rest is the whole turn
+        return [(w, 0) for w in words(normalize(text))]
     return [(m.group(0), m.start()) for m in _WORD_AT.finditer(low)
             if m.group(0) not in FILLERS]
 
