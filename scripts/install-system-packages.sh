@@ -5,7 +5,7 @@
 #
 # GROUPs (default: test):
 #   runtime  what `tom serve` itself loads: OpenMP (llama.cpp, CTranslate2), PortAudio (tom talk --mic)
-#   build    compilers for the Python wheels that build from source (llama-cpp-python)
+#   build    `make install`: venv, and compilers for wheels built from source (llama-cpp-python)
 #   serve    runtime + Node for the dashboard build + redis-server for the optional Redis mirror
 #   test     serve + chromium for the browser tests: with it no test is skipped for a missing package
 # --check    only report what is missing (exit 1 if anything is); install nothing.
@@ -24,6 +24,7 @@ build   | build-essential | command -v gcc && command -v g++ && command -v make 
 build   | cmake         | command -v cmake                                        |
 build   | git           | command -v git                                          |
 build   | pkg-config    | command -v pkg-config                                   |
+build   | python3-venv  | "${PYTHON:-python3}" -c "import ensurepip, venv"          |
 serve   | nodejs        | command -v node                                         |
 serve   | npm           | command -v npm                                          |
 serve   | redis-server  | command -v redis-server                                 |
