@@ -180,6 +180,8 @@ def _check_port(what: str, section: str, host: str, port: int) -> None:
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     todo = (f"stop the program using it or choose another port with {section}.port "
             f"(TOM_{section.upper()}_PORT)")
+    if section == "audiosocket":
+        todo += " or set audiosocket.enabled = false"
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
