@@ -20,9 +20,9 @@ ARG CMAKE_ARGS=""
 ENV CMAKE_ARGS=${CMAKE_ARGS} \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential cmake git pkg-config \
- && rm -rf /var/lib/apt/lists/*
+# The system packages come from the one list TOM's Makefile and CI use too.
+COPY scripts/install-system-packages.sh /usr/local/bin/
+RUN install-system-packages.sh build && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
@@ -32,10 +32,10 @@ RUN pip install .
 
 # --- runtime: no compilers, non-root --------------------------------------------------------
 FROM python:3.11-slim
-# libgomp1: OpenMP for llama.cpp and CTranslate2; libportaudio2: sounddevice (local audio).
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libgomp1 libportaudio2 \
- && rm -rf /var/lib/apt/lists/* \
+# "runtime": libgomp1 (OpenMP for llama.cpp and CTranslate2), libportaudio2 (sounddevice).
+COPY scripts/install-system-packages.sh /usr/local/bin/
+RUN install-system-packages.sh runtime \
+ && rm -rf /var/lib/apt/lists/* /usr/local/bin/install-system-packages.sh \
  && useradd --create-home --uid 10001 tom
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app

@@ -1,5 +1,7 @@
 # TOM: `make serve` installs everything and answers calls; `make test` installs everything and runs the suite;
 # `make lint` runs ruff and the type checker (mypy, configured in pyproject.toml).
+# Both first install the system packages they need when missing (scripts/install-system-packages.sh,
+# apt, with sudo when not root; it says what it installs and does nothing when all are present).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +9,17 @@ STAMP  := $(VENV)/.installed-stamp
 DIST   := dashboard/dist/index.html
 DASH_SRC := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/package-lock.json dashboard/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: install serve test lint bench soak dashboard clean
+SYSTEM := scripts/install-system-packages.sh
+# `make test` and CI: a test skipped for a missing system package fails instead (tests/conftest.py).
+export TOM_REQUIRE_SYSTEM_PACKAGES ?= 1
+
+.PHONY: install serve test lint bench soak dashboard clean system-packages system-packages-serve
+
+system-packages:
+	$(SYSTEM) build test
+
+system-packages-serve:
+	$(SYSTEM) build serve
 
 install: $(STAMP)
 
@@ -22,14 +34,14 @@ dashboard: $(DIST)
 $(DIST): $(DASH_SRC)
 	cd dashboard && npm ci --no-audit --no-fund && npm run build
 
-serve: install dashboard
+serve: system-packages-serve install dashboard
 	$(BIN)/tom serve
 
-test: install dashboard
+test: system-packages install dashboard
 	cd dashboard && npm test
 	$(BIN)/pytest -m "not slow"
 
-soak: install
+soak: system-packages install
 	$(BIN)/pytest -m slow -s
 
 lint: install

@@ -42,3 +42,21 @@ def speech():
         return _speak(text, rate).copy()
 
     return make
+
+
+# `make test` and CI set this: a test skipped for a missing system package (redis-server, chromium,
+# node, ...) fails instead, so a fresh machine cannot pass by skipping (issue 17, finding 9).
+REQUIRE_SYSTEM_PACKAGES = os.environ.get("TOM_REQUIRE_SYSTEM_PACKAGES") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_SYSTEM_PACKAGES and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        reason = str(reason).removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = (f"skipped ({reason}), but TOM_REQUIRE_SYSTEM_PACKAGES=1 requires every "
+                           "test to run: scripts/install-system-packages.sh installs what is "
+                           "missing")

@@ -10,6 +10,9 @@ from pathlib import Path
 import tom  # noqa: F401  (sets OMP_WAIT_POLICY before any engine is imported)
 from tom.config import ConfigError, Settings
 
+# Commands that open the data dir (and, for serve, the ports): checked before the models load.
+NEEDS_DATA = ("serve", "talk")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -25,9 +28,15 @@ def main(argv: list[str] | None = None) -> int:
                       settings.log.level, settings.log.redact)
     from tom.conversation.profile import ProfileError
     from tom.models import ModelError
+    from tom.security.startup import StartupError, preflight
 
     try:
+        if args.command in NEEDS_DATA:  # before anything heavy: no traceback after the models
+            preflight(settings, ports=args.command == "serve")
         return asyncio.run(args.func(args, settings)) or 0
+    except StartupError as exc:
+        print(f"tom {args.command}: cannot start: {exc}", file=sys.stderr)
+        return 2
     except ModelError as exc:
         print(f"tom: model problem: {exc}", file=sys.stderr)
         return 3
@@ -91,9 +100,9 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         await serve(settings)
-    except ServerStartError as exc:  # a taken port: the message says what to change
+    except ServerStartError as exc:  # a port taken since the pre-flight; says what to change
         print(f"tom serve: cannot start: {exc}", file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 

@@ -7,12 +7,15 @@ Environment overrides are `TOM_<SECTION>_<KEY>`, e.g. `TOM_LLM_BACKEND=openai`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tom.toml"
 
@@ -21,9 +24,18 @@ class ConfigError(ValueError):
     """A setting is wrong; the message says which, what it was and what is allowed."""
 
 
+# URL settings: the schemes each accepts (an empty value always means "off" / "not used").
+HTTP = ("http", "https")
+REDIS = ("redis", "rediss", "unix")
+
+
 def _opt(default: Any, *, choices: tuple[str, ...] | None = None, min: float | None = None,
-         max: float | None = None) -> Any:
-    meta = {"choices": choices, "min": min, "max": max}
+         max: float | None = None, url: tuple[str, ...] | None = None, networks: bool = False,
+         required: bool = False) -> Any:
+    """A setting's default plus what is allowed: choices, a range, URL schemes, IP networks,
+    or `required` (an empty string is refused)."""
+    meta = {"choices": choices, "min": min, "max": max, "url": url, "networks": networks,
+            "required": required}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -33,7 +45,7 @@ def _opt(default: Any, *, choices: tuple[str, ...] | None = None, min: float | N
 class ServerSettings:
     host: str = _opt("127.0.0.1")
     port: int = _opt(8080, min=0, max=65535)
-    public_url: str = _opt("")
+    public_url: str = _opt("", url=HTTP)
     max_calls: int = _opt(4, min=1, max=1000)
     shutdown_grace_s: float = _opt(10.0, min=0, max=3600)
     max_message_bytes: int = _opt(65536, min=1024, max=16 * 1024 * 1024)
@@ -49,7 +61,7 @@ class AudioSocketSettings:
     enabled: bool = _opt(True)
     host: str = _opt("127.0.0.1")
     port: int = _opt(9092, min=0, max=65535)
-    allowed_sources: list[str] = _opt([])
+    allowed_sources: list[str] = _opt([], networks=True)
 
 
 @dataclass
@@ -93,7 +105,7 @@ class SttSettings:
 class LlmSettings:
     backend: str = _opt("llama", choices=("llama", "openai"))
     model_path: str = _opt("")
-    base_url: str = _opt("http://127.0.0.1:8000/v1")
+    base_url: str = _opt("http://127.0.0.1:8000/v1", url=HTTP)
     model: str = _opt("local")
     api_key: str = _opt("")
     temperature: float = _opt(0.2, min=0, max=2)
@@ -125,7 +137,7 @@ class LogSettings:
 
 @dataclass
 class RedisSettings:
-    url: str = _opt("")
+    url: str = _opt("", url=REDIS)
     stream: str = _opt("tom:events")
     maxlen: int = _opt(10000, min=10, max=10_000_000)
     queue_size: int = _opt(1000, min=10, max=1_000_000)
@@ -145,9 +157,9 @@ class AuthSettings:
 
 @dataclass
 class DataSettings:
-    dir: str = _opt("data/runtime")
+    dir: str = _opt("data/runtime", required=True)
     retention_days: int = _opt(30, min=0, max=3650)
-    webhook_url: str = _opt("")
+    webhook_url: str = _opt("", url=HTTP)
 
 
 @dataclass
@@ -179,8 +191,9 @@ class Settings:
         if file.is_file():
             try:
                 raw = tomllib.loads(file.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
                 raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        _check_tables(raw)  # before env and overrides are merged into them
         _merge(raw, _from_env(os.environ if env is None else env))
         for section, values in (overrides or {}).items():
             raw.setdefault(section, {}).update(values)
@@ -193,13 +206,21 @@ class Settings:
         for name, values in raw.items():
             if name not in sections:
                 raise ConfigError(f"unknown config section [{name}]; allowed: {', '.join(sections)}")
-            if not isinstance(values, Mapping):
-                raise ConfigError(f"[{name}] must be a table of settings, got {values!r}")
+            _check_tables({name: values})
             _apply(name, getattr(settings, name), values)
         return settings
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
+
+
+def _check_tables(raw: Mapping[str, Any]) -> None:
+    """Each top-level key is a [section] of settings; `server = 5` is not."""
+    for name, values in raw.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(
+                f"{name} = {values!r} at the top level is not allowed: [{name}] must be a table "
+                f"of settings; write it as a [{name}] section with `key = value` lines below it")
 
 
 def _merge(base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]) -> None:
@@ -247,6 +268,9 @@ def _coerce(key: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             value = float(value)
+            if not math.isfinite(value):  # nan compares false with every bound
+                raise ConfigError(f"{key} = {value!r} is not allowed; use a finite number"
+                                  f"{_range(meta)}")
         elif kind is list:
             if isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
@@ -255,11 +279,53 @@ def _coerce(key: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
         elif kind is str:
             if not isinstance(value, str):
                 raise ValueError
-    except (TypeError, ValueError):
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{key} = {value!r} is not a valid {kind.__name__}") from None
     choices, lo, hi = meta.get("choices"), meta.get("min"), meta.get("max")
     if choices and value not in choices:
         raise ConfigError(f"{key} = {value!r} is not allowed; choose one of {', '.join(choices)}")
     if lo is not None and value < lo or hi is not None and value > hi:
         raise ConfigError(f"{key} = {value!r} is out of range; allowed {lo} to {hi}")
+    if meta.get("required") and not value.strip():
+        raise ConfigError(f"{key} = {value!r} is empty; set it to a directory path, e.g. "
+                          f"{key} = \"data/runtime\"")
+    if meta.get("url") and value:
+        _check_url(key, value, meta["url"])
+    if meta.get("networks"):
+        for item in value:
+            _check_network(key, item)
     return value
+
+
+def _range(meta: Mapping[str, Any]) -> str:
+    lo, hi = meta.get("min"), meta.get("max")
+    return f" from {lo} to {hi}" if lo is not None and hi is not None else ""
+
+
+def _check_url(key: str, value: str, schemes: tuple[str, ...]) -> None:
+    """A URL TOM will connect to: one of `schemes`, a host (or a socket path for unix://)."""
+    example = {"redis": "redis://127.0.0.1:6379/0", "http": "http://127.0.0.1:8000/path"}
+    hint = (f"use a URL starting with {' or '.join(s + '://' for s in schemes)}, e.g. "
+            f"{example[schemes[0]]!r}, or leave it empty")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ConfigError(f"{key} = {value!r} is not a valid URL; {hint}") from None
+    if parts.scheme not in schemes or any(c.isspace() for c in value):
+        raise ConfigError(f"{key} = {value!r} is not a valid URL; {hint}")
+    if not (parts.hostname or (parts.scheme == "unix" and parts.path)):
+        raise ConfigError(f"{key} = {value!r} has no host; {hint}")
+
+
+def _check_network(key: str, item: Any) -> None:
+    try:
+        if not isinstance(item, str):
+            raise ValueError
+        ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"{key} contains {item!r}, which is not an IP address or network; list addresses "
+            "like \"10.0.0.5\" or networks like \"10.0.0.0/24\"") from None

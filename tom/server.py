@@ -31,6 +31,7 @@ from tom.security import (
     check_startup,
     rate_limit_middleware,
 )
+from tom.security.startup import preflight
 from tom.telephony.audiosocket import AudioSocketServer
 from tom.telephony.browser import BrowserBridge
 from tom.telephony.twilio import TwilioBridge
@@ -95,6 +96,7 @@ class TomServer:
             if self._started is not None:
                 raise RuntimeError("this TomServer is already started")
             check_startup(self.settings)  # a public address without credentials never starts
+            preflight(self.settings)  # data dir, database, ports: fail before the models load
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     stack.callback(self._forget_listeners)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from tomtest import e2e_settings
 
-from tom.config import Settings
+from tom.config import ConfigError, Settings
 from tom.models import ModelError
 from tom.server import ServerStartError, TomServer
 
@@ -78,19 +78,32 @@ def assert_nothing_left(server: TomServer, before: Leftovers) -> None:
 @pytest.mark.parametrize("taken", ["http", "audiosocket"])
 async def test_start_on_a_taken_port_names_it_and_unwinds_everything(tmp_path: Path,
                                                                      taken: str) -> None:
-    with taken_port() as port:
-        section = "server" if taken == "http" else "audiosocket"
-        server = TomServer(settings_for(tmp_path, **{section: {"port": port}}))
-        before = Leftovers()
+    """The pre-flight found the port free; another program takes it while the models load."""
+    port = closed_port()
+    section = "server" if taken == "http" else "audiosocket"
+    server = TomServer(settings_for(tmp_path, **{section: {"port": port}}))
+    before = Leftovers()
+    other: list[socket.socket] = []
+
+    def take_the_port(_stage: str, _name: str) -> None:
+        if not other:  # the first model loads: the pre-flight has passed
+            other.append(socket.socket())
+            other[0].bind(("127.0.0.1", port))
+            other[0].listen()
+
+    try:
         with pytest.raises(ServerStartError) as info:
-            await server.start()
-        message = str(info.value)
-        assert f"127.0.0.1:{port}" in message and "address already in use" in message
-        assert ("HTTP" in message and "server.port" in message) if taken == "http" else \
-            ("AudioSocket" in message and "audiosocket.port" in message)
-        assert server.assistant.loaded, "the models had loaded before the listener failed"
-        assert_nothing_left(server, before)
-        await server.stop()  # after a failed start: nothing to do, no error
+            await server.start(take_the_port)
+    finally:
+        for sock in other:
+            sock.close()
+    message = str(info.value)
+    assert f"127.0.0.1:{port}" in message and "address already in use" in message
+    assert ("HTTP" in message and "server.port" in message) if taken == "http" else \
+        ("AudioSocket" in message and "audiosocket.port" in message)
+    assert server.assistant.loaded, "the models had loaded before the listener failed"
+    assert_nothing_left(server, before)
+    await server.stop()  # after a failed start: nothing to do, no error
 
 
 async def test_a_model_that_fails_to_load_stops_the_models_already_loaded(tmp_path: Path) -> None:
@@ -105,7 +118,11 @@ async def test_a_model_that_fails_to_load_stops_the_models_already_loaded(tmp_pa
 
 
 async def test_a_bad_redis_url_says_so_before_loading_any_model(tmp_path: Path) -> None:
-    server = TomServer(settings_for(tmp_path, redis={"url": "bogus://localhost"}))
+    with pytest.raises(ConfigError, match=r"redis\.url = 'bogus://localhost'"):
+        settings_for(tmp_path, redis={"url": "bogus://localhost"})
+    settings = settings_for(tmp_path)
+    settings.redis.url = "bogus://localhost"  # past validation: the mirror still says so
+    server = TomServer(settings)
     before = Leftovers()
     with pytest.raises(ServerStartError, match=r"redis\.url = 'bogus://localhost'"):
         await server.start()
@@ -136,6 +153,6 @@ def test_tom_serve_on_a_taken_port_explains_without_a_traceback(tmp_path: Path) 
         done = subprocess.run([sys.executable, "-m", "tom.cli", "serve", "--port", str(port)],
                               cwd=tmp_path, env=clean, capture_output=True, text=True,
                               encoding="utf-8", timeout=300)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert f"tom serve: cannot start: cannot listen for HTTP on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout

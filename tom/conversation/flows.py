@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from tom.conversation.intents import is_cancel, yes_no
+from tom.conversation.intents import confirmation, is_cancel, yes_no
 from tom.conversation.numbers import spell_digits, spoken_digits
 from tom.conversation.profile import Profile
 from tom.conversation.text import normalize, words
@@ -30,6 +30,8 @@ _MESSAGE_LEAD = re.compile(
     r"let (?:him|her|them) know|nachricht hinterlassen|ausrichten,?|sagen sie (?:ihm|ihr))"
     r"\b[\s,:]*(?:that\b|dass\b)?\s*")
 MIN_DIGITS, MAX_DIGITS = 5, 15
+# A confirmation followed by this many words of something else carries the message too.
+MIN_MESSAGE_WORDS = 3
 
 
 @dataclass
@@ -133,9 +135,13 @@ class MessageFlow:
         return Step(self.prompt())
 
     def _confirm(self, text: str) -> Step:
-        answer = yes_no(text)
+        """The whole turn answers "is that number correct?"; a yes followed by a message in
+        the same turn ("Yes, that's right, tell her I'm late") confirms and takes the message."""
+        answer, rest = confirmation(text)
         if answer is True:
             self.state = self._next("number")
+            if self.state == "text" and not self.text and len(rest.split()) >= MIN_MESSAGE_WORDS:
+                self.text = rest
             if self.state == "done" or self.text:
                 return self._store()
             return Step(self.prompt())
@@ -147,9 +153,16 @@ class MessageFlow:
         return Step(self.prompt())
 
     def _text(self, text: str) -> Step:
+        """The message; a bare "yes" / "that's correct" (the end of a confirmation heard as a turn
+        of its own) is never the message: TOM asks for it again."""
         if not words(normalize(text)):
             return Step(self.prompt())
-        self.text = text.strip()
+        answer, rest = confirmation(text)
+        if answer is not None and not rest:
+            return Step(self.prompt())
+        # "Yes, so: the bike is still clicking" -> without the "yes"; "Please call" stays whole
+        long_rest = answer is not None and len(rest.split()) >= MIN_MESSAGE_WORDS
+        self.text = rest if long_rest else text.strip()
         return self._store()
 
     def _store(self) -> Step:

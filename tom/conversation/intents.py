@@ -8,11 +8,12 @@ spec, and a wrong one is fixed by editing one line. Misspelt keywords ("apointme
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from tom.conversation.text import STOPWORDS, normalize, words
+from tom.conversation.text import FILLERS, STOPWORDS, normalize, words
 
 GOODBYE_TAIL_WORDS = 8
 INTENTS = ("question", "booking", "human", "message", "goodbye", "unclear", "empty", "smalltalk")
@@ -102,10 +103,29 @@ _YES = frozenset({
 })
 _NO = frozenset({
     "no", "nope", "nah", "not", "wrong", "incorrect", "negative", "don't", "dont",
-    "nein", "nee", "nö", "ne", "falsch", "nicht", "kein", "keine",
+    "nein", "nee", "nö", "ne", "falsch", "nicht", "kein", "keine", "isn't", "isnt", "wasn't",
+    "doesn't", "never",
 })
 _NEGATED = _rx(r"\b(stimmt|passt|richtig|korrekt|ist) (so )?nicht\b",
                r"\bnicht (richtig|korrekt|ganz|so)\b", r"\bnever ?mind\b")
+# Whole phrases that mean yes although they contain a "no" word, or no yes word at all.
+_YES_PHRASES = _rx(r"\b(no problem|not a problem|no worries|kein problem|go ahead|do it|"
+                   r"sounds good|that works|why not|of course|you got it|in ordnung|"
+                   r"machen sie das|auf jeden fall|na klar|ganz genau)\b")
+# Words that may surround a yes or no without saying anything else ("yes, that is my number").
+_ANSWER_WORDS = _YES | _NO | FILLERS | frozenset({
+    "that", "that's", "thats", "this", "it", "it's", "its", "is", "was", "the", "my", "number",
+    "all", "quite", "very", "oh", "well", "indeed", "totally", "true", "thank",
+    "thanks", "you", "got", "one", "works", "sounds", "spot", "on", "sir", "ma'am", "exactly",
+    "das", "ist", "die", "nummer", "meine", "richtige", "korrekte", "alles", "ganz", "auch",
+    "schon", "danke", "schön", "sehr", "es", "sie", "haben", "hm", "na", "leider",
+    "sorry", "afraid", "i'm",
+})
+_POLITE = frozenset({"please", "bitte", "gerne", "gern", "thank", "thanks", "danke", "great",
+                     "good", "super", "prima", "fine"})
+_NOT_WORD = re.compile(r"[^\w'-]", re.UNICODE)
+_WORD_AT = re.compile(r"[a-z0-9äöüß]+(?:['-][a-z0-9äöüß]+)*", re.UNICODE)
+_JOINERS = frozenset({"and", "but", "also", "und", "aber", "so"})
 CANCEL = _rx(r"\b(cancel|never ?mind|forget (it|that)|stop|abbrechen|vergessen sie|egal|"
              r"doch nicht|lieber nicht|no longer|not anymore)\b")
 
@@ -167,18 +187,75 @@ def _looks_like_speech(text: str) -> bool:
 
 
 def yes_no(text: str) -> bool | None:
-    """True for yes, False for no, None when the answer is neither ("hmm, maybe")."""
-    t = " ".join(words(normalize(text)))
-    if _NEGATED.search(t):
-        return False
-    for w in t.split():
-        if w in _NO:
-            return False
+    """True for yes, False for no, None when the answer is neither ("hmm, maybe") or both.
+
+    The whole turn is read: "Yes, that's correct." and "Ja, genau, das stimmt." are one yes;
+    "not quite right" is one no. A turn that says both ("yes... no, that's wrong") is None, so
+    the caller is asked again, unless it opens with a clear answer followed by other words (a
+    message): then the opening decides (see `confirmation`).
+    """
+    return confirmation(text)[0]
+
+
+def confirmation(text: str) -> tuple[bool | None, str]:
+    """The yes/no answer of a caller turn and what the turn says besides it.
+
+    The opening words that only confirm or deny ("yes that is the right number", "nein, die
+    stimmt nicht") are the answer; the words after them are the rest, as the caller said them:
+    "Yes, that's right, and tell him I'm late" -> (True, "tell him I'm late"). The rest is ""
+    when the turn is only an answer.
+    """
+    said = _words_at(text)
+    ws = _as_words(_YES_PHRASES, "yes", _as_words(_NEGATED, "no", " ".join(w for w, _ in said)))
+    ws_list = ws.split()
+    n = 0
+    while n < len(ws_list) and ws_list[n] in _ANSWER_WORDS:
+        n += 1
+    if all(w in _ANSWER_WORDS | _JOINERS for w in ws_list):
+        n = len(ws_list)  # "yes, and thank you" is all answer; otherwise "and" starts the rest
+    if not any(w in _YES | _NO and w not in _POLITE for w in ws_list[:n]):
+        n = 0  # "Bitte rufen Sie mich zurück" opens with a courtesy, not with an answer
+    while n < len(said) and said[n][0] in _JOINERS:
+        n += 1
+    rest = text[said[n][1]:].strip() if n < len(said) else ""  # the caller's own words
+    opening, whole = _cues(ws_list[:n]), _cues(ws_list)
+    if len(set(whole)) == 1:
+        return whole[0], rest
+    if len(set(opening)) == 1:  # a clear opening, then a message that says "don't"
+        return opening[0], rest
+    return None, rest
+
+
+def _words_at(text: str) -> list[tuple[str, int]]:
+    """The words of `normalize(text)` (fillers dropped) with where each starts in `text`."""
+    text = unicodedata.normalize("NFC", text or "")
+    low = _NOT_WORD.sub(" ", text.lower().replace("’", "'"))
+    if len(low) != len(text):  # lower() changed the length (rare): any rest is the whole turn
+        return [(w, 0) for w in words(normalize(text))]
+    return [(m.group(0), m.start()) for m in _WORD_AT.finditer(low)
+            if m.group(0) not in FILLERS]
+
+
+def _as_words(pattern: re.Pattern[str], word: str, text: str) -> str:
+    """Each match of `pattern` becomes `word` repeated once per word matched (positions kept)."""
+    return pattern.sub(lambda m: " ".join([word] * len(m.group(0).split())), text)
+
+
+def _cues(ws: list[str]) -> list[bool]:
+    """Each yes/no word in order; a negator binds the yes word just after it ("not right")."""
+    out: list[bool] = []
+    i = 0
+    while i < len(ws):
+        w = ws[i]
+        if w in _NO and not (w == "ne" and i > 0):  # "richtig, ne?" asks, it does not deny
+            out.append(False)
+            ahead = [j for j in range(i + 1, min(i + 3, len(ws))) if ws[j] in _YES]
+            i = ahead[0] + 1 if ahead else i + 1  # "not (quite) right": one no
+            continue
         if w in _YES:
-            return True
-    if re.search(r"\b(go ahead|do it|sounds good|that works|in ordnung|machen sie das)\b", t):
-        return True
-    return None
+            out.append(True)
+        i += 1
+    return out
 
 
 def is_cancel(text: str) -> bool:
