@@ -1,0 +1,191 @@
+"""`tom bench --abuse`: one good call on an idle TOM, then the same call while 4 sources abuse it.
+
+Issue 17's targets are about what a good caller hears while others misbehave: no gap over
+100 ms in TOM's outgoing audio, and end-to-end latency within 10 % of an idle server. The
+abusers (tom/bench/abuse.py) are a refusal storm, media floods (big and small frames), idle
+connections (websocket without `start`, silent TCP, trickled HTTP headers) and a line held by
+a silent caller plus a second storm. This is a measurement, printed and saved as JSON; the
+red-team (tests/e2e/test_redteam.py) is where the behaviour is asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tom.bench import abuse
+from tom.bench.caller import CallerTurn, CallResult, Timeouts, place_call
+from tom.bench.corpus import Corpus, CorpusError
+from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
+from tom.bench.targets import bench_settings, temp_data_dir
+from tom.config import Settings
+from tom.monitor import events as ev
+
+MAX_GAP_TARGET_MS = 100.0
+E2E_TARGET_RATIO = 1.10
+LINES = 3  # the good call, a held line, a flooding call: the storm finds every line busy
+SOURCES = ("127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24")
+
+
+@dataclass(frozen=True, slots=True)
+class Jitter:
+    """Gaps between consecutive frames of TOM's audio inside each reply (greeting included)."""
+
+    max_gap_ms: float
+    gaps_over_100ms: int
+    frames: int
+
+
+def reply_jitter(result: CallResult) -> Jitter:
+    """Measure each reply from its first frame to the caller's next turn (or the call's end),
+    so the caller's own speaking time is never counted as a gap."""
+    media = [r.t_ns for r in result.received if r.kind == "media"]
+    starts = [t for t in [result.greeting_ns, *(x.reply_start_ns for x in result.turns)]
+              if t is not None]
+    ends = [x.speech_start_ns for x in result.turns] + [result.ended_ns]
+    gaps: list[float] = []
+    frames = 0
+    for start, end in zip(starts, ends[len(ends) - len(starts):], strict=True):
+        inside = [t for t in media if start <= t < (end or result.ended_ns)]
+        frames += len(inside)
+        gaps += [(b - a) / 1e6 for a, b in zip(inside, inside[1:], strict=False)]
+    return Jitter(round(max(gaps, default=0.0), 1), sum(g > MAX_GAP_TARGET_MS for g in gaps),
+                  frames)
+
+
+def _phase(result: CallResult) -> dict[str, Any]:
+    e2e = [t.e2e_ms for t in result.turns if t.e2e_ms is not None]
+    jitter = reply_jitter(result)
+    return {"ok": result.ok, "failure": result.failure, "turns": len(result.turns),
+            "e2e_ms": [round(x, 1) for x in e2e],
+            "e2e_median_ms": round(statistics.median(e2e), 1) if e2e else None,
+            "max_gap_ms": jitter.max_gap_ms, "gaps_over_100ms": jitter.gaps_over_100ms,
+            "frames": jitter.frames}
+
+
+def good_call_turns(corpus: Corpus, voice: CallerVoice) -> list[CallerTurn]:
+    """The first English script without barge-in or hang-up, voiced once for both phases."""
+    scripts = [s for s in corpus.calls_for("en")
+               if not s.barge_in and not any(t.may_end_call for t in s.turns)]
+    if not scripts:
+        raise CorpusError("--abuse needs an English call without barge-in or goodbye")
+    line = LineOptions(phone_path=True, snr_db=None)
+    turns = []
+    for k, t in enumerate(scripts[0].turns):
+        spoken = voice.say(t.text, t.language, CALLER_STYLES[0], line, seed=k)
+        turns.append(CallerTurn(audio=spoken.pcm, text=t.text, id=t.id, language=t.language,
+                                intent=t.intent, speech_start=spoken.speech_start,
+                                speech_end=spoken.speech_end))
+    return turns
+
+
+async def _repeat(stop: asyncio.Event, action: Callable[[], Awaitable[str]],
+                  seen: Counter[str], name: str) -> None:
+    while not stop.is_set():
+        seen[f"{name}: {await action()}"] += 1
+
+
+async def _abusers(url: str, audiosocket_port: int, stop: asyncio.Event,
+                   seen: Counter[str]) -> None:
+    """Four sources abusing TOM until `stop`: storm, floods, idle connections, held line."""
+    storm, flood, idle, holder = SOURCES
+    host, http_port = "127.0.0.1", int(url.rsplit(":", 1)[1])
+    big, small = abuse.BIG_FRAME, abuse.SMALL_FRAME
+
+    async def floods() -> str:
+        a = await abuse.media_flood(url, flood, frame_bytes=big, frames=80)
+        b = await abuse.media_flood(url, flood, frame_bytes=small, frames=3000)
+        return f"{a}/{b}"
+
+    async def idles() -> str:
+        found = await asyncio.gather(
+            abuse.idle_websocket(url, idle, 15), abuse.idle_tcp(host, audiosocket_port, idle, 15),
+            abuse.trickled_headers(host, http_port, idle, 15))
+        return ",".join(f"{i.what}={i.closed_after_s and round(i.closed_after_s)}"
+                        for i in found)
+
+    async def held() -> None:
+        async with abuse.held_line(url, holder):
+            await abuse.refusal_storm(url, holder, 1000, pause_s=0.5, stop=stop)
+
+    async def storms() -> str:
+        return ",".join(sorted((await abuse.refusal_storm(url, storm, 5)).elements()))
+
+    await asyncio.gather(
+        _repeat(stop, storms, seen, "storm"),
+        _repeat(stop, floods, seen, "flood"), _repeat(stop, idles, seen, "idle"), held(),
+        return_exceptions=True)
+
+
+async def abuse_bench(settings: Settings, voice: CallerVoice, corpus: Corpus,
+                      timeouts: Timeouts) -> dict[str, Any]:
+    """Run both phases against an in-process TOM and return the figures side by side."""
+    turns = await asyncio.to_thread(good_call_turns, corpus, voice)
+    with temp_data_dir() as data_dir:
+        raw = bench_settings(settings, "en", LINES, data_dir).to_dict()
+        raw["audiosocket"].update(enabled=True, host="127.0.0.1", port=0)
+        raw["server"]["max_calls"] = LINES
+        from tom.server import TomServer
+
+        async with TomServer(Settings.from_dict(raw)) as server:
+            assert server.audiosocket is not None
+            idle = await place_call(server.url, turns, timeouts=timeouts)
+            stop, seen, live = asyncio.Event(), Counter[str](), asyncio.Event()
+
+            def on_event(event: ev.Event) -> None:
+                if isinstance(event, ev.CallStarted):
+                    live.set()
+
+            server.bus.listen(on_event)
+            t0 = time.monotonic()
+            good = asyncio.create_task(place_call(server.url, turns, timeouts=timeouts))
+            await asyncio.wait_for(live.wait(), timeouts.connect_s)  # its line is taken
+            load = asyncio.create_task(_abusers(server.url, server.audiosocket.port, stop, seen))
+            abused = await good
+            abuse_s = time.monotonic() - t0
+            stop.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(load, 30)
+    return _figures(_phase(idle), _phase(abused), seen, abuse_s)
+
+
+def _figures(idle: dict[str, Any], abused: dict[str, Any], seen: Counter[str],
+             abuse_s: float) -> dict[str, Any]:
+    ratio = (abused["e2e_median_ms"] / idle["e2e_median_ms"]
+             if idle["e2e_median_ms"] and abused["e2e_median_ms"] else None)
+    checks = {
+        "no gap over 100 ms (abused)": abused["ok"] and abused["gaps_over_100ms"] == 0,
+        "e2e within 10 % of idle": ratio is not None and ratio <= E2E_TARGET_RATIO,
+    }
+    return {"idle": idle, "abused": abused,
+            "e2e_ratio": None if ratio is None else round(ratio, 3),
+            "abusers": {"sources": list(SOURCES), "seconds": round(abuse_s, 1),
+                        "outcomes": dict(seen.most_common())},
+            "checks": checks, "passed": all(checks.values())}
+
+
+def render_abuse(figures: dict[str, Any], console: Console) -> None:
+    """The two phases side by side, then the checks."""
+    table = Table(title="good call: idle vs. under abuse")
+    table.add_column("figure")
+    table.add_column("idle", justify="right")
+    table.add_column("abused", justify="right")
+    for key in ("ok", "e2e_median_ms", "e2e_ms", "max_gap_ms", "gaps_over_100ms", "frames",
+                "failure"):
+        table.add_row(key, str(figures["idle"][key]), str(figures["abused"][key]))
+    table.add_row("e2e ratio", "", str(figures["e2e_ratio"]))
+    console.print(table)
+    for name, ok in figures["checks"].items():
+        console.print(f"{'[green]pass[/green]' if ok else '[red]FAIL[/red]'}  {name}")
+    outcomes = figures["abusers"]["outcomes"]
+    console.print(f"abusers ({figures['abusers']['seconds']} s): "
+                  + "; ".join(f"{k} x{v}" for k, v in list(outcomes.items())[:12]))
