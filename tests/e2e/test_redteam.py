@@ -33,7 +33,7 @@ from tom.monitor.logging import configure_logging
 from tom.server import TomServer
 from tom.telephony import audiosocket_wire as aw
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
 
 LINES = 2
 IDLE_WATCH_S = 45.0  # an idle connection still open after this was never going to be closed

@@ -34,12 +34,16 @@ async def client_from(source: str) -> AsyncIterator[aiohttp.ClientSession]:
         yield http
 
 
-async def _until_closed(ws: aiohttp.ClientWebSocketResponse, limit_s: float) -> bool:
-    """Read (and drop) what TOM sends until it closes; False when still open after limit_s."""
+async def _until_closed(ws: aiohttp.ClientWebSocketResponse, limit_s: float,
+                        stream_sid: str = "") -> bool:
+    """Read what TOM sends until it closes, echoing its marks as Twilio does (at once: nobody
+    listens); False when still open after limit_s."""
     try:
         async with asyncio.timeout(limit_s):
-            async for _msg in ws:
-                pass
+            async for msg in ws:
+                if stream_sid and msg.type == aiohttp.WSMsgType.TEXT and '"mark"' in msg.data:
+                    name = tc.parse_outbound(msg.data).get("name", "")
+                    await ws.send_str(tc.mark_echo_message(stream_sid, name))
     except TimeoutError:
         return False
     except (aiohttp.ClientError, ConnectionError):
@@ -60,11 +64,12 @@ async def refused_call(http: aiohttp.ClientSession, url: str, *, hang_up_at_once
     try:
         async with http.ws_connect(stream_url(url), heartbeat=None,
                                    timeout=aiohttp.ClientWSTimeout(ws_close=1.0)) as ws:
-            await _start_stream(ws, call_sid or new_sid("CA"), new_sid("MZ"))
+            stream_sid = new_sid("MZ")
+            await _start_stream(ws, call_sid or new_sid("CA"), stream_sid)
             if hang_up_at_once:
                 await asyncio.sleep(0.05)  # the busy message has begun
                 return "hung_up"
-            if not await _until_closed(ws, CLOSE_WAIT_S):
+            if not await _until_closed(ws, CLOSE_WAIT_S, stream_sid):
                 return "open"
             return f"closed_{ws.close_code}"
     except aiohttp.WSServerHandshakeError as exc:
@@ -73,16 +78,19 @@ async def refused_call(http: aiohttp.ClientSession, url: str, *, hang_up_at_once
         return type(exc).__name__
 
 
-async def refusal_storm(url: str, source: str, calls: int, *, pause_s: float = 0.0,
-                        stop: asyncio.Event | None = None) -> Counter[str]:
-    """One source opening and dropping calls while the lines are busy; every other caller
-    hangs up during the busy message. Counts the outcomes."""
+async def refusal_storm(url: str, source: str, calls: int, *, parallel: int = 8,
+                        pause_s: float = 0.0, stop: asyncio.Event | None = None) -> Counter[str]:
+    """One source opening and dropping calls while the lines are busy, `parallel` at a time;
+    every other caller hangs up during the busy message. Counts the outcomes."""
     seen: Counter[str] = Counter()
     async with client_from(source) as http:
-        for i in range(calls):
+        for wave in range(0, calls, parallel):
             if stop is not None and stop.is_set():
                 break
-            seen[await refused_call(http, url, hang_up_at_once=i % 2 == 0)] += 1
+            outcomes = await asyncio.gather(*(
+                refused_call(http, url, hang_up_at_once=i % 2 == 0)
+                for i in range(wave, min(calls, wave + parallel))))
+            seen.update(outcomes)
             await asyncio.sleep(pause_s)
     return seen
 

@@ -115,7 +115,7 @@ async def _abusers(url: str, audiosocket_port: int, stop: asyncio.Event,
 
     async def held() -> None:
         async with abuse.held_line(url, holder):
-            await abuse.refusal_storm(url, holder, 1000, pause_s=0.5, stop=stop)
+            await abuse.refusal_storm(url, holder, 1000, parallel=2, pause_s=0.5, stop=stop)
 
     async def storms() -> str:
         return ",".join(sorted((await abuse.refusal_storm(url, storm, 5)).elements()))
