@@ -49,13 +49,14 @@ def reply_jitter(result: CallResult) -> Jitter:
     """Measure each reply from its first frame to the caller's next turn (or the call's end),
     so the caller's own speaking time is never counted as a gap."""
     media = [r.t_ns for r in result.received if r.kind == "media"]
-    starts = [t for t in [result.greeting_ns, *(x.reply_start_ns for x in result.turns)]
-              if t is not None]
-    ends = [x.speech_start_ns for x in result.turns] + [result.ended_ns]
+    nexts = [t.speech_start_ns for t in result.turns] + [None]
+    starts = [result.greeting_ns] + [t.reply_start_ns for t in result.turns]
+    windows = [(a, b or result.ended_ns) for a, b in zip(starts, nexts, strict=True)
+               if a is not None]
     gaps: list[float] = []
     frames = 0
-    for start, end in zip(starts, ends[len(ends) - len(starts):], strict=True):
-        inside = [t for t in media if start <= t < (end or result.ended_ns)]
+    for start, end in windows:
+        inside = [t for t in media if start <= t < end]
         frames += len(inside)
         gaps += [(b - a) / 1e6 for a, b in zip(inside, inside[1:], strict=False)]
     return Jitter(round(max(gaps, default=0.0), 1), sum(g > MAX_GAP_TARGET_MS for g in gaps),
