@@ -24,6 +24,7 @@ from tom.bench.line import SILENCE, PhoneLine
 SMALL_FRAME = 160  # 20 ms of μ-law
 BIG_FRAME = 33_000  # μ-law bytes: a 45 KB media message once base64 and JSON are added
 CLOSE_WAIT_S = 20.0
+HANG_UP_WAIT_S = 5.0
 
 
 @contextlib.asynccontextmanager
@@ -59,16 +60,18 @@ async def _start_stream(ws: aiohttp.ClientWebSocketResponse, call_sid: str,
 
 async def refused_call(http: aiohttp.ClientSession, url: str, *, hang_up_at_once: bool,
                        call_sid: str | None = None) -> str:
-    """Dial while every line is busy: hang up at once (during the busy message) or listen to
-    the end. Returns what happened: `http_<status>`, `closed_<code>`, `hung_up` or `open`."""
+    """Dial while every line is busy: hang up as soon as the busy message begins (or after
+    HANG_UP_WAIT_S without audio) or listen to the end. Returns what happened:
+    `http_<status>`, `closed_<code>`, `hung_up` or `open`."""
     try:
         async with http.ws_connect(stream_url(url), heartbeat=None,
                                    timeout=aiohttp.ClientWSTimeout(ws_close=1.0)) as ws:
             stream_sid = new_sid("MZ")
             await _start_stream(ws, call_sid or new_sid("CA"), stream_sid)
             if hang_up_at_once:
-                await asyncio.sleep(0.05)  # the busy message has begun
-                return "hung_up"
+                with contextlib.suppress(TimeoutError):
+                    await ws.receive(timeout=HANG_UP_WAIT_S)  # the busy message has begun
+                return "hung_up" if not ws.closed else f"closed_{ws.close_code}"
             if not await _until_closed(ws, CLOSE_WAIT_S, stream_sid):
                 return "open"
             return f"closed_{ws.close_code}"
