@@ -71,7 +71,10 @@ async def refused_call(http: aiohttp.ClientSession, url: str, *, hang_up_at_once
             if hang_up_at_once:
                 with contextlib.suppress(TimeoutError):
                     await ws.receive(timeout=HANG_UP_WAIT_S)  # the busy message has begun
-                return "hung_up" if not ws.closed else f"closed_{ws.close_code}"
+                if ws.closed:
+                    return f"closed_{ws.close_code}"
+                drop(ws)
+                return "hung_up"
             if not await _until_closed(ws, CLOSE_WAIT_S, stream_sid):
                 return "open"
             return f"closed_{ws.close_code}"
@@ -79,6 +82,14 @@ async def refused_call(http: aiohttp.ClientSession, url: str, *, hang_up_at_once
         return f"http_{exc.status}"
     except (aiohttp.ClientError, ConnectionError) as exc:
         return type(exc).__name__
+
+
+def drop(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Hang up the way a phone line does: the connection just goes, no closing handshake."""
+    conn = ws._conn  # noqa: SLF001  (aiohttp offers no public abort of a client websocket)
+    transport = conn.transport if conn is not None else None
+    if transport is not None:
+        transport.abort()
 
 
 async def refusal_storm(url: str, source: str, calls: int, *, parallel: int = 8,
