@@ -24,7 +24,7 @@ from rich.table import Table
 
 from tom.bench import abuse
 from tom.bench.caller import CallerTurn, CallResult, Timeouts, place_call
-from tom.bench.corpus import Corpus, CorpusError
+from tom.bench.corpus import CallScript, Corpus, CorpusError, CorpusTurn
 from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
 from tom.bench.targets import bench_settings, temp_data_dir
 from tom.config import Settings
@@ -74,14 +74,23 @@ def _phase(result: CallResult) -> dict[str, Any]:
 
 
 def good_call_turns(corpus: Corpus, voice: CallerVoice) -> list[CallerTurn]:
-    """The first English script without barge-in or hang-up, voiced once for both phases."""
-    scripts = [s for s in corpus.calls_for("en")
-               if not s.barge_in and not any(t.may_end_call for t in s.turns)]
+    """The English script with the most questions before its goodbye and no barge-in, without
+    the goodbye (TOM must not hang up mid-measurement); voiced once for both phases."""
+    def questions(script: CallScript) -> list[CorpusTurn]:
+        out = []
+        for turn in script.turns:
+            if turn.may_end_call:
+                break
+            out.append(turn)
+        return out
+
+    scripts = [s for s in corpus.calls_for("en") if not s.barge_in and questions(s)]
     if not scripts:
-        raise CorpusError("--abuse needs an English call without barge-in or goodbye")
+        raise CorpusError("--abuse needs an English call without barge-in")
+    chosen = questions(max(scripts, key=lambda s: len(questions(s))))
     line = LineOptions(phone_path=True, snr_db=None)
     turns = []
-    for k, t in enumerate(scripts[0].turns):
+    for k, t in enumerate(chosen):
         spoken = voice.say(t.text, t.language, CALLER_STYLES[0], line, seed=k)
         turns.append(CallerTurn(audio=spoken.pcm, text=t.text, id=t.id, language=t.language,
                                 intent=t.intent, speech_start=spoken.speech_start,
