@@ -42,7 +42,7 @@ def test_a_turn_without_reply_keeps_the_windows_aligned() -> None:
     assert jitter.max_gap_ms == 20.0 and jitter.frames == 5
 
 
-def test_figures_compare_medians_against_the_targets() -> None:
+def test_figures_compare_means_against_the_targets() -> None:
     idle = _phase(_call([0, 20], [(100, 200, 600)]))
     abused = _phase(_call([0, 20], [(100, 200, 640)]))
     figures = _figures(idle, abused, Counter({"storm": 3}), 12.0)

@@ -71,6 +71,7 @@ def _phase(result: CallResult) -> dict[str, Any]:
     jitter = reply_jitter(result)
     return {"ok": result.ok, "failure": result.failure, "turns": len(result.turns),
             "e2e_ms": [round(x, 1) for x in e2e],
+            "e2e_mean_ms": round(statistics.fmean(e2e), 1) if e2e else None,
             "e2e_median_ms": round(statistics.median(e2e), 1) if e2e else None,
             "e2e_max_ms": round(max(e2e), 1) if e2e else None,
             "max_gap_ms": jitter.max_gap_ms, "gaps_over_100ms": jitter.gaps_over_100ms,
@@ -204,8 +205,9 @@ def _outcomes(out: Any) -> dict[str, int]:
 
 def _figures(idle: dict[str, Any], abused: dict[str, Any], seen: Counter[str],
              abuse_s: float) -> dict[str, Any]:
-    ratio = (abused["e2e_median_ms"] / idle["e2e_median_ms"]
-             if idle["e2e_median_ms"] and abused["e2e_median_ms"] else None)
+    # the mean, not the median: one answer delayed by abuse is exactly what must show
+    ratio = (abused["e2e_mean_ms"] / idle["e2e_mean_ms"]
+             if idle["e2e_mean_ms"] and abused["e2e_mean_ms"] else None)
     checks = {
         "no gap over 100 ms (abused)": abused["ok"] and abused["gaps_over_100ms"] == 0,
         "e2e within 10 % of idle": ratio is not None and ratio <= E2E_TARGET_RATIO,
@@ -223,7 +225,7 @@ def render_abuse(figures: dict[str, Any], console: Console) -> None:
     table.add_column("figure")
     table.add_column("idle", justify="right")
     table.add_column("abused", justify="right")
-    for key in ("ok", "e2e_median_ms", "e2e_max_ms", "e2e_ms", "max_gap_ms", "gaps_over_100ms", "frames",
+    for key in ("ok", "e2e_mean_ms", "e2e_median_ms", "e2e_max_ms", "e2e_ms", "max_gap_ms", "gaps_over_100ms", "frames",
                 "failure"):
         table.add_row(key, str(figures["idle"][key]), str(figures["abused"][key]))
     table.add_row("e2e ratio", "", str(figures["e2e_ratio"]))
