@@ -85,8 +85,11 @@ async def rt(tmp_path_factory) -> AsyncIterator[RedTeam]:
     configure_logging("json", "info", stream=logs)
     settings = e2e_settings(tmp_path_factory.mktemp("redteam"),
                             server={"max_calls": LINES}, call={"reprompt_after_s": 120})
-    async with running_server(settings) as server:
-        yield RedTeam(server, logs)
+    try:
+        async with running_server(settings) as server:
+            yield RedTeam(server, logs)
+    finally:
+        configure_logging("auto", "info")  # later modules log to stderr again
 
 
 def named(errors: list[ev.CallError]) -> list[str]:
