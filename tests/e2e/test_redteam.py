@@ -284,7 +284,7 @@ def _serve(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run([sys.executable, "-m", "tom.cli", "--config", str(config), "serve",
                                *extra], capture_output=True, text=True, timeout=STARTUP_S,
-                              env=env, check=False)
+                              env=env, check=False, cwd=config.parent)
     except subprocess.TimeoutExpired:
         pytest.fail(f"`tom serve` still running after {STARTUP_S} s: the mistake slipped through")
 
@@ -318,9 +318,9 @@ def test_bad_setting_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
 
 
 def test_empty_data_dir_exits_2(tmp_path: Path) -> None:
-    proc = _serve(_config(tmp_path, data_dir=""))
+    proc = _serve(_config(tmp_path, data_dir=""))  # runs in tmp_path
     _assert_one_line_exit_2(proc, "data.dir")
-    assert not (Path.cwd() / "tom.db").exists() or proc.returncode == 2
+    assert not (tmp_path / "tom.db").exists()
 
 
 def test_data_dir_that_is_a_file_exits_2(tmp_path: Path) -> None:
