@@ -55,6 +55,10 @@ def register(
                    help="with --url: TOM does not greet (call.greeting = false)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--strict", action="store_true", help="exit 1 when any target is missed")
+    p.add_argument("--abuse", action="store_true",
+                   help="one good call on an idle TOM, then again while 4 sources abuse it "
+                        "(refusal storm, floods, idle connections); audio gaps and e2e side "
+                        "by side (in-process only)")
     p.set_defaults(func=run_bench)
     return p
 
@@ -77,6 +81,8 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
 async def run_bench(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Run `tom bench` from parsed arguments; returns the exit status."""
     console = Console(stderr=True)
+    if getattr(args, "abuse", False):
+        return await run_abuse(args, settings, console)
     try:
         corpus = load_corpus(args.corpus)
         options = options_from_args(args)
@@ -108,6 +114,30 @@ async def _with_progress(corpus: Corpus, options: BenchOptions, settings: Settin
             bar.update(task, advance=1, description=f"calls ({failed} failed)")
 
         return await bench(corpus, options, settings, advance)
+
+
+async def run_abuse(args: argparse.Namespace, settings: Settings | None,
+                    console: Console) -> int:
+    """`tom bench --abuse`: print (and save with --json) the idle and abused figures."""
+    from tom.bench.abuse_bench import abuse_bench, render_abuse
+    from tom.bench.synth import CallerVoice
+
+    if args.url:
+        console.print("[red]tom bench:[/red] --abuse starts its own TOM on loopback; "
+                      "leave out --url")
+        return 2
+    try:
+        figures = await abuse_bench(settings or Settings.load(), CallerVoice(args.cache),
+                                    load_corpus(args.corpus), options_from_args(args).timeouts)
+    except CorpusError as exc:
+        console.print(f"[red]tom bench:[/red] {exc}")
+        return 2
+    render_abuse(figures, Console())
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        console.print(f"figures written to {args.json}")
+    return 1 if args.strict and not figures["passed"] else 0
 
 
 def write_json(report: BenchReport, path: Path) -> None:
