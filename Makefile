@@ -13,7 +13,7 @@ SYSTEM := scripts/install-system-packages.sh
 # `make test` and CI: a test skipped for a missing system package fails instead (tests/conftest.py).
 export TOM_REQUIRE_SYSTEM_PACKAGES ?= 1
 
-.PHONY: install serve test lint bench soak dashboard clean system-packages system-packages-serve
+.PHONY: install serve test lint bench bench-abuse redteam soak dashboard clean system-packages system-packages-serve
 
 system-packages:
 	$(SYSTEM) build test
@@ -51,6 +51,14 @@ lint: install
 bench: install
 	mkdir -p bench-results
 	$(BIN)/tom bench --calls 10 --concurrency 1 --json bench-results/bench.json
+
+# The issue-17 red-team against a real server on loopback (also part of `make soak`, marked slow).
+redteam: system-packages install
+	$(BIN)/pytest tests/e2e/test_redteam.py tests/redteam -q
+
+bench-abuse: install
+	mkdir -p bench-results
+	$(BIN)/tom bench --abuse --json bench-results/abuse.json
 
 clean:
 	rm -rf $(VENV) dashboard/node_modules dashboard/dist .pytest_cache
