@@ -24,7 +24,8 @@ from tom.telephony.limits import ConnectionLimits, Guards
 
 pytestmark = pytest.mark.e2e
 
-LIMITS = ConnectionLimits(start_timeout_s=1.0, pending_per_source=2, refusals_per_min=2,
+LIMITS = ConnectionLimits(start_timeout_s=1.0, header_timeout_s=1.0, pending_per_source=2,
+                          refusals_per_min=2,
                           browser_origins=("https://allowed.example",))
 
 
@@ -238,3 +239,24 @@ async def test_browser_calls_only_from_the_dashboards_origin(server, origin, sta
             got = exc.status
     assert got == status
     await wait_for(lambda: not server.assistant.calls)
+
+
+async def test_http_headers_trickled_byte_by_byte_are_cut_off(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    request = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 100
+    closed = False
+    async with asyncio.timeout(20):
+        for byte in request:
+            try:
+                writer.write(bytes([byte]))
+                await writer.drain()
+            except ConnectionError:
+                closed = True
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    if await reader.read(1) == b"":
+                        closed = True
+                        break
+    writer.close()
+    assert closed

@@ -23,6 +23,7 @@ class ConnectionLimits:
     """The bounds above; defaults fit a small phone server (not in `tom.toml` yet)."""
 
     start_timeout_s: float = 10.0
+    header_timeout_s: float = 10.0  # an HTTP request's headers must arrive within this
     pending_per_source: int = 8
     pending_total: int = 64
     refusals_per_min: float = 10.0
