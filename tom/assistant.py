@@ -35,6 +35,8 @@ from tom.engine.vad import SileroStream
 from tom.engine.workers import Timed, Worker
 from tom.monitor.events import EventBus
 from tom.registry import CallRecord, CallRegistry, CallsBusy
+from tom.telephony.errors import DuplicateCall
+from tom.telephony.limits import Guards
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +56,9 @@ class Assistant:
         # budgets (stt.threads, llm.threads, tts.threads) are sized together for the machine.
         self.workers: dict[str, Worker] = {}
         self.accepting = True
+        # What one caller may cost (pending connections, busy refusals, inbound audio rate).
+        self.guards = Guards()
+        self._busy: dict[int, asyncio.Future[bytes]] = {}  # the busy message by output rate
         self._engines: CallEngines | None = None
         self._stt: SpeechToText | None = None
         self._tts: TextToSpeech | None = None
@@ -174,7 +179,7 @@ class Assistant:
         """One pass through each engine so the first caller does not pay for lazy init."""
         started = time.perf_counter()
         await self.transcribe(np.zeros(16000, dtype=np.float32))
-        await self.synthesize("Hello.")
+        await self.busy_audio(PHONE_RATE)  # warms TTS up and makes the first refusal free
         if self.settings.llm.backend == "llama":
             async for _ in self.llm.stream([{"role": "user", "content": "Hi"}], max_tokens=2):
                 pass
@@ -205,6 +210,9 @@ class Assistant:
         """Admit and start a call; raises `CallsBusy` when every line is taken."""
         engines = self.engines
         call_id = call_id or new_call_id()
+        if call_id in self.registry.calls:
+            raise DuplicateCall(f"call id {call_id} belongs to a live call; refused, the live "
+                                "call goes on")
         if not self.accepting:
             self.registry.reject(call_id, transport, caller)
             raise CallsBusy("TOM is shutting down")
@@ -218,7 +226,21 @@ class Assistant:
         return call
 
     async def busy_audio(self, out_rate: int) -> bytes:
-        """The "all lines are busy" message as PCM16 at `out_rate`."""
+        """The "all lines are busy" message as PCM16 at `out_rate`, rendered once per rate.
+
+        A refusal storm must not queue TTS work in front of the live calls' replies.
+        """
+        rendered = self._busy.get(out_rate)
+        if rendered is None:
+            rendered = self._busy[out_rate] = asyncio.ensure_future(self._render_busy(out_rate))
+        try:
+            return await asyncio.shield(rendered)
+        except Exception:
+            if self._busy.get(out_rate) is rendered:
+                del self._busy[out_rate]  # the next refusal tries again
+            raise
+
+    async def _render_busy(self, out_rate: int) -> bytes:
         samples, rate = (await self.synthesize(self.profile.busy_message)).value
         return float_to_pcm16(resample(samples * VOLUME, rate, out_rate))
 

@@ -31,6 +31,7 @@ from tom.security import (
     check_startup,
     rate_limit_middleware,
 )
+from tom.security.header_guard import guard_headers
 from tom.security.startup import preflight
 from tom.telephony.audiosocket import AudioSocketServer
 from tom.telephony.browser import BrowserBridge
@@ -137,6 +138,7 @@ class TomServer:
         runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
+        guard_headers(runner, self.assistant.guards.limits.header_timeout_s)
         self.runner = runner
         try:
             await web.TCPSite(runner, s.host, s.port).start()

@@ -10,6 +10,7 @@ from tom.config import Settings
 from tom.dispatcher import CallsBusy
 from tom.engine.playback import Outbound
 from tom.monitor import events as ev
+from tom.telephony.limits import Guards
 
 
 class FakeCall:
@@ -94,6 +95,7 @@ class FakeHost:
         self.events: list[ev.Event] = []
         self.bus.listen(self.events.append)
         self.call_ready = asyncio.Event()
+        self.guards = Guards()
 
     async def open_call(self, *, transport: str, caller: str = "", call_id: str | None = None,
                         in_rate: int = 8000, out_rate: int = 8000) -> FakeCall:

@@ -234,3 +234,35 @@ async def test_close_gives_up_on_a_pump_that_cannot_deliver(monkeypatch):
     await call.end(ev.Outcome.HUNG_UP_BY_CALLER, "caller hung up")
     await line.close()
     assert sink.sent[-1] == ("close",)
+
+
+async def test_a_refused_caller_who_hangs_up_is_peer_gone_without_a_traceback() -> None:
+    host = FakeHost(busy=True, busy_pcm=bytes(FRAME * 10))
+    sink = RecordingSink(fail_on_audio=ConnectionResetError("Cannot write to closing transport"))
+    line = CallLine(host, sink, transport="test", peer="10.0.0.1")
+    assert await line.open(caller="") is None
+    assert [e.kind for e in host.errors()] == ["peer_gone"]
+
+
+async def test_a_source_over_its_refusal_budget_hears_no_busy_message() -> None:
+    host = FakeHost(busy=True, busy_pcm=bytes(FRAME))
+    budget = int(host.guards.limits.refusals_per_min)
+    heard = []
+    for _ in range(budget + 1):
+        sink = RecordingSink()
+        await CallLine(host, sink, transport="test", peer="10.0.0.2").open(caller="")
+        heard.append("audio" in sink.kinds())
+    assert heard == [True] * budget + [False]
+
+
+async def test_feed_refuses_oversized_frames_and_audio_faster_than_real_time() -> None:
+    host = FakeHost()
+    line = CallLine(host, RecordingSink(), transport="test")
+    await line.open(caller="")
+    with pytest.raises(ProtocolError, match="ms per message"):
+        line.feed(bytes(2 * 8000 * 2))  # 2 s in one message
+    with pytest.raises(ProtocolError) as flood:
+        for _ in range(200):  # 4 s of audio at once
+            line.feed(bytes(FRAME))
+    assert flood.value.kind == "overload"
+    await line.close()

@@ -14,7 +14,8 @@ import structlog
 from tom.monitor import events as ev
 from tom.security.ratelimit import RateLimiter
 from tom.telephony import audiosocket_wire as aw
-from tom.telephony.bridge import CallHost, CallLine, OutboundSink
+from tom.telephony.bridge import CallHost, CallLine, OutboundSink, refuse
+from tom.telephony.errors import ProtocolError, StartTimeout
 
 log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 
@@ -118,7 +119,7 @@ class _Connection:
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.peer = str(peer[0])
         self.line = CallLine(server.assistant, AudioSocketSink(writer), transport="audiosocket",
-                             logger=log.bind(peer=self.peer))
+                             peer=self.peer, logger=log.bind(peer=self.peer))
 
     async def run(self) -> None:
         await self.line.run(self._receive, closed_reason="connection closed")
@@ -130,8 +131,17 @@ class _Connection:
         if self.server.limiter is not None and not self.server.limiter.allow(self.peer):
             self.line.log.warning("audiosocket connection refused: rate limit")
             return
-        call_id = str(aw.expect_uuid(await self._read()))
-        call = await self.line.open(caller="", call_id=call_id)
+        host = self.server.assistant
+        slot = host.guards.pending.enter(self.peer)
+        if slot is None:
+            refuse(host.bus, self.line.log, "too_many_pending",
+                   f"too many AudioSocket connections from {self.peer} have not sent their UUID")
+            return
+        try:
+            first = await self._read(host.guards.limits.start_timeout_s, StartTimeout)
+        finally:
+            slot.release()
+        call = await self.line.open(caller="", call_id=str(aw.expect_uuid(first)))
         while call is not None and not call.ended:
             message = await self._read()
             if message is None:
@@ -139,7 +149,7 @@ class _Connection:
                 return
             match message.kind:
                 case aw.Kind.AUDIO:
-                    call.feed(message.payload)
+                    self.line.feed(message.payload)
                 case aw.Kind.DTMF:
                     await call.dtmf(message.digit)
                 case aw.Kind.HANGUP:
@@ -151,10 +161,10 @@ class _Connection:
                 case aw.Kind.UUID:
                     raise aw.ProtocolError("a second UUID message on the same connection")
 
-    async def _read(self) -> aw.AudioSocketMessage | None:
-        """The next message; a peer silent for IDLE_TIMEOUT_S is a protocol failure."""
+    async def _read(self, timeout_s: float = IDLE_TIMEOUT_S,
+                    error: type[ProtocolError] = aw.ProtocolError) -> aw.AudioSocketMessage | None:
+        """The next message; a peer silent for `timeout_s` is a protocol failure (`error`)."""
         try:
-            return await asyncio.wait_for(aw.read_message(self.reader), IDLE_TIMEOUT_S)
+            return await asyncio.wait_for(aw.read_message(self.reader), timeout_s)
         except TimeoutError:
-            raise aw.ProtocolError(
-                f"no data from the AudioSocket peer for {IDLE_TIMEOUT_S:.0f} s") from None
+            raise error(f"no data from the AudioSocket peer for {timeout_s:g} s") from None

@@ -21,7 +21,8 @@ from tom.config import Settings
 from tom.dispatcher import CallsBusy
 from tom.engine.playback import AudioOut, ClearOut, EndOut, MarkOut, Outbound
 from tom.monitor import events as ev
-from tom.telephony.errors import ProtocolError
+from tom.telephony.errors import PEER_GONE, Overload, ProtocolError
+from tom.telephony.limits import Guards, InboundMeter
 from tom.telephony.pacing import paced_frames
 
 Logger = structlog.stdlib.BoundLogger
@@ -77,6 +78,9 @@ class CallHost(Protocol):
                         in_rate: int = PHONE_RATE, out_rate: int = PHONE_RATE) -> BridgedCall: ...
 
     async def busy_audio(self, out_rate: int) -> bytes: ...
+
+    @property
+    def guards(self) -> Guards: ...
 
 
 class OutboundSink(abc.ABC):
@@ -152,14 +156,17 @@ def refuse(bus: ev.EventBus, logger: Logger, kind: str, message: str) -> None:
 class CallLine:
     """One connection's call, from open (or busy refusal) to the last frame and the close."""
 
-    def __init__(self, host: CallHost, sink: OutboundSink, *, transport: str,
+    def __init__(self, host: CallHost, sink: OutboundSink, *, transport: str, peer: str = "",
                  logger: Logger | None = None) -> None:
         self.host = host
         self.sink = sink
         self.transport = transport
+        self.peer = peer
         self.log = (logger or log).bind(transport=transport)
         self.call: BridgedCall | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._meter: InboundMeter | None = None
+        self._rate = PHONE_RATE
 
     @property
     def hangup_delay_s(self) -> float:
@@ -173,17 +180,49 @@ class CallLine:
             call = await self.host.open_call(transport=self.transport, caller=caller,
                                              call_id=call_id, in_rate=rate, out_rate=rate)
         except CallsBusy:
-            self.log.info("call rejected: all lines busy")
-            if busy_message:
-                await self.play_busy(rate)
-            await self.sink.hang_up("busy")
+            await self._refuse_busy(rate, busy_message)
             return None
         self.call = call
+        self._rate = rate
+        self._meter = InboundMeter(self.host.guards.limits.burst_s)
         self.log = self.log.bind(call_id=call.id)
         await self.sink.opened(call.id)
         self._pump = asyncio.get_running_loop().create_task(
             pump_outbound(call, self.sink, self.hangup_delay_s), name=f"{call.id}-outbound")
         return call
+
+    async def _refuse_busy(self, rate: int, busy_message: bool) -> None:
+        """Every line is busy: the (pre-rendered) busy message, unless this source keeps
+        calling; a caller who hangs up meanwhile is expected, not an error of TOM's."""
+        if busy_message and not self.host.guards.refusals.allow(self.peer):
+            self.log.info("call rejected: all lines busy; this source is over its refusal "
+                          "budget, closed without the busy message")
+            return
+        self.log.info("call rejected: all lines busy")
+        try:
+            if busy_message:
+                await self.play_busy(rate)
+            await self.sink.hang_up("busy")
+        except ConnectionError as exc:
+            self.log.info("caller hung up during the busy message", error=str(exc))
+            self.host.bus.publish(ev.CallError(call_id="", kind=PEER_GONE,
+                                               message=f"caller hung up while refused: {exc}"))
+
+    def feed(self, pcm16: bytes) -> None:
+        """Caller audio for the call, checked: a frame over `max_frame_ms` is a protocol error,
+        audio beyond `burst_s` ahead of real time an overload (both end this call alone)."""
+        call, meter = self.call, self._meter
+        if call is None or meter is None:
+            raise ProtocolError("audio before the call started")
+        limits = self.host.guards.limits
+        seconds = len(pcm16) / 2 / self._rate
+        if seconds * 1000 > limits.max_frame_ms:
+            raise ProtocolError(f"an audio frame of {seconds * 1000:.0f} ms; at most "
+                                f"{limits.max_frame_ms} ms per message")
+        if not meter.take(seconds):
+            raise Overload(f"caller audio arrives faster than real time (more than "
+                           f"{limits.burst_s:g} s ahead); the call was ended")
+        call.feed(pcm16)
 
     async def play_busy(self, rate: int) -> None:
         """The "all lines are busy" message, paced like any call audio."""
@@ -203,7 +242,7 @@ class CallLine:
         try:
             await receive()
         except ProtocolError as exc:
-            await self.fail("protocol", str(exc))
+            await self.fail(exc.kind, str(exc))
         except ConnectionError as exc:
             self.log.info("connection lost", error=str(exc))
             await self.end_by_caller(f"connection lost: {exc}")
@@ -237,4 +276,7 @@ class CallLine:
                 await asyncio.wait({pump})
             elif not pump.cancelled() and pump.exception() is not None:
                 self.log.warning("outbound audio stopped", error=repr(pump.exception()))
-        await self.sink.close()
+        try:
+            await self.sink.close()
+        except ConnectionError as exc:  # the peer left first: nothing left to tell it
+            self.log.info("connection already gone", error=str(exc))

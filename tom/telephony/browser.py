@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from aiohttp import WSMsgType, web
@@ -33,10 +34,29 @@ class BrowserBridge:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         settings = self.assistant.settings.server
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_allowed(origin, request):
+            log.warning("browser call refused: page from another origin", origin=origin,
+                        peer=request.remote, kind="bad_origin")
+            self.assistant.bus.publish(ev.CallError(
+                call_id="", kind="bad_origin",
+                message=f"a page from {origin!r} tried to open a browser call"))
+            raise web.HTTPForbidden(text="this page may not open a call to TOM")
         ws = web.WebSocketResponse(max_msg_size=settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)
-        await _BrowserCall(self.assistant, ws).run()
+        await _BrowserCall(self.assistant, ws, request.remote or "").run()
         return ws
+
+    def _origin_allowed(self, origin: str, request: web.Request) -> bool:
+        """The dashboard's own origin (the host this request was sent to, or the public URL),
+        or one listed in the allow-list; never `null`. Non-browser clients send no Origin."""
+        own = {f"{request.scheme}://{request.host}".lower()}
+        public = self.assistant.settings.server.public_url
+        if public:
+            parts = urlsplit(public)
+            own.add(f"{parts.scheme}://{parts.netloc}".lower())
+        allowed = own | {o.rstrip("/").lower() for o in self.assistant.guards.limits.browser_origins}
+        return origin.rstrip("/").lower() in allowed
 
 
 class BrowserSink(OutboundSink):
@@ -83,10 +103,11 @@ class BrowserSink(OutboundSink):
 class _BrowserCall:
     """One dashboard call: feed the microphone to the call, forward its transcripts."""
 
-    def __init__(self, host: CallHost, ws: web.WebSocketResponse) -> None:
+    def __init__(self, host: CallHost, ws: web.WebSocketResponse, peer: str = "") -> None:
         self.host = host
         self.ws = ws
-        self.line = CallLine(host, BrowserSink(ws, host), transport="browser", logger=log)
+        self.line = CallLine(host, BrowserSink(ws, host), transport="browser", peer=peer,
+                             logger=log)
 
     async def run(self) -> None:
         await self.line.run(self._receive, closed_reason="browser hung up")
@@ -104,7 +125,7 @@ class _BrowserCall:
                 if msg.type == WSMsgType.BINARY:
                     if len(msg.data) % 2:
                         raise ProtocolError("browser audio must be whole PCM16 samples")
-                    call.feed(msg.data)
+                    self.line.feed(msg.data)
                 elif msg.type == WSMsgType.TEXT:
                     if _json(msg.data).get("type") == "hangup":
                         return

@@ -7,12 +7,13 @@ audio before it has played; that echo is what tells the call what the caller rea
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Protocol
 from urllib.parse import urlsplit
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from tom.audio import ulaw_decode, ulaw_encode
 from tom.config import Settings
@@ -20,6 +21,8 @@ from tom.monitor import events as ev
 from tom.telephony import twilio_wire as tw
 from tom.telephony import twiml
 from tom.telephony.bridge import CallHost, CallLine, OutboundSink
+from tom.telephony.errors import StartTimeout
+from tom.telephony.limits import PendingSlot
 from tom.telephony.twilio_signature import validate_signature
 
 log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
@@ -100,10 +103,22 @@ class TwilioBridge:
         if expected and not hmac.compare_digest(request.query.get("token", ""), expected):
             log.warning("rejected media stream with a wrong token", peer=request.remote)
             raise web.HTTPForbidden(text="invalid stream token")
-        ws = web.WebSocketResponse(max_msg_size=self.settings.server.max_message_bytes,
-                                   heartbeat=30)
-        await ws.prepare(request)
-        await _MediaStream(self.assistant, ws, request.remote or "").run()
+        peer = request.remote or ""
+        slot = self.assistant.guards.pending.enter(peer)
+        if slot is None:
+            log.warning("media stream refused: too many connections waiting for 'start'",
+                        peer=peer, kind="too_many_pending")
+            self.assistant.bus.publish(ev.CallError(
+                call_id="", kind="too_many_pending",
+                message=f"too many media streams from {peer} have not sent 'start'"))
+            raise web.HTTPServiceUnavailable(text="too many connections waiting to start")
+        try:
+            ws = web.WebSocketResponse(max_msg_size=self.settings.server.max_message_bytes,
+                                       heartbeat=30)
+            await ws.prepare(request)
+            await _MediaStream(self.assistant, ws, peer, slot).run()
+        finally:
+            slot.release()
         return ws
 
 
@@ -135,7 +150,7 @@ class TwilioSink(OutboundSink):
         await self.ws.close()
 
     async def abort(self, kind: str, message: str) -> None:
-        code = 1008 if kind == "protocol" else 1011
+        code = 1011 if kind == "internal" else 1008  # anything else: the peer broke a rule
         await self.ws.close(code=code, message=message[:120].encode())
 
     async def close(self) -> None:
@@ -146,25 +161,45 @@ class TwilioSink(OutboundSink):
 class _MediaStream:
     """One Twilio media stream: parse each message, hand it to the call."""
 
-    def __init__(self, host: TwilioHost, ws: web.WebSocketResponse, peer: str) -> None:
+    def __init__(self, host: TwilioHost, ws: web.WebSocketResponse, peer: str,
+                 slot: PendingSlot | None = None) -> None:
         self.ws = ws
+        self.host = host
         self.max_bytes = host.settings.server.max_message_bytes
         self.sink = TwilioSink(ws)
-        self.line = CallLine(host, self.sink, transport="twilio", logger=log.bind(peer=peer))
+        self.slot = slot
+        self.line = CallLine(host, self.sink, transport="twilio", peer=peer,
+                             logger=log.bind(peer=peer))
 
     async def run(self) -> None:
         await self.line.run(self._receive, closed_reason="stream closed by the caller")
 
     async def _receive(self) -> None:
-        async for msg in self.ws:
-            if msg.type == WSMsgType.ERROR:
-                raise tw.ProtocolError(f"websocket error: {self.ws.exception()}")
-            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                continue
-            if await self._handle(tw.parse_message(msg.data, self.max_bytes)):
+        """Until `start`, every message must come before the start deadline; then any pace."""
+        timeout_s = self.host.guards.limits.start_timeout_s
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.line.call is None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    msg = await self.ws.receive()
+            except TimeoutError:
+                raise StartTimeout(f"no 'start' within {timeout_s:g} s of connecting") from None
+            if await self._message(msg):
                 return
-        if self.ws.close_code == WS_TOO_BIG:
-            raise tw.ProtocolError(f"message larger than {self.max_bytes} bytes")
+        while not await self._message(await self.ws.receive()):
+            pass
+
+    async def _message(self, msg: WSMessage) -> bool:
+        """Handle one websocket message; True when the stream is over."""
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            if self.ws.close_code == WS_TOO_BIG:
+                raise tw.ProtocolError(f"message larger than {self.max_bytes} bytes")
+            return True
+        if msg.type == WSMsgType.ERROR:
+            raise tw.ProtocolError(f"websocket error: {self.ws.exception()}")
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return False
+        return await self._handle(tw.parse_message(msg.data, self.max_bytes))
 
     async def _handle(self, message: tw.InboundMessage) -> bool:
         """Returns True when the stream is over."""
@@ -176,6 +211,8 @@ class _MediaStream:
                 raise tw.ProtocolError("a second 'start' on the same stream")
             tw.check_media_format(message)
             self.sink.stream_sid = message.stream_sid
+            if self.slot is not None:
+                self.slot.release()  # it said which call it is: no longer pending
             opened = await self.line.open(caller=message.custom_parameters.get("caller", ""),
                                           call_id=message.call_sid or message.stream_sid)
             return opened is None
@@ -185,7 +222,7 @@ class _MediaStream:
             return True
         match message:
             case tw.Media(payload=payload, track=track) if track in INBOUND_TRACKS:
-                call.feed(ulaw_decode(payload))
+                self.line.feed(ulaw_decode(payload))
             case tw.Dtmf(digit=digit):
                 await call.dtmf(digit)
             case tw.Mark(name=name):
