@@ -36,7 +36,7 @@ from tom.engine.workers import Timed, Worker
 from tom.monitor.events import EventBus
 from tom.registry import CallRecord, CallRegistry, CallsBusy
 from tom.telephony.errors import DuplicateCall
-from tom.telephony.limits import Guards
+from tom.telephony.limits import ConnectionLimits, Guards
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +57,7 @@ class Assistant:
         self.workers: dict[str, Worker] = {}
         self.accepting = True
         # What one caller may cost (pending connections, busy refusals, inbound audio rate).
-        self.guards = Guards()
+        self.guards = Guards(ConnectionLimits.from_settings(self.settings.limits))
         self._busy: dict[int, asyncio.Future[bytes]] = {}  # the busy message by output rate
         self._engines: CallEngines | None = None
         self._stt: SpeechToText | None = None

@@ -156,6 +156,20 @@ class AuthSettings:
 
 
 @dataclass
+class LimitsSettings:
+    """What one caller may cost the server (tom/telephony/limits.py explains each bound)."""
+
+    start_timeout_s: float = _opt(10.0, min=1, max=600)
+    header_timeout_s: float = _opt(10.0, min=1, max=600)
+    pending_per_source: int = _opt(8, min=1, max=10_000)
+    pending_total: int = _opt(64, min=1, max=100_000)
+    refusals_per_min: float = _opt(10.0, min=0, max=100_000)
+    burst_s: float = _opt(2.0, min=0.2, max=60)
+    max_frame_ms: int = _opt(1000, min=20, max=60_000)
+    browser_origins: list[str] = _opt([], url=HTTP)
+
+
+@dataclass
 class DataSettings:
     dir: str = _opt("data/runtime", required=True)
     retention_days: int = _opt(30, min=0, max=3650)
@@ -179,6 +193,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     data: DataSettings = field(default_factory=DataSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
@@ -292,7 +307,8 @@ def _coerce(key: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
         raise ConfigError(f"{key} = {value!r} is empty; set it to a directory path, e.g. "
                           f"{key} = \"data/runtime\"")
     if meta.get("url") and value:
-        _check_url(key, value, meta["url"])
+        for item in value if isinstance(value, list) else [value]:
+            _check_url(key, item if isinstance(item, str) else repr(item), meta["url"])
     if meta.get("networks"):
         for item in value:
             _check_network(key, item)

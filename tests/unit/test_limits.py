@@ -42,3 +42,20 @@ def test_guards_build_their_state_from_the_limits() -> None:
     guards = Guards(ConnectionLimits(pending_per_source=1, refusals_per_min=1))
     assert guards.pending.enter("x") is not None and guards.pending.enter("x") is None
     assert guards.refusals.allow("x") and not guards.refusals.allow("x")
+
+
+def test_limits_come_from_the_settings_and_bad_origins_are_refused() -> None:
+    import pytest
+
+    from tom.config import ConfigError, Settings
+    from tom.telephony.limits import ConnectionLimits
+
+    settings = Settings.load(overrides={"limits": {
+        "start_timeout_s": 3, "browser_origins": ["https://ops.example.org/"]}})
+    limits = ConnectionLimits.from_settings(settings.limits)
+    assert limits.start_timeout_s == 3.0
+    assert limits.browser_origins == ("https://ops.example.org",)
+    with pytest.raises(ConfigError, match="limits.browser_origins"):
+        Settings.load(overrides={"limits": {"browser_origins": ["null"]}})
+    with pytest.raises(ConfigError, match="limits.pending_total"):
+        Settings.load(overrides={"limits": {"pending_total": 0}})

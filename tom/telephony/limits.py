@@ -15,12 +15,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tom.config import LimitsSettings
 from tom.security.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
-    """The bounds above; defaults fit a small phone server (not in `tom.toml` yet)."""
+    """The bounds above, from the `[limits]` settings (defaults fit a small phone server)."""
 
     start_timeout_s: float = 10.0
     header_timeout_s: float = 10.0  # an HTTP request's headers must arrive within this
@@ -31,6 +32,14 @@ class ConnectionLimits:
     max_frame_ms: int = 1000
     # Pages (scheme://host[:port]) besides TOM's own that may open `/ws/browser`.
     browser_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, s: LimitsSettings) -> ConnectionLimits:
+        return cls(start_timeout_s=s.start_timeout_s, header_timeout_s=s.header_timeout_s,
+                   pending_per_source=s.pending_per_source, pending_total=s.pending_total,
+                   refusals_per_min=s.refusals_per_min, burst_s=s.burst_s,
+                   max_frame_ms=s.max_frame_ms,
+                   browser_origins=tuple(o.rstrip("/") for o in s.browser_origins))
 
 
 class PendingGate:
