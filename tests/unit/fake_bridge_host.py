@@ -7,9 +7,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from tom.config import Settings
-from tom.dispatcher import CallsBusy
 from tom.engine.playback import Outbound
 from tom.monitor import events as ev
+from tom.registry import CallsBusy
 from tom.telephony.limits import Guards
 
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tom.dispatcher import CallRecord, CallRegistry
 from tom.monitor.events import CallEnded, EventBus, Outcome
+from tom.registry import CallRecord, CallRegistry
 from tom.security.retention import DAY_S, RetentionTask, prune_messages, prune_recent
 
 NOW = 1_800_000_000.0

@@ -18,9 +18,9 @@ import structlog
 
 from tom.audio import PHONE_RATE
 from tom.config import Settings
-from tom.dispatcher import CallsBusy
 from tom.engine.playback import AudioOut, ClearOut, EndOut, MarkOut, Outbound
 from tom.monitor import events as ev
+from tom.registry import CallsBusy
 from tom.telephony.errors import PEER_GONE, Overload, ProtocolError
 from tom.telephony.limits import Guards, InboundMeter
 from tom.telephony.pacing import paced_frames

@@ -2,9 +2,8 @@
 
 import pytest
 
-from tom.dispatcher import CallsBusy  # the bridges' import keeps working
 from tom.monitor import events as ev
-from tom.registry import CallRegistry
+from tom.registry import CallRegistry, CallsBusy
 
 
 def test_registry_admits_up_to_max_and_keeps_records():
