@@ -155,6 +155,7 @@ class OpenAIChat:
             async with await self._post(url, body) as resp:
                 if resp.status != 200:
                     detail = (await resp.text())[:200]
+                    resp.close()
                     raise LLMError(f"LLM endpoint {url} answered {resp.status}: {detail}")
                 async for raw in resp.content:
                     line = raw.decode("utf-8", errors="replace").strip()
@@ -166,6 +167,8 @@ class OpenAIChat:
                     text = _delta_text(data)
                     if text:
                         yield text
+                # A peer that failed mid-answer closes this connection soon after: never pool it.
+                resp.close()
             raise LLMError(f"LLM endpoint {url} ended the stream before [DONE]; "
                            "it probably failed mid-answer (see its log)")
         except (TimeoutError, aiohttp.ClientError) as exc:
