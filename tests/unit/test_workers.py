@@ -74,3 +74,62 @@ async def test_a_closed_worker_takes_no_more_requests():
     worker.close()
     with pytest.raises(RuntimeError):
         await worker.run(lambda: None)
+
+
+async def test_calls_take_turns_on_a_busy_worker():
+    """A call with a backlog delays another call's request by one job, not by its backlog."""
+    from tom.engine.workers import requester
+
+    worker = Worker("tts")
+    order: list[str] = []
+    release = threading.Event()
+    started = threading.Event()
+
+    def job(name: str) -> None:
+        if name == "a0":
+            started.set()
+            release.wait(5)
+        order.append(name)
+
+    async def ask(call_id: str, name: str) -> None:
+        requester.set(call_id)  # what a call's tasks carry (tom/call/tasks.py)
+        await worker.run(job, name)
+
+    try:
+        first = asyncio.create_task(ask("a", "a0"))
+        await asyncio.to_thread(started.wait, 5)
+        backlog = [asyncio.create_task(ask("a", f"a{i}")) for i in (1, 2, 3)]
+        await asyncio.sleep(0)
+        other = asyncio.create_task(ask("b", "b1"))
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.gather(first, *backlog, other)
+    finally:
+        worker.close()
+    assert order == ["a0", "a1", "b1", "a2", "a3"]
+
+
+async def test_a_cancelled_request_that_has_not_started_is_skipped():
+    worker = Worker("stt")
+    ran: list[str] = []
+    release = threading.Event()
+    started = threading.Event()
+
+    def block() -> None:
+        started.set()
+        release.wait(5)
+
+    try:
+        first = asyncio.create_task(worker.run(block))
+        await asyncio.to_thread(started.wait, 5)
+        dropped = asyncio.create_task(worker.run(ran.append, "dropped"))
+        await asyncio.sleep(0)
+        dropped.cancel()
+        kept = asyncio.create_task(worker.run(ran.append, "kept"))
+        await asyncio.sleep(0)
+        release.set()
+        await first
+        await kept
+    finally:
+        worker.close()
+    assert ran == ["kept"]

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import structlog
 
+from tom.engine.workers import requester
+
 T = TypeVar("T")
 
 
@@ -21,9 +23,15 @@ class CallTasks:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
-        # Tasks copy the context they are created in: every log line of this call carries its id.
-        with structlog.contextvars.bound_contextvars(call_id=self.call_id):
-            task = asyncio.get_running_loop().create_task(coro, name=f"{self.call_id}-{name}")
+        # Tasks copy the context they are created in: every log line of this call carries its id,
+        # and the engine workers see whose request it is (they take turns between calls).
+        token = requester.set(self.call_id)
+        try:
+            with structlog.contextvars.bound_contextvars(call_id=self.call_id):
+                task = asyncio.get_running_loop().create_task(coro,
+                                                              name=f"{self.call_id}-{name}")
+        finally:
+            requester.reset(token)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
