@@ -332,3 +332,34 @@ async def test_llama_failure_is_an_llm_error_and_a_closed_worker_too():
     worker.close()
     with pytest.raises(LLMError, match="not available"):
         await collect(chat)
+
+
+async def test_an_answer_broken_off_before_its_first_word_is_asked_again_once(peer, chats):
+    chat = chats(peer.base_url)
+    broken = [True]
+
+    async def script(request: web.Request, resp: web.StreamResponse) -> None:
+        if broken.pop() if broken else False:
+            request.transport.abort()  # headers sent, then the connection dies mid-body
+            return
+        await resp.write((event("fine") + "data: [DONE]\n\n").encode())
+
+    peer.script = script
+    assert await collect(chat) == ["fine"]
+    assert len(peer.requests) == 2
+
+
+async def test_an_answer_broken_off_after_words_is_an_error_not_a_repeat(peer, chats):
+    chat = chats(peer.base_url)
+
+    async def script(request: web.Request, resp: web.StreamResponse) -> None:
+        await resp.write(event("half").encode())
+        await asyncio.sleep(0.05)
+        request.transport.abort()
+
+    peer.script = script
+    pieces: list[str] = []
+    with pytest.raises(LLMError):
+        async for piece in chat.stream(USER):
+            pieces.append(piece)
+    assert pieces == ["half"] and len(peer.requests) == 1

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+import structlog
 
 from tom.config import LlmSettings
 from tom.engine.workers import Worker
+
+log = structlog.get_logger(__name__)
 
 Messages = list[dict[str, str]]
 
@@ -151,28 +154,40 @@ class OpenAIChat:
         body: dict[str, Any] = {"model": self.settings.model, "messages": messages, "stream": True,
                 "max_tokens": max_tokens or self.settings.max_tokens,
                 "temperature": self.settings.temperature if temperature is None else temperature}
-        try:
-            async with await self._post(url, body) as resp:
-                if resp.status != 200:
-                    detail = (await resp.text())[:200]
+        for attempt in (1, 2):
+            said = False
+            try:
+                async with await self._post(url, body) as resp:
+                    if resp.status != 200:
+                        detail = (await resp.text())[:200]
+                        resp.close()
+                        raise LLMError(f"LLM endpoint {url} answered {resp.status}: {detail}")
+                    async for raw in resp.content:
+                        line = raw.decode("utf-8", errors="replace").strip()
+                        if not line.startswith("data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            return
+                        text = _delta_text(data)
+                        if text:
+                            said = True
+                            yield text
+                    # A peer that failed mid-answer closes this connection soon after: never
+                    # pool it.
                     resp.close()
-                    raise LLMError(f"LLM endpoint {url} answered {resp.status}: {detail}")
-                async for raw in resp.content:
-                    line = raw.decode("utf-8", errors="replace").strip()
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        return
-                    text = _delta_text(data)
-                    if text:
-                        yield text
-                # A peer that failed mid-answer closes this connection soon after: never pool it.
-                resp.close()
-            raise LLMError(f"LLM endpoint {url} ended the stream before [DONE]; "
-                           "it probably failed mid-answer (see its log)")
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise LLMError(f"LLM endpoint {url} unreachable: {type(exc).__name__}: {exc}") from exc
+                raise LLMError(f"LLM endpoint {url} ended the stream before [DONE]; "
+                               "it probably failed mid-answer (see its log)")
+            except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
+                # A connection the peer dropped after an earlier failure breaks the next answer
+                # before its first word: ask once more on a fresh connection.
+                if said or attempt == 2:
+                    raise LLMError(f"LLM endpoint {url} broke off: {type(exc).__name__}: {exc}"
+                                   ) from exc
+                log.info("LLM connection broke before the answer; asking again", url=url)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise LLMError(f"LLM endpoint {url} unreachable: {type(exc).__name__}: {exc}"
+                               ) from exc
 
     async def _post(self, url: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
         """POST once more if the pooled connection was dead: a peer that failed mid-answer
