@@ -157,7 +157,8 @@ class OpenAIChat:
         for attempt in (1, 2):
             said = False
             try:
-                async with await self._post(url, body) as resp:
+                session = await self._client()
+                async with await session.post(url, json=body) as resp:
                     if resp.status != 200:
                         detail = (await resp.text())[:200]
                         resp.close()
@@ -178,25 +179,18 @@ class OpenAIChat:
                     resp.close()
                 raise LLMError(f"LLM endpoint {url} ended the stream before [DONE]; "
                                "it probably failed mid-answer (see its log)")
-            except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-                # A connection the peer dropped after an earlier failure breaks the next answer
-                # before its first word: ask once more on a fresh connection.
-                if said or attempt == 2:
-                    raise LLMError(f"LLM endpoint {url} broke off: {type(exc).__name__}: {exc}"
-                                   ) from exc
-                log.info("LLM connection broke before the answer; asking again", url=url)
             except (TimeoutError, aiohttp.ClientError) as exc:
-                raise LLMError(f"LLM endpoint {url} unreachable: {type(exc).__name__}: {exc}"
-                               ) from exc
+                # A peer that failed mid-answer closes its end after the response, and aiohttp
+                # only notices when it reuses that pooled connection: the next request dies
+                # before its first word. Ask once more; never after words were spoken.
+                if said or attempt == 2 or not isinstance(exc, _DEAD_CONNECTION):
+                    raise LLMError(f"LLM endpoint {url} unreachable: {type(exc).__name__}: "
+                                   f"{exc}") from exc
+                log.info("LLM connection broke before the answer; asking again", url=url)
 
-    async def _post(self, url: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        """POST once more if the pooled connection was dead: a peer that failed mid-answer
-        closes its end after the response, and aiohttp only notices when it reuses it."""
-        session = await self._client()
-        try:
-            return await session.post(url, json=body)
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-            return await session.post(url, json=body)
+
+_DEAD_CONNECTION = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError,
+                    aiohttp.ClientOSError)
 
 
 def _delta_text(data: str) -> str:
