@@ -11,7 +11,8 @@ import tom  # noqa: F401  (sets OMP_WAIT_POLICY before any engine is imported)
 from tom.config import ConfigError, Settings
 
 # Commands that open the data dir (and, for serve, the ports): checked before the models load.
-NEEDS_DATA = ("serve", "talk")
+# `tom serve` runs the same pre-flight (ports included) inside TomServer.start, before the models.
+NEEDS_DATA = ("talk",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command in NEEDS_DATA:  # before anything heavy: no traceback after the models
-            preflight(settings, ports=args.command == "serve")
+            preflight(settings, ports=False)
         return asyncio.run(args.func(args, settings)) or 0
     except StartupError as exc:
         print(f"tom {args.command}: cannot start: {exc}", file=sys.stderr)
