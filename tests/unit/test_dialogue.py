@@ -285,8 +285,8 @@ async def test_booking_flow(en: Profile, store: MessageStore) -> None:
     outside = await say(d, "at four")
     assert outside.text == en.say("booking", "outside_hours", day="Saturday",
                                   hours="from 10 am to 2 pm")
-    assert (await say(d, "eleven")).text == en.say("booking", "confirm", day="Saturday",
-                                                   time="11 am")
+    assert (await say(d, "eleven")).text == en.say("booking", "confirm",
+                                                   when="Saturday at 11 am")
     assert (await say(d, "yes")).text == en.say("booking", "ask_name")
     done = await say(d, "Peter Miller")
     assert done.stored["kind"] == "appointment" and done.intent == "booking"
@@ -298,7 +298,7 @@ async def test_booking_flow(en: Profile, store: MessageStore) -> None:
 async def test_booking_in_one_sentence_and_a_no(en: Profile) -> None:
     d = call(en)
     confirm = await say(d, "can i book a service for friday at half past two")
-    assert confirm.text == en.say("booking", "confirm", day="Friday", time="2:30 pm")
+    assert confirm.text == en.say("booking", "confirm", when="Friday at 2:30 pm")
     assert (await say(d, "no")).text == en.say("booking", "ask_day")
 
 
@@ -307,13 +307,14 @@ async def test_faq_question_while_choosing_a_day(en: Profile) -> None:
     await say(d, "i need an appointment")
     reply = await say(d, "when are you open")
     assert reply.text.startswith("Our opening hours are") and reply.text.endswith(
-        en.say("booking", "ask_day"))
+        en.say("booking", "resume_day"))
 
 
 async def test_german_booking(de: Profile) -> None:
     d = call(de)
     reply = await say(d, "ich möchte einen termin am dienstag um zehn uhr")
-    assert reply.text == de.say("booking", "confirm", day="Dienstag", time="10 Uhr")
+    assert reply.text == de.say("booking", "confirm", when="am Dienstag um 10 Uhr")
+    assert reply.text == "Also am Dienstag um 10 Uhr. Soll ich das so notieren?"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

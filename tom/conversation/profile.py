@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tom.conversation import profile_fields as pf
+from tom.conversation.flow_table import FLOW_TEXTS, GOODBYE_POLICIES, OPTIONAL_TEXTS
 from tom.conversation.lang import Lang, lang
 from tom.conversation.profile_fields import ProfileError as ProfileError  # raised and re-exported
 
@@ -38,13 +39,13 @@ SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "booking": {
         "ask_day": (), "ask_time": ("day",), "closed_day": ("day",),
-        "outside_hours": ("day", "hours"), "confirm": ("day", "time"), "ask_name": (),
-        "done": ("name", "day", "time"), "cancelled": (),
+        "outside_hours": ("day", "hours"), "confirm": ("day", "time", "when"), "ask_name": (),
+        "done": ("name", "day", "time", "when"), "cancelled": (),
     },
     "llm": {"system": ("assistant", "business", "language", "facts")},
 }
 TOP_KEYS = ("language", "assistant", "facts", "business", "hours", "services", "faq", "synonyms",
-            *SECTIONS)
+            *SECTIONS, *FLOW_TEXTS)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Profile:
     transfer_only_during_hours: bool
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     path: Path | None = None
+    on_goodbye: str = "keep"  # a goodbye inside a flow: keep | offer | drop what was collected
 
     # --- the attributes the call pipeline reads ---------------------------------------
     @property
@@ -110,7 +112,24 @@ class Profile:
     def say(self, section: str, key: str, **values: str) -> str:
         """The profile's text for `section.key` with its placeholders filled from `values`."""
         base = {"business": self.name, "assistant": self.assistant}
+        if section == "flow" and "flow" not in self.texts:
+            return self._flow_default(key).format_map(base)
         return self.texts[section][key].format_map({**base, **values})
+
+    def has_section(self, section: str) -> bool:
+        """Whether the profile has the texts of `section` (the optional flows may be missing)."""
+        return section in self.texts
+
+    def has_text(self, section: str, key: str) -> bool:
+        return key in self.texts.get(section, {})
+
+    def _flow_default(self, key: str) -> str:
+        """[flow] texts for a profile without that section: built from texts it has."""
+        return {"goodbye_kept": self.texts["prompts"]["farewell"],
+                "goodbye_offer": self.texts["prompts"]["farewell"],
+                "gave_up": self.texts["prompts"]["unsure"],
+                "gave_up_empty": self.texts["prompts"]["unsure"],
+                "incomplete": "incomplete", "any_day": "?"}[key]
 
     # --- derived knowledge -----------------------------------------------------------------
     def hours_text(self, weekdays: range | None = None) -> str:
@@ -223,7 +242,11 @@ def profile_from_dict(raw: dict[str, Any], default_language: str = "en") -> Prof
         transfer_only_during_hours=pf.boolean(transfer, "only_during_hours",
                                          "transfer.only_during_hours", True),
         synonyms=pf.synonyms(raw.get("synonyms", {})),
+        on_goodbye=_goodbye_policy(raw),
     )
+    for name, keys in FLOW_TEXTS.items():
+        if name in raw:
+            profile.texts[name] = _section(raw, name, keys)
     if not profile.reprompts:
         raise ProfileError("prompts.reprompts is empty: give at least one re-prompt")
     profile.faq = _faq(raw.get("faq", []), profile)
@@ -275,12 +298,25 @@ def _faq(raw: Any, profile: Profile) -> list[FaqEntry]:
     return out
 
 
+def _goodbye_policy(raw: dict[str, Any]) -> str:
+    flow = raw.get("flow", {})
+    value = flow.get("on_goodbye", "keep") if isinstance(flow, dict) else "keep"
+    if value not in GOODBYE_POLICIES:
+        raise ProfileError(f"flow.on_goodbye = {value!r}: choose from {list(GOODBYE_POLICIES)}")
+    return str(value)
+
+
 def _section(raw: dict[str, Any], section: str, keys: dict[str, tuple[str, ...]]) -> dict[str, str]:
     table = pf.table(raw, section)
     extra = {"prompts": ("reprompts",), "transfer": ("number", "only_during_hours"),
-             "message": ("collect",)}.get(section, ())
-    pf.known(table, (*keys, *extra), f"[{section}]")
+             "message": ("collect",), "flow": ("on_goodbye",)}.get(section, ())
+    optional = OPTIONAL_TEXTS.get(section, {})
+    pf.known(table, (*keys, *optional, *extra), f"[{section}]")
     out = {}
+    for key, allowed in optional.items():
+        if key in table:
+            said = pf.text(table, key, f"{section}.{key}")
+            out[key] = pf.template(said, allowed + ("business", "assistant"), f"{section}.{key}")
     for key, allowed in keys.items():
         text = table.get(key)
         if section == "llm" and isinstance(text, str):
