@@ -44,6 +44,11 @@ _MESSAGE_LEAD = re.compile(
     r"^.*?\b(?:leave a message|take a message|message for \w+|tell (?:him|her|them|\w+)|"
     r"let (?:him|her|them) know|nachricht hinterlassen|ausrichten,?|sagen sie (?:ihm|ihr))"
     r"\b[\s,:]*(?:that\b|dass\b)?\s*")
+# A name the caller gives with the request ("Hi, this is Sam Reed, I'd like ..."): said as a name,
+# so written with capitals by the speech recogniser.
+_NAME_IN_REQUEST = re.compile(
+    r"\b(?:[Mm]y name is|[Mm]y name's|[Tt]his is|[Mm]ein [Nn]ame ist|[Ii]ch heiße|[Hh]ier ist|"
+    r"[Hh]ier spricht)\s+([A-ZÄÖÜ][\w'-]+(?:\s+[A-ZÄÖÜ][\w'-]+)?)")
 # Words that turn a day or time in a later turn into a correction of the one given before.
 _CORRECTION = re.compile(r"\b(no|nope|nein|not|nicht|actually|instead|sorry|rather|i mean|"
                          r"make it|lieber|doch|stattdessen|eigentlich|sondern|besser)\b")
@@ -142,6 +147,8 @@ class FormFlow:
     def start(self, request: str) -> Step:
         """Begin with the caller's request; whatever it already says is kept."""
         self.note = request.strip()[:500]
+        if self.spec.has(Slot.NAME) and (m := _NAME_IN_REQUEST.search(request)):
+            self.values.name = clean_name(m.group(1))
         if self.spec.has(Slot.TEXT):
             rest = _MESSAGE_LEAD.sub("", normalize(request)).strip(" .,")
             if rest != normalize(request).strip(" .,") and len(rest.split()) >= 3:

@@ -90,9 +90,18 @@ _NEGATED_VALUE = re.compile(
     r"\s*[,;]?\s*(?:but |sondern |rather |i mean |eher )?")
 
 
+_COMPOUND = re.compile(r"\b(montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)"
+                       r"(vormittag|nachmittag|abend|morgen|früh|mittag)s?\b")
+
+
+def split_compounds(text: str) -> str:
+    """ "Donnerstagnachmittag" -> "donnerstag nachmittag": day and part of the day apart."""
+    return _COMPOUND.sub(r"\1 \2", text.lower())
+
+
 def parse_day(text: str, today: date, language: str = "en") -> tuple[Day, str] | None:
     """The day named in `text` and the text with that day removed, or None if none is named."""
-    t = digitize(text)
+    t = digitize(split_compounds(text))
     names = lang(language).weekdays
     if m := _RELATIVE.search(t):
         offset = {"today": 0, "heute": 0, "tomorrow": 1, "morgen": 1}.get(m.group(1), 2)
@@ -150,7 +159,7 @@ def drop_negated(text: str) -> str:
 
 def parse_window(text: str) -> Window | None:
     """The part of the day named in `text` ("afternoon", "I don't know yet"), or None."""
-    t = text.lower()
+    t = split_compounds(text)
     for key, pattern, start, end in _WINDOWS:
         if pattern.search(t):
             return Window(key, start, end)
