@@ -44,6 +44,8 @@ _MESSAGE_LEAD = re.compile(
     r"^.*?\b(?:leave a message|take a message|message for \w+|tell (?:him|her|them|\w+)|"
     r"let (?:him|her|them) know|nachricht hinterlassen|ausrichten,?|sagen sie (?:ihm|ihr))"
     r"\b[\s,:]*(?:that\b|dass\b)?\s*")
+_RECIPIENT = re.compile(r"^(?:for|to|für|an) (?:the |die |den |der |mr |mrs |frau |herrn? )?"
+                        r"[\w-]+\s*(?:please|bitte)?$")
 # A name the caller gives with the request ("Hi, this is Sam Reed, I'd like ..."): said as a name,
 # so written with capitals by the speech recogniser.
 _NAME_IN_REQUEST = re.compile(
@@ -151,6 +153,7 @@ class FormFlow:
             self.values.name = clean_name(m.group(1))
         if self.spec.has(Slot.TEXT):
             rest = _MESSAGE_LEAD.sub("", normalize(request)).strip(" .,")
+            rest = _RECIPIENT.sub("", rest)  # "... a message for the workshop" names no message
             if rest != normalize(request).strip(" .,") and len(rest.split()) >= 3:
                 self.values.text = rest
         if self.spec.has(Slot.DAY) or self.spec.has(Slot.OLD_DAY):

@@ -78,8 +78,9 @@ SMALLTALK = _rx(
     r"no|nope|nein|nee|please|bitte|sorry|entschuldigung|so|also|well|right)\b",
     r"\bthis is \w+\b|\bmy name is \w+\b|\bhier ist \w+\b",
 )
+# ("was" is left out: in English it is no question word: "it was on Tuesday")
 WH_WORDS = frozenset({"what", "when", "where", "why", "how", "who", "which", "whose", "wann", "wo",
-                      "wie", "was", "warum", "wer", "wieso", "welche", "welcher", "welches",
+                      "wie", "warum", "wer", "wieso", "welche", "welcher", "welches",
                       "welchen", "welchem"})
 QUESTION_CUE = _rx(
     r"\b(what|when|where|why|how|who|which|whose|wann|wo|wie|was|warum|wer|welche\w*|wieso)\b",
@@ -96,7 +97,8 @@ KEYWORDS = (
     "appointment", "operator", "receptionist", "representative", "message", "goodbye", "schedule",
     "booking", "transfer", "callback", "tschüss", "wiederhören", "wiedersehen", "termin",
     "mitarbeiter", "nachricht", "ausrichten", "zurückrufen", "rückruf", "vereinbaren",
-    "reservieren", "verbinden", "durchstellen",
+    "reservieren", "verbinden", "durchstellen", "reschedule", "rescheduling", "cancellation",
+    "verschieben", "stornieren",
 )
 _YES = frozenset({
     "yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "right", "exactly", "absolutely",
