@@ -26,6 +26,11 @@ from tom.conversation.evaluate import (
     load_turns,
     local_llm,
 )
+from tom.conversation.eval_conversations import (
+    DEFAULT_FILES,
+    evaluate_files,
+    format_conversations,
+)
 from tom.conversation.profile import ProfileError, load_profile
 
 if TYPE_CHECKING:
@@ -43,6 +48,9 @@ def register(subparsers: Subcommands) -> argparse.ArgumentParser:
     p.add_argument("--model", help="GGUF for --llm when no LLM is passed in (default: bundled)")
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write the full report here")
     p.add_argument("-v", "--verbose", action="store_true", help="print every turn")
+    p.add_argument("--conversations", nargs="*", metavar="FILE", default=None,
+                   help="multi-turn conversations TOML (default: the bundled tuned and held-out "
+                        "sets; give no FILE to skip them)")
     p.set_defaults(func=eval_command)
     return p
 
@@ -86,6 +94,15 @@ async def eval_command(args: argparse.Namespace, settings: Any = None,
             return 2
     report = await evaluate(turns, profiles, llm if args.llm else None)
     print(format_report(report, verbose=args.verbose))
+    files = DEFAULT_FILES if args.conversations is None else args.conversations
+    if files:  # multi-turn calls through the flows (eval_conversations.py)
+        try:
+            report["conversations"] = await evaluate_files(files, profiles)
+        except (OSError, ValueError) as exc:
+            print(f"tom eval: {exc}", file=sys.stderr)
+            return 2
+        print(format_conversations(report["conversations"], verbose=args.verbose))
+        report["summary"]["targets_met"] &= report["conversations"]["summary"]["targets_met"]
     if args.json_path:
         await asyncio.to_thread(_write_json, Path(args.json_path), report)
     return 0 if report["summary"]["targets_met"] else 1

@@ -31,6 +31,8 @@ from tom.conversation.profile import Profile
 
 EVAL_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "eval"
 DEFAULT_CONVERSATIONS = EVAL_DIR / "conversations.toml"
+HELDOUT_CONVERSATIONS = EVAL_DIR / "conversations_heldout.toml"
+DEFAULT_FILES = (DEFAULT_CONVERSATIONS, HELDOUT_CONVERSATIONS)
 DEFAULT_NOW = datetime(2025, 5, 7, 11, 0)  # a Wednesday morning: the demo shop is open
 ENDINGS = ("goodbye", "transfer", "open")
 RECORD_FIELDS = ("kind", "name", "callback_number", "day", "time", "text")
@@ -216,6 +218,13 @@ async def evaluate_conversations(conversations: list[Conversation],
         if part:
             summary[split] = summarize(part)
     return {"summary": summary, "conversations": [asdict(r) for r in results]}
+
+
+async def evaluate_files(paths: list[str] | tuple[Path, ...],
+                         profiles: dict[str, Profile]) -> dict[str, Any]:
+    """`tom eval --conversations FILE...`: every conversation of every file."""
+    conversations = [c for path in paths for c in load_conversations(path)]
+    return await evaluate_conversations(conversations, profiles)
 
 
 def summarize(results: list[ConversationResult]) -> dict[str, Any]:
