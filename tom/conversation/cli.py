@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from tom.conversation.eval_conversations import (
+    DEFAULT_FILES,
+    evaluate_files,
+    format_conversations,
+)
 from tom.conversation.evaluate import (
     DEFAULT_TURNS,
     TARGETS,
@@ -25,11 +30,6 @@ from tom.conversation.evaluate import (
     evaluate,
     load_turns,
     local_llm,
-)
-from tom.conversation.eval_conversations import (
-    DEFAULT_FILES,
-    evaluate_files,
-    format_conversations,
 )
 from tom.conversation.profile import ProfileError, load_profile
 
