@@ -395,8 +395,8 @@ def test_when_words() -> None:
 async def test_new_kinds_are_stored_and_unknown_ones_refused(store: MessageStore) -> None:
     rid = await store.add_request("callback", "c1", "+49", name="Ann", callback_number="0123456")
     assert (await store.get(rid))["kind"] == "callback"
-    with pytest.raises(ValueError, match="unknown request kind"):
-        await store.add_request("pizza", "c1", "+49")
+    with pytest.raises(ValueError, match="is not a lower-case id"):
+        await store.add_request("Pizza!", "c1", "+49")
 
 
 async def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
@@ -423,3 +423,55 @@ async def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
         assert s._db.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
         s.close()
+
+
+# --- a request the business declares ----------------------------------------------------------
+PICKUP = {
+    "id": "pickup", "triggers": ["pick up my bike", "collect my bike", "abholen"],
+    "collect": ["day", "confirm", "name", "number"],
+    "intro": "Sure, we can pick up your bike.",
+    "ask_day": "On which day should we come?",
+    "closed_day": "We're closed on {day}. Which other day?",
+    "confirm": "So we pick up your bike on {day}. Shall I pass that on?",
+    "ask_name": "Your name, please?", "ask_number": "And your number, {name}?",
+    "confirm_number": "I have {digits}. Is that correct?",
+    "number_again": "Please say the number again, digit by digit.",
+    "done": "Thank you, {name}. We'll pick up your bike on {day}.",
+    "cancelled": "Alright, no pickup.",
+}
+
+
+async def test_a_declared_request_runs_like_the_built_in_ones(store: MessageStore) -> None:
+    raw = raw_profile()
+    raw["requests"] = [PICKUP]
+    p = profile_from_dict(raw)
+    d = call(p, store)
+    first = await say(d, "hi, could you pick up my bike on friday?")
+    assert first.text == "Sure, we can pick up your bike. So we pick up your bike on Friday. " \
+                         "Shall I pass that on?"
+    assert (await say(d, "where are you located")).text.endswith(PICKUP["confirm"].format(
+        day="Friday"))
+    await say(d, "yes", "Ann Lee", "0761 4589320")
+    done = await say(d, "yes")
+    assert done.text == "Thank you, Ann Lee. We'll pick up your bike on Friday."
+    row = await store.get(done.stored["id"])
+    assert (row["kind"], row["day"], row["callback_number"]) == (
+        "pickup", "2025-05-09 (Friday)", "07614589320")
+    plain = call(load_profile(None, "en"))  # without the declaration it is an FAQ question
+    assert (await say(plain, "could you pick up my bike")).intent == "question"
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ({"id": "booking"}, "not the name of another section"),
+    ({"collect": ["time", "day"]}, "needs \"day\" before it"),
+    ({"collect": ["day", "pizza"]}, "choose from"),
+    ({"triggers": []}, "triggers is empty"),
+    ({"ask_day": None}, "ask_day is missing"),
+    ({"done": "Bye {old_day}"}, "old_day"),
+    ({"ask_text": "What?"}, "unknown key 'ask_text'"),
+])
+def test_a_declared_request_is_checked_when_the_profile_loads(change: dict, error: str) -> None:
+    raw = raw_profile()
+    raw["requests"] = [{k: v for k, v in {**PICKUP, **change}.items() if v is not None}]
+    with pytest.raises(ProfileError, match=error):
+        profile_from_dict(raw)

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from tom.conversation.flow_table import FlowKind, Slot
+from tom.conversation.flow_table import FlowKind, FlowSpec, Slot
 from tom.conversation.flows import FormFlow, Step, start_flow
 from tom.conversation.guard import NumberGuard, speakable
 from tom.conversation.intents import (
@@ -142,6 +142,11 @@ class Dialogue:
             return self._transfer()
         if self._flow:
             return await self._flow_turn(text, intent)
+        if spec := self.profile.request_for(text):  # a request the business declared
+            self._offer = None
+            intro = self.profile.say(spec.section, "intro") \
+                if self.profile.has_text(spec.section, "intro") else ""
+            return await self._start_flow(spec, text, intro)
         if self._offer and (reply := self._answer_offer(text, intent.name)):
             return reply
         self._offer = None
@@ -387,7 +392,7 @@ class Dialogue:
         self._resumed = False
         return Reply("message", text=f"{intro} {step.say}".strip())
 
-    async def _start_flow(self, kind: FlowKind, text: str, intro: str) -> Reply:
+    async def _start_flow(self, kind: FlowKind | FlowSpec, text: str, intro: str) -> Reply:
         """A new request; one that already gave everything is confirmed or stored at once."""
         self._flow, step = start_flow(self.profile, kind, text, today=self._now().date(),
                                       caller=self.caller)

@@ -30,6 +30,7 @@ class FlowKind(StrEnum):
     RESCHEDULE = "reschedule"
     CANCEL = "cancel_appointment"
     CALLBACK = "callback"
+    CUSTOM = "custom"  # a request the business declares in its profile ([[requests]])
 
 
 @dataclass(frozen=True)
@@ -94,3 +95,24 @@ OPTIONAL_TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
     "callback": {"resume_name": (), "resume_number": ("name",)},
 }
 GOODBYE_POLICIES = ("keep", "offer", "drop")
+
+# A request the business declares itself ([[requests]] in the profile): the slots it may collect
+# and, per slot, the texts it then needs (each may use these placeholders).
+REQUEST_SLOTS = (Slot.NAME, Slot.NUMBER, Slot.TEXT, Slot.DAY, Slot.TIME, Slot.CONFIRM)
+_ALL = ("name", "day", "time", "when", "digits")
+REQUEST_TEXTS: dict[Slot | None, dict[str, tuple[str, ...]]] = {
+    None: {"done": _ALL, "cancelled": ()},
+    Slot.NAME: {"ask_name": ()},
+    Slot.NUMBER: {"ask_number": ("name",), "confirm_number": ("digits",), "number_again": ()},
+    Slot.TEXT: {"ask_text": ("name",)},
+    Slot.DAY: {"ask_day": (), "closed_day": ("day",)},
+    Slot.TIME: {"ask_time": ("day",), "outside_hours": ("day", "hours")},
+    Slot.CONFIRM: {"confirm": _ALL},
+}
+REQUEST_OPTIONAL = {"intro": (), **{f"resume_{s.value}": ("name", "day") for s in REQUEST_SLOTS}}
+
+
+def request_spec(section: str, slots: tuple[Slot, ...]) -> FlowSpec:
+    """The row for a request the business declared: stored with its own id as the kind."""
+    intent = "booking" if Slot.DAY in slots else "message"
+    return FlowSpec(FlowKind.CUSTOM, section, intent, section, slots)

@@ -460,7 +460,8 @@ class FormFlow:
     def record(self, incomplete: bool = False) -> dict[str, Any]:
         """What is stored (and sent to the webhook) for this request."""
         v = self.values
-        text = v.text if self.spec.kind is FlowKind.MESSAGE else self.note
+        text = v.text if self.spec.has(Slot.TEXT) or self.spec.kind is FlowKind.MESSAGE \
+            else self.note
         if v.old_day and self.spec.has(Slot.DAY):
             text = f"[{_day_text(v.old_day)}] {text}"
         if incomplete:
@@ -489,10 +490,10 @@ def _day_text(day: Day) -> str:
     return day.label if day.date == date.min else f"{day.date.isoformat()} ({day.label})"
 
 
-def start_flow(profile: Profile, kind: FlowKind, request: str, *, today: date,
+def start_flow(profile: Profile, kind: FlowKind | FlowSpec, request: str, *, today: date,
                caller: str = "") -> tuple[FormFlow, Step]:
     """A new flow of `kind` (falling back to a message when the profile lacks its texts)."""
-    spec = FLOWS[kind]
+    spec = kind if isinstance(kind, FlowSpec) else FLOWS[kind]
     if not profile.has_section(spec.section):
         spec = FLOWS[FlowKind.MESSAGE]
     if spec.kind is FlowKind.MESSAGE:

@@ -8,6 +8,7 @@ runs in a worker thread (`asyncio.to_thread`) behind one lock; the event loop ne
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 import time
@@ -21,12 +22,13 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 Rows = list[dict[str, Any]]  # a name of its own: inside MessageStore `list` is a method
 DB_NAME = "tom.db"
+# Built-in kinds; a profile's own [[requests]] are stored under their id (lower case, digits, _).
 KINDS = ("message", "appointment", "reschedule", "cancellation", "callback")
+_KIND = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 TABLE = """
 CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('message', 'appointment', 'reschedule', 'cancellation',
-                                       'callback')),
+    kind TEXT NOT NULL CHECK (length(kind) BETWEEN 2 AND 40),
     call_id TEXT NOT NULL,
     caller TEXT NOT NULL DEFAULT '',
     name TEXT NOT NULL DEFAULT '',
@@ -47,7 +49,7 @@ CREATE INDEX IF NOT EXISTS messages_outbox ON messages (webhook_pending, webhook
 CREATE INDEX IF NOT EXISTS messages_created ON messages (created_at);
 PRAGMA user_version = 2;
 """
-# Version 1 allowed only messages and appointments: its rows move to a table that allows all kinds.
+# Version 1 allowed only messages and appointments: its rows move to a table that allows any kind.
 MIGRATE_1_TO_2 = TABLE.format(name="messages_v2") + """
 INSERT INTO messages_v2 SELECT * FROM messages;
 DROP TABLE messages;
@@ -100,9 +102,11 @@ class MessageStore:
     async def add_request(self, kind: str, call_id: str, caller: str, *, name: str = "",
                           callback_number: str = "", day: str = "", time: str = "",
                           text: str = "") -> int:
-        """Store any request a flow took down (reschedule, cancellation, callback, ...)."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown request kind {kind!r}; one of {', '.join(KINDS)}")
+        """Store any request a flow took down (reschedule, cancellation, callback, or a kind the
+        profile declares)."""
+        if not _KIND.match(kind):
+            raise ValueError(f"request kind {kind!r} is not a lower-case id like "
+                             f"{', '.join(KINDS)}")
         return await self._insert(kind, call_id=call_id, caller=caller, name=name,
                                   callback_number=callback_number, day=day, time=time, text=text)
 

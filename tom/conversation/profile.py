@@ -6,6 +6,7 @@ start-up with the field's name ("faq[3].answer is empty"), never in the middle o
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,9 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tom.conversation import profile_fields as pf
-from tom.conversation.flow_table import FLOW_TEXTS, GOODBYE_POLICIES, OPTIONAL_TEXTS
+from tom.conversation.flow_table import (
+    FLOW_TEXTS,
+    GOODBYE_POLICIES,
+    OPTIONAL_TEXTS,
+    REQUEST_OPTIONAL,
+    REQUEST_SLOTS,
+    REQUEST_TEXTS,
+    FlowSpec,
+    Slot,
+    request_spec,
+)
 from tom.conversation.lang import Lang, lang
 from tom.conversation.profile_fields import ProfileError as ProfileError  # raised and re-exported
+from tom.conversation.text import normalize
 
 if TYPE_CHECKING:
     from tom.conversation.retrieval import Retriever
@@ -45,7 +57,8 @@ SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "llm": {"system": ("assistant", "business", "language", "facts")},
 }
 TOP_KEYS = ("language", "assistant", "facts", "business", "hours", "services", "faq", "synonyms",
-            *SECTIONS, *FLOW_TEXTS)
+            "requests", *SECTIONS, *FLOW_TEXTS)
+_REQUEST_ID = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,7 @@ class Profile:
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     path: Path | None = None
     on_goodbye: str = "keep"  # a goodbye inside a flow: keep | offer | drop what was collected
+    requests: list[tuple[FlowSpec, tuple[str, ...]]] = field(default_factory=list)  # + triggers
 
     # --- the attributes the call pipeline reads ---------------------------------------
     @property
@@ -119,6 +133,14 @@ class Profile:
     def has_section(self, section: str) -> bool:
         """Whether the profile has the texts of `section` (the optional flows may be missing)."""
         return section in self.texts
+
+    def request_for(self, text: str) -> FlowSpec | None:
+        """The declared request ([[requests]]) whose trigger phrase the caller said, if any."""
+        said = f" {' '.join(normalize(text).replace(',', ' ').replace('.', ' ').split())} "
+        for spec, triggers in self.requests:
+            if any(f" {t} " in said for t in triggers):
+                return spec
+        return None
 
     def has_text(self, section: str, key: str) -> bool:
         return key in self.texts.get(section, {})
@@ -247,6 +269,7 @@ def profile_from_dict(raw: dict[str, Any], default_language: str = "en") -> Prof
     for name, keys in FLOW_TEXTS.items():
         if name in raw:
             profile.texts[name] = _section(raw, name, keys)
+    profile.requests = _requests(raw.get("requests", []), profile.texts)
     if not profile.reprompts:
         raise ProfileError("prompts.reprompts is empty: give at least one re-prompt")
     profile.faq = _faq(raw.get("faq", []), profile)
@@ -295,6 +318,45 @@ def _faq(raw: Any, profile: Profile) -> list[FaqEntry]:
             raise ProfileError(f"{name}.id = {entry_id!r} is used twice")
         seen.add(entry_id)
         out.append(FaqEntry(entry_id, tuple(questions), answer))
+    return out
+
+
+def _requests(raw: Any, texts: dict[str, dict[str, str]]) -> list[tuple[FlowSpec, tuple[str, ...]]]:
+    """[[requests]]: kinds of request the business adds, each with its slots and texts."""
+    if not isinstance(raw, list):
+        raise ProfileError("requests must be a list of [[requests]] tables")
+    out = []
+    for i, item in enumerate(raw):
+        where = f"requests[{i}]"
+        if not isinstance(item, dict):
+            raise ProfileError(f"{where} must be a table with id, triggers, collect and texts")
+        rid = pf.text(item, "id", f"{where}.id")
+        if not _REQUEST_ID.match(rid) or rid in texts or rid in FLOW_TEXTS:
+            raise ProfileError(f"{where}.id = {rid!r}: use lower-case letters, digits and _, "
+                               "not the name of another section")
+        where = f"requests.{rid}"
+        triggers = tuple(" ".join(normalize(t).replace(",", " ").split())
+                         for t in pf.strings(item.get("triggers", []), f"{where}.triggers"))
+        if not triggers:
+            raise ProfileError(f"{where}.triggers is empty: give the phrases that start it")
+        names = pf.strings(item.get("collect", []), f"{where}.collect")
+        allowed = [s.value for s in REQUEST_SLOTS]
+        if not names or any(n not in allowed for n in names) or len(set(names)) < len(names):
+            raise ProfileError(f"{where}.collect = {names!r}: choose from {allowed}, each once")
+        if "time" in names and ("day" not in names or names.index("time") < names.index("day")):
+            raise ProfileError(f"{where}.collect: \"time\" needs \"day\" before it")
+        slots = tuple(Slot(n) for n in names)
+        keys = {k: v for slot in (None, *slots) for k, v in REQUEST_TEXTS[slot].items()}
+        table = {k: v for k, v in item.items() if k not in ("id", "triggers", "collect")}
+        pf.known(table, (*keys, *REQUEST_OPTIONAL), f"[[requests]] {rid}")
+        section: dict[str, str] = {}
+        for key, placeholders in (*keys.items(), *REQUEST_OPTIONAL.items()):
+            if key in keys or key in table:
+                said = pf.text(table, key, f"{where}.{key}")
+                section[key] = pf.template(said, placeholders + ("business", "assistant"),
+                                           f"{where}.{key}")
+        texts[rid] = section
+        out.append((request_spec(rid, slots), triggers))
     return out
 
 
