@@ -457,6 +457,7 @@ async def test_a_declared_request_runs_like_the_built_in_ones(store: MessageStor
     row = await store.get(done.stored["id"])
     assert (row["kind"], row["day"], row["callback_number"]) == (
         "pickup", "2025-05-09 (Friday)", "07614589320")
+    assert p.summary()["flows"][-1] == "pickup"  # tom check-profile shows it
     plain = call(load_profile(None, "en"))  # without the declaration it is an FAQ question
     assert (await say(plain, "could you pick up my bike")).intent == "question"
 

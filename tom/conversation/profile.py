@@ -217,6 +217,9 @@ class Profile:
             "faq": [{"id": f.id, "questions": list(f.questions), "answer": f.answer}
                     for f in self.faq],
             "facts": self.facts,
+            "flows": [name for name in ("message", "booking", *FLOW_TEXTS) if name in self.texts
+                      and name != "flow"] + [spec.section for spec, _ in self.requests],
+            "goodbye_in_a_flow": self.on_goodbye,
         }
 
 
