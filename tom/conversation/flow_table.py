@@ -112,6 +112,14 @@ REQUEST_TEXTS: dict[Slot | None, dict[str, tuple[str, ...]]] = {
 REQUEST_OPTIONAL = {"intro": (), **{f"resume_{s.value}": ("name", "day") for s in REQUEST_SLOTS}}
 
 
+@dataclass(frozen=True)
+class DeclaredRequest:
+    """A [[requests]] entry of the profile: its flow and the phrases that start it."""
+
+    spec: FlowSpec
+    triggers: tuple[str, ...]
+
+
 def request_spec(section: str, slots: tuple[Slot, ...]) -> FlowSpec:
     """The row for a request the business declared: stored with its own id as the kind."""
     intent = "booking" if Slot.DAY in slots else "message"

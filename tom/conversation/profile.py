@@ -21,6 +21,7 @@ from tom.conversation.flow_table import (
     REQUEST_OPTIONAL,
     REQUEST_SLOTS,
     REQUEST_TEXTS,
+    DeclaredRequest,
     FlowSpec,
     Slot,
     request_spec,
@@ -100,7 +101,7 @@ class Profile:
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     path: Path | None = None
     on_goodbye: str = "keep"  # a goodbye inside a flow: keep | offer | drop what was collected
-    requests: list[tuple[FlowSpec, tuple[str, ...]]] = field(default_factory=list)  # + triggers
+    requests: list[DeclaredRequest] = field(default_factory=list)  # the business's own
 
     # --- the attributes the call pipeline reads ---------------------------------------
     @property
@@ -137,9 +138,9 @@ class Profile:
     def request_for(self, text: str) -> FlowSpec | None:
         """The declared request ([[requests]]) whose trigger phrase the caller said, if any."""
         said = f" {' '.join(normalize(text).replace(',', ' ').replace('.', ' ').split())} "
-        for spec, triggers in self.requests:
-            if any(f" {t} " in said for t in triggers):
-                return spec
+        for request in self.requests:
+            if any(f" {t} " in said for t in request.triggers):
+                return request.spec
         return None
 
     def has_text(self, section: str, key: str) -> bool:
@@ -218,7 +219,7 @@ class Profile:
                     for f in self.faq],
             "facts": self.facts,
             "flows": [name for name in ("message", "booking", *FLOW_TEXTS) if name in self.texts
-                      and name != "flow"] + [spec.section for spec, _ in self.requests],
+                      and name != "flow"] + [r.spec.section for r in self.requests],
             "goodbye_in_a_flow": self.on_goodbye,
         }
 
@@ -324,7 +325,7 @@ def _faq(raw: Any, profile: Profile) -> list[FaqEntry]:
     return out
 
 
-def _requests(raw: Any, texts: dict[str, dict[str, str]]) -> list[tuple[FlowSpec, tuple[str, ...]]]:
+def _requests(raw: Any, texts: dict[str, dict[str, str]]) -> list[DeclaredRequest]:
     """[[requests]]: kinds of request the business adds, each with its slots and texts."""
     if not isinstance(raw, list):
         raise ProfileError("requests must be a list of [[requests]] tables")
@@ -359,7 +360,7 @@ def _requests(raw: Any, texts: dict[str, dict[str, str]]) -> list[tuple[FlowSpec
                 section[key] = pf.template(said, placeholders + ("business", "assistant"),
                                            f"{where}.{key}")
         texts[rid] = section
-        out.append((request_spec(rid, slots), triggers))
+        out.append(DeclaredRequest(request_spec(rid, slots), triggers))
     return out
 
 
