@@ -12,6 +12,7 @@ import contextlib
 
 import aiohttp
 import pytest
+from tomtest import e2e_settings, running_server
 
 from tom.bench import twilio_caller as tc
 from tom.bench.caller import place_call, speech_bounds
@@ -78,39 +79,61 @@ async def test_a_correction_is_what_gets_stored(server, turn):
     assert row["name"]
 
 
-async def test_zero_pressed_inside_a_flow_puts_the_caller_through(server, turn):
-    p = server.assistant.profile
-    call_sid, stream_sid = "CAflowzero", "MZflowzero"
-    booking = turn("I'd like to book a service on Friday.")
-    async with aiohttp.ClientSession() as http, http.ws_connect(
-            f"{server.url}/twilio/stream") as ws:
+@contextlib.asynccontextmanager
+async def phone_line(url: str, call_sid: str):
+    """A caller's line to TOM (Twilio protocol) that sends silence unless told to speak."""
+    stream_sid = "MZ" + call_sid[2:]
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{url}/twilio/stream") as ws:
         line = PhoneLine(ws, stream_sid)
         receiver = asyncio.create_task(line.receive())
         await line.send_text(tc.connected_message())
         await line.send_text(tc.start_message(stream_sid, call_sid, {"caller": "+15550142"}))
         pacer = asyncio.create_task(line.pace())
-
-        def quiet() -> bool:
-            return bool(line.media_times) and not line.is_talking(800_000_000)
-
         try:
-            assert await line.wait_for(quiet, 60), "no greeting"
-            heard = len(line.media_times)
-            start, end = speech_bounds(booking.audio)
-            utt = line.speak(booking.audio, start, end)
-            assert await line.wait_for(lambda: utt.done.done(), 30)
-            assert await line.wait_for(lambda: len(line.media_times) > heard, 60), "no reply"
-            assert await line.wait_for(quiet, 60)
-            assert lines(server, call_sid, "assistant")[-1] == p.say("booking", "ask_time",
-                                                                      day="Friday")
-            await line.send_text(tc.dtmf_message(stream_sid, "0"))
-            assert await line.wait_for(lambda: line.closed_at is not None, 30), "no transfer"
+            yield line
         finally:
-            pacer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError, aiohttp.ClientError):
-                await pacer
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError, aiohttp.ClientError):
-                await receiver
-    assert server.assistant.registry.get(call_sid).outcome == "transferred"
-    assert lines(server, call_sid, "assistant")[-1] == p.transfer_message
+            for task in (pacer, receiver):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError,
+                                         aiohttp.ClientError):
+                    await task
+
+
+async def speak_and_wait(line: PhoneLine, audio: bytes) -> None:
+    """Say `audio` once TOM is quiet, then wait until TOM has answered and is quiet again."""
+    def quiet() -> bool:
+        return bool(line.media_times) and not line.is_talking(800_000_000)
+
+    assert await line.wait_for(quiet, 60), "TOM never went quiet"
+    heard = len(line.media_times)
+    start, end = speech_bounds(audio)
+    utt = line.speak(audio, start, end)
+    assert await line.wait_for(lambda: utt.done.done(), 30)
+    assert await line.wait_for(lambda: len(line.media_times) > heard, 60), "no reply"
+    assert await line.wait_for(quiet, 60)
+
+
+async def test_zero_pressed_inside_a_flow_puts_the_caller_through(server, turn):
+    p = server.assistant.profile
+    async with phone_line(server.url, "CAflowzero") as line:
+        await speak_and_wait(line, turn("I'd like to book a service on Friday.").audio)
+        assert lines(server, "CAflowzero", "assistant")[-1] == p.say("booking", "ask_time",
+                                                                       day="Friday")
+        await line.send_text(tc.dtmf_message("MZflowzero", "0"))
+        assert await line.wait_for(lambda: line.closed_at is not None, 30), "no transfer"
+    assert server.assistant.registry.get("CAflowzero").outcome == "transferred"
+    assert lines(server, "CAflowzero", "assistant")[-1] == p.transfer_message
+
+
+async def test_silence_inside_a_flow_re_prompts_with_its_question_then_hangs_up(tmp_path, turn):
+    settings = e2e_settings(tmp_path, call={"reprompt_after_s": 2.0, "max_reprompts": 1})
+    async with running_server(settings) as srv:
+        p = srv.assistant.profile
+        async with phone_line(srv.url, "CAflowquiet") as line:
+            await speak_and_wait(line, turn("I'd like to book a service on Friday.").audio)
+            assert await line.wait_for(lambda: line.closed_at is not None, 60), "no hang-up"
+        record = srv.assistant.registry.get("CAflowquiet")
+        assert record.outcome == "timeout"
+        ask = p.say("booking", "ask_time", day="Friday")
+        assert lines(srv, "CAflowquiet", "assistant")[1:] == [
+            ask, f"{p.reprompts[0]} {ask}", p.say("prompts", "idle_farewell")]
