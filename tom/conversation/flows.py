@@ -18,10 +18,20 @@ from tom.conversation.flow_table import FLOWS, FlowKind, FlowSpec, Slot
 from tom.conversation.intents import confirmation, is_cancel
 from tom.conversation.numbers import spell_digits, spoken_digits
 from tom.conversation.profile import Profile
+from tom.conversation.slots import (
+    CORRECTION,
+    MAX_DIGITS,
+    MIN_DIGITS,
+    Collected,
+    WhenReader,
+    clean_name,
+    message_in_request,
+    name_in_request,
+    phone_number,
+)
 from tom.conversation.text import normalize, words
 from tom.conversation.when import (
     Day,
-    Window,
     at_time,
     drop_negated,
     in_window,
@@ -29,36 +39,10 @@ from tom.conversation.when import (
     parse_time,
     parse_vague_day,
     parse_window,
-    unsure_day,
     window_label,
 )
 
-_NAME_PREFIX = re.compile(
-    r"^(?:(?:yes|yeah|sure|ok|okay|ja|gerne|hi|hallo|well|also)[, ]+)*"
-    r"(?:my name is|my name's|the name is|name's|it's|it is|this is|i'm|i am|call me|"
-    r"mein name ist|ich heiße|ich heisse|hier ist|ich bin|hier spricht|name ist)\s+")
-_NAME_SUFFIX = re.compile(r"[\s,.]*(?:thanks|thank you|danke|bitte|please)?[\s,.!?]*$")
-_SAME_NUMBER = re.compile(r"\b(this|same|my|the) (number|phone)\b|\bcalling from\b|"
-                          r"\b(diese|dieselbe|gleiche|meine) nummer\b|\bvon der ich anrufe\b")
-_MESSAGE_LEAD = re.compile(
-    r"^.*?\b(?:leave a message|take a message|message for \w+|tell (?:him|her|them|\w+)|"
-    r"let (?:him|her|them) know|nachricht hinterlassen|ausrichten,?|sagen sie (?:ihm|ihr))"
-    r"\b[\s,:]*(?:that\b|dass\b)?\s*")
-_RECIPIENT = re.compile(r"^(?:for|to|für|an) (?:the |die |den |der |mr |mrs |frau |herrn? )?"
-                        r"[\w-]+\s*(?:please|bitte)?$")
-# A name the caller gives with the request ("Hi, this is Sam Reed, I'd like ..."): said as a name,
-# so written with capitals by the speech recogniser.
-_NAME_IN_REQUEST = re.compile(
-    r"\b(?:[Mm]y name is|[Mm]y name's|[Tt]his is|[Mm]ein [Nn]ame ist|[Ii]ch heiße|[Hh]ier ist|"
-    r"[Hh]ier spricht)\s+([A-ZÄÖÜ][\w'-]+(?:\s+[A-ZÄÖÜ][\w'-]+)?)")
-# Words that turn a day or time in a later turn into a correction of the one given before.
-_CORRECTION = re.compile(r"\b(no|nope|nein|not|nicht|actually|instead|sorry|rather|i mean|"
-                         r"make it|lieber|doch|stattdessen|eigentlich|sondern|besser)\b")
-# Where a reschedule says which day is the old one and which the new one.
-_TO_DAY = re.compile(r"\b(to|until|onto|auf|zum|zur|nach|instead|stattdessen)\s+(the |den |am )?$")
-_FROM_DAY = re.compile(r"\b(from|von|vom|currently|is on|ist am|is|war)\s+(the |den |am )?$")
 _CANCEL_WORDS = re.compile(r"\b(cancel\w*|stornier\w*|absagen|abzusagen)\b")
-MIN_DIGITS, MAX_DIGITS = 5, 15
 MIN_MESSAGE_WORDS = 3  # a confirmation followed by this many words carries the message too
 MAX_ASKS = 3  # a slot's question said once and repeated twice at most: then TOM stops asking
 CONFIRM_NUMBER = "confirm_number"  # the state between hearing a number and its yes
@@ -75,35 +59,6 @@ class Step:
     record: dict[str, Any] | None = None
     finished: bool = False
     understood: bool = True
-
-
-def clean_name(text: str) -> str:
-    """"uh my name is jana miller thanks" -> "Jana Miller"."""
-    t = normalize(text).strip(" .,!?")
-    t = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", t))
-    name = " ".join(w for w in words(t)[:4])
-    return " ".join(w[:1].upper() + w[1:] for w in name.split())
-
-
-@dataclass
-class Collected:
-    """The slot values so far."""
-
-    name: str = ""
-    number: str = ""
-    number_ok: bool = False
-    text: str = ""
-    day: Day | None = None
-    old_day: Day | None = None
-    minute: int | None = None
-    window: tuple[Window, int, int] | None = None  # the window and its open part (start, end)
-    confirmed: bool = False
-
-    def has(self, slot: Slot) -> bool:
-        return {Slot.NAME: bool(self.name), Slot.NUMBER: self.number_ok, Slot.TEXT: bool(self.text),
-                Slot.DAY: self.day is not None, Slot.OLD_DAY: self.old_day is not None,
-                Slot.TIME: self.minute is not None or self.window is not None,
-                Slot.CONFIRM: self.confirmed}[slot]
 
 
 @dataclass
@@ -149,13 +104,10 @@ class FormFlow:
     def start(self, request: str) -> Step:
         """Begin with the caller's request; whatever it already says is kept."""
         self.note = request.strip()[:500]
-        if self.spec.has(Slot.NAME) and (m := _NAME_IN_REQUEST.search(request)):
-            self.values.name = clean_name(m.group(1))
+        if self.spec.has(Slot.NAME):
+            self.values.name = name_in_request(request)
         if self.spec.has(Slot.TEXT):
-            rest = _MESSAGE_LEAD.sub("", normalize(request)).strip(" .,")
-            rest = _RECIPIENT.sub("", rest)  # "... a message for the workshop" names no message
-            if rest != normalize(request).strip(" .,") and len(rest.split()) >= 3:
-                self.values.text = rest
+            self.values.text = message_in_request(request)
         if self.spec.has(Slot.DAY) or self.spec.has(Slot.OLD_DAY):
             problem = self._take_when(request)
             if problem:
@@ -260,7 +212,7 @@ class FormFlow:
             return False
         t = normalize(text)
         found = parse_day(t, self.today, self.profile.language) or parse_time(t) is not None
-        return bool(found and _CORRECTION.search(t))
+        return bool(found and CORRECTION.search(t))
 
     def _correct(self, text: str) -> Step:
         """A changed day or time after the confirmation: check it and confirm again."""
@@ -297,85 +249,12 @@ class FormFlow:
 
     def _take_when(self, text: str) -> str | None:
         """Fill day, old day and time from `text`; returns what to say when one is impossible."""
-        p, v = self.profile, self.values
-        t = normalize(text)
-        if _CORRECTION.search(t):
-            t = drop_negated(t)
-        rest = t
-        found = parse_day(t, self.today, p.language)
-        day = found[0] if found else parse_vague_day(t, self.today, p.language)
-        if found:
-            rest = found[1]
-        if day is None and self.state == Slot.DAY and unsure_day(t):
-            day = Day(date.min, p.say("flow", "any_day"), vague=True)
-        target = self._day_slot(t, day) if day else None
-        if target is Slot.OLD_DAY and self.spec.has(Slot.DAY) \
-                and (second := parse_day(rest, self.today, p.language)):
-            v.old_day = day  # "from Tuesday to Thursday": the second day is the new one
-            day, rest = second
-            target = Slot.DAY
-        if target is Slot.OLD_DAY:
-            v.old_day = day
-            return None
-        if target is Slot.DAY:
-            v.day = day
-            if day is not None and not day.vague and not p.hours[day.date.weekday()]:
-                v.day, v.minute, v.window = None, None, None
-                return self._say("closed_day", day=day.label)
-        if self.spec.has(Slot.TIME) and (target is Slot.DAY or day is None):
-            return self._take_time(rest, new_day=target is Slot.DAY)
-        return None
-
-    def _day_slot(self, t: str, day: Day) -> Slot:
-        """Which slot a day named in `t` fills: the old or the new appointment's day."""
-        if not self.spec.has(Slot.DAY):
-            return Slot.OLD_DAY
-        if not self.spec.has(Slot.OLD_DAY):
-            return Slot.DAY
-        m = re.search(re.escape(day.label.lower().split()[0]), t)
-        before = t[:m.start()] if m else ""
-        if _TO_DAY.search(before):
-            return Slot.DAY
-        if _FROM_DAY.search(before) or self.state == Slot.OLD_DAY:
-            return Slot.OLD_DAY
-        return Slot.DAY
-
-    def _take_time(self, text: str, new_day: bool) -> str | None:
-        """A clock time or a part of the day, checked against the opening hours of the day."""
-        p, v = self.profile, self.values
-        weekday = v.day.date.weekday() if v.day and not v.day.vague else None
-        minute = parse_time(text, None if weekday is None else lambda m: p.is_open(weekday, m))
-        window = parse_window(text) if minute is None else None
-        if window and window.key == "any" and self.state != Slot.TIME and not new_day:
-            window = None  # "not sure" in answer to another question is not a time
-        if minute is not None:
-            v.minute, v.window = minute, None
-        elif window is not None:
-            v.minute, v.window = None, (window, window.start, window.end)
-        if weekday is None or v.day is None:
-            return None
-        if v.minute is not None:
-            if not p.is_open(weekday, v.minute) and v.minute < 720 \
-                    and p.is_open(weekday, v.minute + 720):
-                v.minute += 720  # "at three" on a day that is open in the afternoon
-            if not p.is_open(weekday, v.minute):
-                v.minute = None
-                return self._say("outside_hours", day=v.day.label, hours=p.day_hours_text(weekday))
-        elif v.window is not None:
-            w = v.window[0]
-            spans = [(max(a, w.start), min(b, w.end)) for a, b in p.hours[weekday]
-                     if max(a, w.start) < min(b, w.end)]
-            if not spans:
-                v.window = None
-                return self._say("outside_hours", day=v.day.label, hours=p.day_hours_text(weekday))
-            v.window = (w, spans[0][0], spans[-1][1])
-        return None
+        reader = WhenReader(self.profile, self.values, self.spec.slots, self.today, self.state)
+        problem = reader.take_when(text)
+        return self._say(problem.key, **problem.values) if problem else None
 
     def _number(self, text: str) -> Step:
-        digits = spoken_digits(text)
-        if _SAME_NUMBER.search(normalize(text)) and len(self.caller.lstrip("+")) >= MIN_DIGITS \
-                and len(digits) < MIN_DIGITS:
-            digits = re.sub(r"[^\d+]", "", self.caller)
+        digits = phone_number(text, self.caller)
         if not digits:
             return self._missed()
         if not MIN_DIGITS <= len(digits.lstrip("+")) <= MAX_DIGITS:
