@@ -476,3 +476,16 @@ def test_a_declared_request_is_checked_when_the_profile_loads(change: dict, erro
     raw["requests"] = [{k: v for k, v in {**PICKUP, **change}.items() if v is not None}]
     with pytest.raises(ProfileError, match=error):
         profile_from_dict(raw)
+
+
+async def test_asking_to_hear_it_again_repeats_the_question(en: Profile, de: Profile) -> None:
+    d = call(en)
+    await say(d, "i'd like to book a service")
+    assert (await say(d, "could you repeat that")).text == en.say("booking", "ask_day")
+    m = call(en)
+    await say(m, "can i leave a message")
+    assert (await say(m, "sorry, what was that?")).text == en.say("message", "ask_name")
+    assert "Jo" in (await say(m, "Jo")).text  # the question was not taken as a name
+    g = call(de)
+    await say(g, "Ich möchte einen Termin")
+    assert (await say(g, "wie bitte?")).text == de.say("booking", "ask_day")

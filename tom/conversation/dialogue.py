@@ -24,6 +24,7 @@ from tom.conversation.guard import NumberGuard, speakable
 from tom.conversation.intents import (
     WH_WORDS,
     Intent,
+    asks_to_repeat,
     classify,
     goodbye_in_flow,
     request_kind,
@@ -271,6 +272,8 @@ class Dialogue:
         assert flow is not None
         if goodbye_in_flow(text, only_goodbye=flow.taking_words):
             return await self._goodbye_in_flow(flow, text)
+        if asks_to_repeat(text) and flow.state != Slot.TEXT:  # "sorry, what was that?"
+            return Reply(flow.spec.intent, text=flow.prompt())
         if intent.name == "question" and intent.rule in WH_WORDS and flow.state != Slot.TEXT:
             return self._aside(text, flow)  # "where are you?" while TOM waits for a day
         step = flow.on_text(text)

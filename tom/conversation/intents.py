@@ -308,6 +308,21 @@ _BYE_FILLERS = frozenset({
 })
 
 
+REPEAT = _rx(
+    r"\b(repeat|say (that|it) again|come again|pardon|once more|what was that|"
+    r"(did ?n'?t|did not|could ?n'?t|could not) (catch|hear|get|understand) (that|it|you)|"
+    r"what did you say)\b", r"^(sorry|what|huh|excuse me)$",
+    r"\b(wiederholen|noch ?mal|noch einmal|wie bitte|was haben sie gesagt|nicht verstanden)\b",
+)
+MAX_REPEAT_WORDS = 7
+
+
+def asks_to_repeat(text: str) -> bool:
+    """ "Could you repeat that?", "sorry, what was that?", "wie bitte?" (a short turn)."""
+    bare = " ".join(words(repair(text)))
+    return len(bare.split()) <= MAX_REPEAT_WORDS and bool(REPEAT.search(bare))
+
+
 def request_kind(text: str, intent: str) -> str:
     """Which request a "booking" or "message" turn makes: a flow_table.FlowKind value."""
     bare = " ".join(words(repair(text)))

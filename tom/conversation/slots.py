@@ -52,6 +52,9 @@ _FROM_DAY = re.compile(r"\b(from|von|vom|currently|is on|ist am|is|war)\s+(the |
 
 
 MIN_DIGITS, MAX_DIGITS = 5, 15
+# Words that make a turn something other than a name ("sorry, what was that?").
+_NOT_IN_NAMES = frozenset({"what", "why", "how", "where", "when", "which", "who", "pardon",
+                           "repeat", "warum", "wieso", "wozu", "wiederholen"})
 
 
 def name_in_request(request: str) -> str:
@@ -85,9 +88,11 @@ class Problem:
 
 
 def clean_name(text: str) -> str:
-    """"uh my name is jana miller thanks" -> "Jana Miller"."""
+    """"uh my name is jana miller thanks" -> "Jana Miller"; "" for a question ("sorry, what?")."""
     t = normalize(text).strip(" .,!?")
     t = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", t))
+    if any(w in _NOT_IN_NAMES for w in words(t)):
+        return ""
     name = " ".join(w for w in words(t)[:4])
     return " ".join(w[:1].upper() + w[1:] for w in name.split())
 
