@@ -489,3 +489,19 @@ async def test_asking_to_hear_it_again_repeats_the_question(en: Profile, de: Pro
     g = call(de)
     await say(g, "Ich möchte einen Termin")
     assert (await say(g, "wie bitte?")).text == de.say("booking", "ask_day")
+
+
+async def test_what_a_goodbye_turn_still_answers_is_kept(en: Profile, store: MessageStore) -> None:
+    d = call(en, store)
+    await say(d, "i'd like to leave a message", "Ruth Cole", "0171234567")
+    bye = await say(d, "yes that's correct, thanks, bye")
+    row = await store.get(bye.stored["id"])
+    assert bye.action == "hangup" and row["callback_number"] == "0171234567"
+    n = call(en, store)
+    await say(n, "i'd like to leave a message")
+    named = await say(n, "It's Jana, bye")
+    assert named.action == "hangup" and (await store.get(named.stored["id"]))["name"] == "Jana"
+    o = call(en, store)
+    await say(o, "i'd like to book a service on friday at 10", "yes")
+    okay = await say(o, "okay, bye")
+    assert (await store.get(okay.stored["id"]))["name"] == ""

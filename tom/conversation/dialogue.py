@@ -26,6 +26,7 @@ from tom.conversation.intents import (
     Intent,
     asks_to_repeat,
     classify,
+    confirmation,
     goodbye_in_flow,
     request_kind,
     without_goodbye,
@@ -270,7 +271,7 @@ class Dialogue:
         """A turn inside a flow: the caller leads (goodbye, side question), else the flow."""
         flow = self._flow
         assert flow is not None
-        if goodbye_in_flow(text, only_goodbye=flow.taking_words):
+        if goodbye_in_flow(text, only_goodbye=flow.state == Slot.TEXT):
             return await self._goodbye_in_flow(flow, text)
         if asks_to_repeat(text) and flow.state != Slot.TEXT:  # "sorry, what was that?"
             return Reply(flow.spec.intent, text=flow.prompt())
@@ -302,7 +303,11 @@ class Dialogue:
         """Goodbye ends the call, whatever the flow was asking; what the turn still answers
         ("yes, that's right, bye") is taken, and what was collected is kept (profile.on_goodbye)."""
         p = self.profile
-        if not flow.taking_words and (rest := without_goodbye(text)):
+        rest = without_goodbye(text)
+        answer, leftover = confirmation(rest)
+        if flow.state == Slot.NAME and answer is not None and not leftover:
+            rest = ""  # "okay, bye" gives no name
+        if flow.state != Slot.TEXT and rest:
             step = flow.on_text(rest)
             if step.understood and step.finished:
                 self._flow = None

@@ -345,10 +345,16 @@ def goodbye_in_flow(text: str, *, only_goodbye: bool = False) -> bool:
         return False
     if not only_goodbye:
         return True
-    return not [w for w in without_goodbye(bare).split() if w not in _BYE_FILLERS]
+    rest = SMALLTALK.sub(" ", without_goodbye(bare))
+    return not [w for w in rest.split() if w not in _BYE_FILLERS]
+
+
+_THANKS = _rx(r"\b(many thanks|thank you|thanks|thank|cheers|danke schön|danke sehr|"
+              r"dankeschön|vielen dank|danke|merci)( (very|so) much)?\b")
 
 
 def without_goodbye(text: str) -> str:
-    """The turn less its goodbye and thanks ("Friday is fine, thanks, bye" -> "Friday is fine")."""
+    """The turn less its goodbye and thanks ("yes Friday is fine, thanks, bye" -> "yes Friday is
+    fine"): what it still answers."""
     bare = " ".join(words(repair(text)))
-    return " ".join(SMALLTALK.sub(" ", FLOW_GOODBYE.sub(" ", bare)).split())
+    return " ".join(_THANKS.sub(" ", FLOW_GOODBYE.sub(" ", bare)).split())
