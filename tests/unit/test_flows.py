@@ -505,3 +505,10 @@ async def test_what_a_goodbye_turn_still_answers_is_kept(en: Profile, store: Mes
     await say(o, "i'd like to book a service on friday at 10", "yes")
     okay = await say(o, "okay, bye")
     assert (await store.get(okay.stored["id"]))["name"] == ""
+
+
+async def test_a_number_that_counts_something_is_not_the_time(en: Profile) -> None:
+    d = call(en)
+    reply = await say(d, "i want to book 3 bikes in for friday")
+    assert reply.text == en.say("booking", "ask_time", day="Friday")
+    assert (await say(d, "at 10")).text == en.say("booking", "confirm", when="Friday at 10 am")

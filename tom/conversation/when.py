@@ -26,7 +26,11 @@ _NTH = re.compile(r"\b(?:the |den |am )?(\d{1,2})(?:st|nd|rd|th|\.)(?! ?uhr)")
 _CLOCK = re.compile(r"\b(\d{1,2})(?:[:.]| )(\d{2})\b(?:\s*(am|pm))?")
 _HALF = re.compile(r"\b(?:half past (\d{1,2})|halb (\d{1,2})|quarter past (\d{1,2})|"
                    r"viertel nach (\d{1,2})|quarter to (\d{1,2})|viertel vor (\d{1,2}))\b")
-_HOUR = re.compile(r"\b(?:at |um |gegen |around )?(\d{1,2})\s*(am|pm|uhr|o'?clock)?\b")
+_HOUR = re.compile(r"\b(at |um |gegen |around |by |bis )?(\d{1,2})\s*(am|pm|uhr|o'?clock)?\b")
+# A bare number followed by one of these is still a time ("3 then"); followed by another word it
+# counts something ("3 bikes", "2 Räder").
+_AFTER_BARE_HOUR = re.compile(r"\s*(?:$|[,.!?]|then|please|bitte|dann|okay|ok|if|wenn|would|"
+                              r"works|passt|is|ist|geht|or|oder|and|und)")
 _NOON = re.compile(r"\b(noon|midday|mittag|mittags)\b")
 
 
@@ -202,8 +206,8 @@ def parse_time(text: str, is_open: Callable[[int], bool] | None = None) -> int |
         candidates = [12 * 60]
     elif (m := _CLOCK.search(t)) and int(m.group(2)) < 60:
         candidates = _hours(int(m.group(1)), m.group(3), int(m.group(2)))
-    elif m := _HOUR.search(t):
-        candidates = _hours(int(m.group(1)), m.group(2), 0)
+    elif m := _hour(t):
+        candidates = _hours(int(m.group(2)), m.group(3), 0)
     if not candidates:
         return None
     if is_open:
@@ -211,6 +215,18 @@ def parse_time(text: str, is_open: Callable[[int], bool] | None = None) -> int |
             if is_open(c):
                 return c
     return candidates[0]
+
+
+def _hour(text: str) -> re.Match[str] | None:
+    """The hour in `text`: one said with "at"/"um" or "am"/"Uhr" first, else a bare number that
+    does not count something ("3 bikes")."""
+    bare = None
+    for m in _HOUR.finditer(text):
+        if m.group(1) or m.group(3):
+            return m
+        if bare is None and _AFTER_BARE_HOUR.match(text, m.end()):
+            bare = m
+    return bare
 
 
 def _hours(hour: int, suffix: str | None, minute: int) -> list[int]:
