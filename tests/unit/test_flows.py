@@ -512,3 +512,21 @@ async def test_a_number_that_counts_something_is_not_the_time(en: Profile) -> No
     reply = await say(d, "i want to book 3 bikes in for friday")
     assert reply.text == en.say("booking", "ask_time", day="Friday")
     assert (await say(d, "at 10")).text == en.say("booking", "confirm", when="Friday at 10 am")
+
+
+async def test_a_question_that_answers_the_flow_is_an_answer(en: Profile) -> None:
+    d = call(en)
+    await say(d, "i'd like to book a service")
+    assert (await say(d, "what about friday at 3")).text == en.say(
+        "booking", "confirm", when="Friday at 3 pm")
+    assert (await say(d, "when are you open on friday")).text.startswith("Our opening hours")
+    await say(d, "yes")
+    card = await say(d, "do you take credit cards")
+    assert card.text.startswith("You can pay") and card.text.endswith(
+        en.say("booking", "resume_name"))
+
+
+async def test_a_name_that_sounds_like_an_faq_word_is_a_name(en: Profile) -> None:
+    d = call(en)
+    await say(d, "can i leave a message")
+    assert (await say(d, "Jo Park")).text == en.say("message", "ask_number", name="Jo Park")

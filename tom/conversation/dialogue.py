@@ -275,8 +275,11 @@ class Dialogue:
             return await self._goodbye_in_flow(flow, text)
         if asks_to_repeat(text) and flow.state != Slot.TEXT:  # "sorry, what was that?"
             return Reply(flow.spec.intent, text=flow.prompt())
-        if intent.name == "question" and intent.rule in WH_WORDS and flow.state != Slot.TEXT:
-            return self._aside(text, flow)  # "where are you?" while TOM waits for a day
+        if intent.name == "question" and flow.state != Slot.TEXT \
+                and (intent.rule in WH_WORDS or (flow.state == Slot.NAME and intent.rule not in
+                                                 ("faq match", "statement"))) \
+                and self.profile.retriever.direct_answer(text):
+            return self._aside(text, flow)  # "when are you open on Saturday?" is no answer
         step = flow.on_text(text)
         if not step.understood:
             if intent.name == "question" and flow.state != Slot.TEXT:
