@@ -530,3 +530,13 @@ async def test_a_name_that_sounds_like_an_faq_word_is_a_name(en: Profile) -> Non
     d = call(en)
     await say(d, "can i leave a message")
     assert (await say(d, "Jo Park")).text == en.say("message", "ask_number", name="Jo Park")
+
+
+async def test_the_webhook_body_carries_the_new_kinds(store: MessageStore) -> None:
+    from tom.conversation.webhook import payload
+
+    rid = await store.add_request("reschedule", "c1", "+49", name="Ann", day="2025-05-09 (Friday)",
+                                  time="10:00", text="[2025-05-13 (Tuesday)] move it please")
+    body = payload(await store.get(rid))
+    assert body["kind"] == "reschedule" and body["day"] == "2025-05-09 (Friday)"
+    assert body["text"].startswith("[2025-05-13 (Tuesday)]")
