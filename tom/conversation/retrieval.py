@@ -179,6 +179,28 @@ class Retriever:
                 out.append(fact)
         return out[:k] or self.profile.facts[:1]
 
+    # --- for the relevance gate (tom/conversation/grounding.py) ---------------------------
+    def terms_of(self, text: str) -> list[str]:
+        """The index terms of a profile text (stems, synonyms mapped onto their key word)."""
+        return list(self._terms(text))
+
+    def query_terms(self, query: str) -> list[str]:
+        """The terms of a caller's question, STT slips repaired onto indexed words."""
+        return list(self._query_terms(query))
+
+    def knows(self, term: str) -> bool:
+        """Whether any FAQ phrasing, service name or fact of the profile uses this term."""
+        return term in self._idf
+
+    @property
+    def synonyms(self) -> dict[str, str]:
+        """Single-word synonyms (and their stems) -> the key word they are searched as."""
+        return dict(self._synonyms)
+
+    def idf(self, term: str) -> float:
+        """How telling a term is (rare in the profile = high); unknown terms weigh most."""
+        return self._idf.get(term, self._unknown_idf)
+
     # --- internals ----------------------------------------------------------------------
     def _answer(self, doc: _Doc) -> str:
         if doc.kind == "faq":
