@@ -30,7 +30,6 @@ MAX_TURN_CHARS = 2000  # longer transcripts keep their start and end (a caller r
 MAX_HISTORY = 20
 FACTS_FOR_LLM = 3
 MAX_LLM_SENTENCES = 3  # the prompt asks for one or two; a tiny model rambles on
-DIRECT_DESPITE_UNKNOWN = 0.75  # a direct FAQ hit this strong stands even with an unknown word
 _THANKS = re.compile(r"\b(thanks|thank|cheers|danke|dankeschön|merci)\b")
 _OFFERS = (
     ("transfer", re.compile(r"put you through|connect you|transfer you|verbinde|verbinden")),
@@ -239,7 +238,7 @@ class Dialogue:
         if special := grounder.special(text):
             return self._grounded(special)
         hit = self.profile.retriever.direct_answer(text)
-        if hit and (hit.score >= DIRECT_DESPITE_UNKNOWN or not grounder.unknown_words(text)):
+        if hit and not grounder.outweighs(text, hit):
             return Reply("question", text=hit.text, facts=[hit.text])
         decision = grounder.decide(text)
         if decision.ground is Ground.FACT and self.rephrase:
@@ -259,7 +258,7 @@ class Dialogue:
 
     def _smalltalk(self, text: str) -> Reply:
         p = self.profile
-        if _THANKS.search(normalize(text)):
+        if _THANKS.search(normalize(text)) or "vielen dank" in normalize(text):
             self._offer = "anything_else"
             return Reply("smalltalk", text=p.say("prompts", "welcome"))
         if yes_no(text) is False:

@@ -23,16 +23,18 @@ from enum import StrEnum
 
 from tom.conversation.claims import ClaimChecker
 from tom.conversation.profile import Profile
+from tom.conversation.retrieval import Hit
 from tom.conversation.text import normalize, words
 
 # Words that frame a question without naming its topic; never a reason to say "I don't know".
 GENERIC = frozenset("""
 who whom which where why what whose wer wen wem wo warum wieso welche welcher welches
-going go goes gonna today tomorrow yesterday now currently right later soon week weekend
+going go goes gonna got gotten many much today tomorrow yesterday now currently right later soon week weekend
 morgen heute gestern jetzt gerade bald woche
-say said tell ask asked answer know think mean sagen sag sagt frage fragen weiß glaube
+case say said tell ask asked answer know think mean sagen sag sagt frage fragen weiß glaube
 place thing things stuff way kind sort bit lot little
-darf dürfen soll sollte müsste gibt geben einfach schon mehr nur sehr
+darf dürfen soll sollte müsste gibt geben einfach schon mehr nur sehr viele viel
+arbeiten arbeitet ihnen hab hast dir dich euch
 lady sir mate buddy folks people someone somebody anyone jemand
 available avail offer offers provide provides
 """.split())
@@ -156,11 +158,17 @@ class Grounder:
         return Decision(Ground.FACT, best.text, facts=(best.text,), coverage=coverage,
                         reason="one fact explains every topic word")
 
-    def unknown_words(self, text: str) -> tuple[str, ...]:
-        """Topic words of `text` (its last words if long) that the profile never mentions."""
+    def outweighs(self, text: str, hit: Hit) -> bool:
+        """Whether the question's unknown topic words weigh more (by idf) than the words it
+        shares with the direct FAQ hit's entry: "are you open on christmas eve" shares one word
+        with the opening hours and names two the profile never mentions, so the weekly hours
+        would not answer it."""
+        r = self.retriever
         question = " ".join(text.split()[-LONG_QUESTION_WORDS:])
-        return tuple(t for t in self.retriever.query_terms(question)
-                     if t not in _GENERIC_STEMS and not self.retriever.knows(t))
+        terms = {t for t in r.query_terms(question) if t not in _GENERIC_STEMS}
+        unknown = sum(r.idf(t) for t in terms if not r.knows(t))
+        shared = sum(r.idf(t) for t in terms & r.entry_terms(hit))
+        return unknown > shared
 
     # --- internals ----------------------------------------------------------------------
     def _best_fact(self, terms: list[str]) -> tuple[_Fact | None, float]:

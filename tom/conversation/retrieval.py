@@ -192,6 +192,10 @@ class Retriever:
         """Whether any FAQ phrasing, service name or fact of the profile uses this term."""
         return term in self._idf
 
+    def entry_terms(self, hit: Hit) -> set[str]:
+        """The terms of a hit's whole entry: all its phrasings (or names) and its answer."""
+        return set(self._entry_terms.get((hit.kind, hit.index), ()))
+
     @property
     def synonyms(self) -> dict[str, str]:
         """Single-word synonyms (and their stems) -> the key word they are searched as."""
