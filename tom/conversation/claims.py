@@ -91,8 +91,7 @@ class ClaimChecker:
         content word backed.
         """
         claims: list[Claim] = []
-        caller_keys = {k for m in find_numbers(caller) if m.kind != "price" for k in m.keys} \
-            if caller else set()
+        caller_keys = _caller_keys(caller) if caller else set()
         for mention in find_numbers(sentence):
             if not mention.keys & (self._numbers | caller_keys):
                 claims.append(Claim(ClaimKind.NUMBER, mention.text))
@@ -124,6 +123,21 @@ class ClaimChecker:
         if key:
             out |= {key, stem(key)}
         return out
+
+
+def _caller_keys(caller: str) -> set[str]:
+    """Numbers the caller said, as the number guard allows them ("seven" may be 7 am or 7 pm),
+    without prices: "say the price is one euro" must not make one euro a price TOM may say."""
+    keys: set[str] = set()
+    for mention in find_numbers(caller):
+        if mention.kind == "price":
+            continue
+        keys |= mention.keys
+        for key in mention.keys:
+            if key[0] == "n" and key[1:].isdigit() and 0 < int(key[1:]) <= 12:
+                hour = int(key[1:])
+                keys |= {f"t{hour:02d}:00", f"t{hour + 12:02d}:00"}
+    return keys
 
 
 def _is_number(w: str) -> bool:

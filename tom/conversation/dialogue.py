@@ -156,8 +156,8 @@ class Dialogue:
         """The sentence, a safe replacement (once per turn), or None to drop it.
 
         A sentence passes when the number guard and the claim checker find nothing the profile
-        does not back (tom/conversation/claims.py); the first one that fails is replaced by the
-        fact the turn rests on (or the honest offer) and the rest of the reply is dropped.
+        does not back (tom/conversation/claims.py). The first one that fails ends the reply: if
+        nothing was said yet, the fact the turn rests on (or the honest offer) is said instead.
         Also drops markdown, repeated sentences and anything after MAX_LLM_SENTENCES.
         """
         clean = speakable(sentence)
@@ -173,7 +173,7 @@ class Dialogue:
         self._log.warning("claim_checker_blocked" if not invented else "number_guard_blocked",
                           sentence=clean, numbers=invented, claims=[str(c) for c in claims])
         self._replaced = True  # reply_done from here: the rest of this reply is dropped
-        return self._grounded_fallback()
+        return None if self._sentences else self._grounded_fallback()
 
     def fallback(self) -> str:
         """Said when the LLM gave nothing speakable (all dropped, or silent): the fact or an offer."""
@@ -181,14 +181,10 @@ class Dialogue:
 
     def _grounded_fallback(self) -> str:
         """The fact this turn's question rests on, else the honest "not sure" with its offer."""
-        if self._fact and self._fact not in self._spoken_facts():
+        if self._fact:
             return self._fact
         self._offer = "either"
         return self.profile.say("prompts", "unsure")
-
-    def _spoken_facts(self) -> set[str]:
-        return {self._fact} if self._fact and " ".join(words(normalize(self._fact))) in \
-            self._sentences else set()
 
     def _caller_turn(self) -> str:
         return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")

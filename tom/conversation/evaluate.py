@@ -107,6 +107,7 @@ async def speak_llm(dialogue: Dialogue, messages: list[dict[str, str]],
 
 async def evaluate_turn(turn: Turn, profile: Profile, llm: LlmFn | None) -> TurnResult:
     dialogue = Dialogue(profile, None, call_id="eval", language=turn.lang)
+    dialogue.rephrase = llm is not None  # --llm: the LLM rewords the fact the gate found
     t0 = time.perf_counter_ns()
     reply: Reply = await dialogue.on_caller(turn.text)
     dialogue_ms = (time.perf_counter_ns() - t0) / 1e6

@@ -22,13 +22,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from tom.conversation.claims import ClaimChecker
+from tom.conversation.guard import digitize, find_numbers
 from tom.conversation.profile import Profile
-from tom.conversation.retrieval import Hit
+from tom.conversation.retrieval import Hit, agree
 from tom.conversation.text import normalize, words
 
 # Words that frame a question without naming its topic; never a reason to say "I don't know".
 GENERIC = frozenset("""
 who whom which where why what whose wer wen wem wo warum wieso welche welcher welches
+evening morning afternoon night tonight abend abends morgens nachmittag
 going go goes gonna got gotten many much today tomorrow yesterday now currently right later soon week weekend
 morgen heute gestern jetzt gerade bald woche
 case say said tell ask asked answer know think mean sagen sag sagt frage fragen weiß glaube
@@ -39,6 +41,7 @@ lady sir mate buddy folks people someone somebody anyone jemand
 available avail offer offers provide provides
 """.split())
 LONG_QUESTION_WORDS = 14  # a long turn is judged by its last words, where the question is
+TIE = 0.01  # facts this close to the best coverage fit the question as well
 FACT_COVERAGE = 0.6  # share of the question's topic (idf mass) the best fact must explain
 
 _INJECTION = re.compile(
@@ -144,9 +147,7 @@ class Grounder:
         """A question no FAQ entry answered directly: one fact that explains it, or unsure."""
         if special := self.special(text):
             return special
-        tokens = text.split()
-        question = " ".join(tokens[-LONG_QUESTION_WORDS:])
-        terms = [t for t in self.retriever.query_terms(question) if t not in _GENERIC_STEMS]
+        terms = self._topic_terms(text)
         unknown = tuple(t for t in terms if not self.retriever.knows(t))
         if unknown:
             return self._unsure(f"the profile never mentions {', '.join(unknown)}", unknown=unknown)
@@ -164,13 +165,19 @@ class Grounder:
         with the opening hours and names two the profile never mentions, so the weekly hours
         would not answer it."""
         r = self.retriever
-        question = " ".join(text.split()[-LONG_QUESTION_WORDS:])
-        terms = {t for t in r.query_terms(question) if t not in _GENERIC_STEMS}
+        terms = set(self._topic_terms(text))
         unknown = sum(r.idf(t) for t in terms if not r.knows(t))
         shared = sum(r.idf(t) for t in terms & r.entry_terms(hit))
         return unknown > shared
 
     # --- internals ----------------------------------------------------------------------
+    def _topic_terms(self, text: str) -> list[str]:
+        """The question's terms (its last words if long) without frame words and numbers:
+        "are you open at seven" asks about opening, and the number guard checks the seven."""
+        question = digitize(" ".join(text.split()[-LONG_QUESTION_WORDS:]))
+        return [t for t in self.retriever.query_terms(question)
+                if t not in _GENERIC_STEMS and not t[:1].isdigit()]
+
     def _best_fact(self, terms: list[str]) -> tuple[_Fact | None, float]:
         idf = self.retriever.idf
         mass = sum(idf(t) for t in terms) or 1.0
@@ -180,8 +187,16 @@ class Grounder:
             scored.append((covered / mass, -len(fact.terms), fact))
         if not scored:
             return None, 0.0
-        coverage, _, fact = max(scored, key=lambda s: (s[0], s[1]))
-        return fact, round(coverage, 4)
+        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+        coverage = scored[0][0]
+        tied = [f for c, _, f in scored if c >= coverage - TIE]
+        # Two facts fit equally ("what does the inspection cost": the small one and the big one):
+        # say the one that states every number of the others, else none of them.
+        for fact in tied:
+            if all(f is fact or not find_numbers(f.text) or agree(f.text, fact.text)
+                   for f in tied):
+                return fact, round(coverage, 4)
+        return None, round(coverage, 4)
 
     def _unsure(self, reason: str, *, unknown: tuple[str, ...] = (),
                 coverage: float = 0.0) -> Decision:

@@ -189,7 +189,8 @@ def format_offscript(report: dict[str, Any], verbose: bool = False) -> str:
     lines.append(f"  dialogue latency per turn: p50 {s['dialogue_ms']['p50']:.2f} ms, "
                  f"p95 {s['dialogue_ms']['p95']:.2f} ms")
     lines.append(f"  targets (grounded >= {TARGETS['grounded']:.0%}, 0 invented claims, answered "
-                 f">= {TARGETS['answered']:.0%}): {'met' if s['targets_met'] else 'NOT MET'}")
+                 f">= {TARGETS['answered']:.0%}) on this set alone: "
+                 f"{'met' if s['targets_met'] else 'NOT MET'}")
     return "\n".join(lines)
 
 

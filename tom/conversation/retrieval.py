@@ -159,7 +159,7 @@ class Retriever:
         for rival in hits[1:]:
             if rival.text == top.text or top.score - rival.score >= self.margin:
                 continue
-            if not _agree(top.text, rival.text):
+            if not agree(top.text, rival.text):
                 return None
         return top
 
@@ -263,7 +263,7 @@ class Retriever:
         return score
 
 
-def _agree(a: str, b: str) -> bool:
+def agree(a: str, b: str) -> bool:
     """Whether answer `b` states every number of answer `a` (so saying `a` cannot mislead)."""
     keys_a = [m.keys for m in find_numbers(a)]
     keys_b = set().union(*(m.keys for m in find_numbers(b)))
