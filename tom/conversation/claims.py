@@ -109,6 +109,12 @@ class ClaimChecker:
             claims.append(Claim(kind, w))
         return claims
 
+    def says_something(self, sentence: str) -> bool:
+        """Whether a sentence holds a number or a content word at all (not only filler)."""
+        ws = words(normalize(sentence))
+        return any(_is_number(w) or (len(w) >= 3 and w not in STOPWORDS
+                                     and w not in CONVERSATIONAL) for w in ws)
+
     def _backed(self, w: str) -> bool:
         if w in STOPWORDS or w in CONVERSATIONAL or len(w) < 3 or _is_number(w):
             return True

@@ -28,10 +28,12 @@ from tom.conversation.evaluate import (
 )
 from tom.conversation.offscript import (
     DEFAULT_OFFSCRIPT,
-    TARGETS as OFFSCRIPT_TARGETS,
     evaluate_offscript,
     format_offscript,
     load_offscript,
+)
+from tom.conversation.offscript import (
+    TARGETS as OFFSCRIPT_TARGETS,
 )
 from tom.conversation.profile import ProfileError, load_profile
 

@@ -164,8 +164,11 @@ class Dialogue:
         key = " ".join(words(normalize(clean)))
         if not key or self.reply_done or key in self._sentences:
             return None
+        checker = grounding_for(self.profile)[1]
+        if self._fact and (not checker.says_something(clean) or clean.endswith("?")):
+            return None  # a rewording of a fact: no filler ("Das ist die wie,"), no echo
         invented = [m.text for m in self._guard.invented(clean)]
-        claims = grounding_for(self.profile)[1].unsupported(clean, caller=self._caller_turn())
+        claims = checker.unsupported(clean, caller=self._caller_turn())
         if not invented and not claims:
             self._sentences.append(key)
             return clean
