@@ -394,6 +394,9 @@ async def test_check_sentence_drops_a_claim_the_profile_does_not_make(en: Profil
     assert d.check_sentence("Jana Brandt runs it.") == "Jana Brandt runs it."
     assert d.check_sentence("She loves cougars.") is None  # said something: the reply ends here
     assert d.reply_done
+    await d.on_caller("have you got tyres for my bike")
+    assert d.check_sentence("A full service costs 89 euros.") == \
+        "Tubes and tyres for most common sizes are in stock."  # true, but not this fact
 
 
 async def test_fallback_offers_help_and_yes_accepts(en: Profile) -> None:

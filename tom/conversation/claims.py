@@ -109,6 +109,17 @@ class ClaimChecker:
             claims.append(Claim(kind, w))
         return claims
 
+    @staticmethod
+    def numbers_beyond(sentence: str, facts: Iterable[str], *, caller: str = "") -> list[Claim]:
+        """Numbers of `sentence` that `facts` (and the caller, not for prices) do not state.
+
+        A rewording of one fact may not bring in numbers of other facts: to "have you got
+        tyres?" the price list is true, but it is not the fact the question was answered by.
+        """
+        allowed = allowed_keys(facts) | (_caller_keys(caller) if caller else set())
+        return [Claim(ClaimKind.NUMBER, m.text) for m in find_numbers(sentence)
+                if not m.keys & allowed]
+
     def says_something(self, sentence: str) -> bool:
         """Whether a sentence holds a number or a content word at all (not only filler)."""
         ws = words(normalize(sentence))

@@ -169,6 +169,8 @@ class Dialogue:
             return None  # a rewording of a fact: no filler ("Das ist die wie,"), no echo
         invented = [m.text for m in self._guard.invented(clean)]
         claims = checker.unsupported(clean, caller=self._caller_turn())
+        if self._fact:  # a rewording of one fact states that fact's numbers, no others
+            claims += checker.numbers_beyond(clean, [self._fact], caller=self._caller_turn())
         if not invented and not claims:
             self._sentences.append(key)
             return clean
