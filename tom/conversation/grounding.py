@@ -190,8 +190,11 @@ class Grounder:
         scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
         coverage = scored[0][0]
         tied = [f for c, _, f in scored if c >= coverage - TIE]
-        # Two facts fit equally ("what does the inspection cost": the small one and the big one):
-        # say the one that states every number of the others, else none of them.
+        numbered = [f.text for f in tied if find_numbers(f.text)]
+        if not any(not agree(a, b) and not agree(b, a) for a in numbered for b in numbered):
+            return scored[0][2], round(coverage, 4)  # no two fitting facts contradict
+        # Two facts fit equally and differ ("what does the inspection cost": the small one and
+        # the big one): say the one that states every number of the others, else none of them.
         for fact in tied:
             if all(f is fact or not find_numbers(f.text) or agree(f.text, fact.text)
                    for f in tied):
