@@ -4,11 +4,13 @@ A 135M-parameter model writes fluent sentences about electric cougars; the profi
 source of facts. So a question that no FAQ entry answers directly is answered in one of three
 grounded ways, decided by explainable rules over the retrieval index, never by free generation:
 
-- FACT: every topic word of the question is known to the profile and one fact explains them
-  all (by idf mass): that fact is spoken verbatim ("who runs the workshop?" -> the owner fact).
+- FACT: every topic word of the question is known to the profile and one fact explains most
+  of them (FACT_COVERAGE of their idf mass): that fact is said verbatim ("who runs the
+  workshop?" -> the owner fact), or reworded by the LLM when `grounding.rephrase` is on.
 - UNSURE: the question names something the profile never mentions ("electric scooters",
-  "a new saddle", "the weather"), or no fact explains it: TOM says the profile's `unsure` prompt,
-  which offers a message or a colleague.
+  "a new saddle", "the weather"), no fact explains it, or facts that fit equally well say
+  different numbers: TOM says the profile's `unsure` prompt, which offers a message or a
+  colleague (a following "yes" takes the offer).
 - SMALLTALK / INJECTION / FOREIGN: who TOM is, a request to ignore its rules, a caller in another
   language: a friendly reply built only from the profile's own data.
 
@@ -154,8 +156,10 @@ class Grounder:
         if not terms:
             return self._unsure("no topic words")
         best, coverage = self._best_fact(terms)
-        if best is None or coverage < FACT_COVERAGE:
-            return self._unsure("no fact explains the whole question", coverage=coverage)
+        if coverage < FACT_COVERAGE:
+            return self._unsure("no fact explains the question", coverage=coverage)
+        if best is None:
+            return self._unsure("facts that fit as well say different numbers", coverage=coverage)
         return Decision(Ground.FACT, best.text, facts=(best.text,), coverage=coverage,
                         reason="one fact explains every topic word")
 
