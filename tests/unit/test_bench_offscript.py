@@ -68,8 +68,12 @@ def test_faq_and_off_script_latency_apart() -> None:
 def test_off_script_grounding_counts_the_fact_or_the_offer() -> None:
     good = _report("The workshop is run by Jana Brandt and two mechanics.").offscript()
     assert (good["grounded"], good["turns"]) == (2, 2)
+    assert good["offered"] == 1
     bad = _report("The run's network shop. I'm sorry, I couldn't help myself.").offscript()
     assert bad["grounded"] == 1 and bad["misses"][0]["turn"] == "en-off-owner"
+    assert "word: network" in bad["misses"][0]["claims"]
+    cougars = _report("Jana Brandt runs it. We repair electric cougars.").offscript()
+    assert cougars["grounded"] == 1 and cougars["misses"][0]["claims"] == ["capability: cougars"]
 
 
 def test_the_table_shows_both_kinds() -> None:
