@@ -38,7 +38,7 @@ morgen heute gestern jetzt gerade bald woche
 case say said tell ask asked answer know think mean sagen sag sagt frage fragen weiß glaube
 place thing things stuff way kind sort bit lot little
 darf dürfen soll sollte müsste gibt geben einfach schon mehr nur sehr viele viel
-arbeiten arbeitet ihnen hab hast dir dich euch
+arbeiten arbeitet ihnen dir dich euch
 lady sir mate buddy folks people someone somebody anyone jemand
 available avail offer offers provide provides
 """.split())

@@ -248,6 +248,9 @@ class Retriever:
                                    score_cutoff=FUZZY_CUTOFF)
         if match:
             return self._surface[match[0]]
+        inflected = [w for w in self._surface if w.startswith(word) and len(w) - len(word) <= 3]
+        if inflected:  # "chef" -> "chefin", "preis" -> "preise": the same word, inflected
+            return self._surface[min(inflected, key=len)]
         if len(word) >= 8:  # German compounds: "fahrradreparatur" contains "reparatur"
             parts = [w for w in self._surface if len(w) >= 6 and w in word]
             if parts:
