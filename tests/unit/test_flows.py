@@ -164,9 +164,20 @@ async def test_the_flow_s_question_follows_one_side_answer_not_every(en: Profile
 
 async def test_a_side_question_for_the_llm_is_followed_by_the_flow_s_question(en: Profile) -> None:
     d = call(en)
+    d.rephrase = True  # the LLM rewords the fact the gate found (grounding.rephrase)
     await say(d, "i'd like to book a service")
     reply = await say(d, "who runs the workshop")
     assert reply.llm_messages is not None and reply.then == en.say("booking", "resume_day")
+    assert d.in_flow
+
+
+async def test_a_side_question_answered_by_a_fact_is_followed_by_the_flow_s_question(
+        en: Profile) -> None:
+    d = call(en)
+    await say(d, "i'd like to book a service")
+    reply = await say(d, "who runs the workshop")
+    assert reply.text is not None and "Jana Brandt" in reply.text
+    assert reply.text.endswith(en.say("booking", "resume_day"))
     assert d.in_flow
 
 

@@ -20,6 +20,7 @@ import structlog
 
 from tom.conversation.flow_table import FlowKind, FlowSpec, Slot
 from tom.conversation.flows import FormFlow, Step, start_flow
+from tom.conversation.grounding import Decision, Ground, grounding_for
 from tom.conversation.guard import NumberGuard, speakable
 from tom.conversation.intents import (
     WH_WORDS,
@@ -40,7 +41,6 @@ from tom.conversation.text import normalize, words
 log = structlog.get_logger(__name__)
 MAX_TURN_CHARS = 2000  # longer transcripts keep their start and end (a caller reading a letter)
 MAX_HISTORY = 20
-FACTS_FOR_LLM = 3
 MAX_LLM_SENTENCES = 3  # the prompt asks for one or two; a tiny model rambles on
 _THANKS = re.compile(r"\b(thanks|thank|cheers|danke|dankeschön|merci)\b")
 _OFFERS = (
@@ -73,6 +73,9 @@ class Reply:
 
 class Dialogue:
     """One per call: its history, its flow state, and its number guard."""
+
+    rephrase: bool = False  # let the LLM rephrase the one fact the gate found (else verbatim)
+    _fact: str | None = None  # the fact this turn's LLM answer rests on (its fallback)
 
     def __init__(self, profile: Profile, store: MessageStore | None, *, call_id: str,
                  caller: str = "", language: str = "en",
@@ -174,27 +177,44 @@ class Dialogue:
     def check_sentence(self, sentence: str) -> str | None:
         """The sentence, a safe replacement (once per turn), or None to drop it.
 
+        A sentence passes when the number guard and the claim checker find nothing the profile
+        does not back (tom/conversation/claims.py). The first one that fails ends the reply: if
+        nothing was said yet, the fact the turn rests on (or the honest offer) is said instead.
         Also drops markdown, repeated sentences and anything after MAX_LLM_SENTENCES.
         """
         clean = speakable(sentence)
         key = " ".join(words(normalize(clean)))
         if not key or self.reply_done or key in self._sentences:
             return None
-        invented = self._guard.invented(clean)
-        if not invented:
+        checker = grounding_for(self.profile)[1]
+        if self._fact and (not checker.says_something(clean) or clean.endswith("?")):
+            return None  # a rewording of a fact: no filler ("Das ist die wie,"), no echo
+        invented = [m.text for m in self._guard.invented(clean)]
+        claims = checker.unsupported(clean, caller=self._caller_turn())
+        if self._fact:  # a rewording of one fact states that fact's numbers, no others
+            claims += checker.numbers_beyond(clean, [self._fact], caller=self._caller_turn())
+        if not invented and not claims:
             self._sentences.append(key)
             return clean
         self.blocked_sentences += 1
-        self._log.warning("number_guard_blocked", sentence=clean,
-                          numbers=[m.text for m in invented])
+        self._log.warning("claim_checker_blocked" if not invented else "number_guard_blocked",
+                          sentence=clean, numbers=invented, claims=[str(c) for c in claims])
         self._replaced = True  # reply_done from here: the rest of this reply is dropped
+        return None if self._sentences else self._grounded_fallback()
+
+    def fallback(self) -> str:
+        """Said when the LLM gave nothing speakable (all dropped, or silent): the fact or an offer."""
+        return self._grounded_fallback()
+
+    def _grounded_fallback(self) -> str:
+        """The fact this turn's question rests on, else the honest "not sure" with its offer."""
+        if self._fact:
+            return self._fact
         self._offer = "either"
         return self.profile.say("prompts", "unsure")
 
-    def fallback(self) -> str:
-        """Said when the LLM gave nothing speakable (all dropped, or silent): offer help instead."""
-        self._offer = "either"
-        return self.profile.say("prompts", "unsure")
+    def _caller_turn(self) -> str:
+        return next((m["content"] for m in reversed(self.history) if m["role"] == "user"), "")
 
     def on_assistant(self, text_heard: str, interrupted: bool) -> None:
         """Record what the caller heard; an offer counts only if it was heard."""
@@ -232,21 +252,44 @@ class Dialogue:
         return self._question(text)
 
     def _question(self, text: str) -> Reply:
+        """A question: a direct FAQ answer, one fact said verbatim, or the honest offer.
+
+        The relevance gate (tom/conversation/grounding.py) decides; the LLM only rephrases a
+        fact the gate found, and only when `rephrase` is on. No fact, no free generation.
+        """
+        grounder, _ = grounding_for(self.profile)
+        self._fact = None
+        if special := grounder.special(text):
+            return self._grounded(special)
         hit = self.profile.retriever.direct_answer(text)
-        if hit:
+        if hit and not grounder.outweighs(text, hit):
             return Reply("question", text=hit.text, facts=[hit.text])
-        facts = self.profile.retriever.facts_for(text, k=FACTS_FOR_LLM)
-        return Reply("question", llm_messages=build_messages(self.profile, facts, self.history),
-                     facts=facts)
+        decision = grounder.decide(text)
+        if decision.ground is Ground.FACT and self.rephrase:
+            self._fact = decision.text
+            return Reply("question", facts=[decision.text], llm_messages=build_messages(
+                self.profile, [decision.text], self.history[-1:]))
+        return self._grounded(decision)
+
+    def _grounded(self, decision: Decision) -> Reply:
+        """Say the gate's grounded text; an offer in it makes a following "yes" take it."""
+        self._log.info("grounded_reply", ground=decision.ground.value, reason=decision.reason,
+                       unknown=list(decision.unknown), coverage=decision.coverage)
+        if decision.offer:
+            self._offer = "either"
+        intent = "smalltalk" if decision.ground is Ground.SMALLTALK else "question"
+        return Reply(intent, text=decision.text, facts=list(decision.facts))
 
     def _smalltalk(self, text: str) -> Reply:
         p = self.profile
-        if _THANKS.search(normalize(text)):
+        if _THANKS.search(normalize(text)) or "vielen dank" in normalize(text):
             self._offer = "anything_else"
             return Reply("smalltalk", text=p.say("prompts", "welcome"))
         if yes_no(text) is False:
             self._offer = "anything_else"
             return Reply("smalltalk", text=p.say("prompts", "anything_else"))
+        if special := grounding_for(p)[0].special(text):  # "how are you", "who is this"
+            return self._grounded(special)
         return Reply("smalltalk", text=p.say("prompts", "hello"))
 
     def _answer_offer(self, text: str, intent: str) -> Reply | None:
