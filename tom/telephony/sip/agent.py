@@ -238,6 +238,8 @@ class SipSession:
             except TimeoutError:
                 raise ProtocolError(f"no audio from the SIP stack for {MEDIA_TIMEOUT_S:g} s"
                                     ) from None
+            if call.ended:  # TOM ended it (hang-up, transfer) while this item was queued
+                return
             match item:
                 case bytes():
                     self.line.feed(item)

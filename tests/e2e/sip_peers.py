@@ -1,0 +1,139 @@
+"""Real SIP peers for the e2e tests: baresip as the caller, Kamailio as registrar/proxy.
+
+Both come from Debian's packages (scripts/install-system-packages.sh, group `test`); a test
+that needs one is skipped with the install command when it is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BARESIP_MODULES = "/usr/lib/baresip/modules"
+INSTALL = "run `scripts/install-system-packages.sh test` (as root)"
+
+
+def need(program: str) -> str:
+    path = shutil.which(program) or (f"/usr/sbin/{program}"
+                                     if os.path.exists(f"/usr/sbin/{program}") else None)
+    if path is None:
+        pytest.skip(f"{program} is not installed; {INSTALL}")
+    return path
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_wav(path: Path, pcm16: bytes, rate: int = 8000) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm16)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768, \
+            w.getframerate()
+
+
+@dataclass
+class BaresipRun:
+    """What one baresip call left behind: its log and what it heard (decoded audio)."""
+
+    log: str
+    heard: np.ndarray
+    rate: int
+
+
+class Baresip:
+    """One baresip process: dials `uri` at start, plays `mic` (8 kHz WAV) as its microphone
+    and hangs up when the file ends; records what it hears (sndfile); keys go to `cons`."""
+
+    def __init__(self, workdir: Path, mic_pcm: bytes, user: str = "caller",
+                 password: str = "", registrar: str = "") -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.rec = self.dir / "rec"
+        self.rec.mkdir(exist_ok=True)
+        self.mic = self.dir / "mic.wav"
+        write_wav(self.mic, mic_pcm)
+        self.cons_port = free_port()
+        (self.dir / "config").write_text(f"""poll_method epoll
+sip_listen 127.0.0.1:{free_port()}
+audio_player aubridge,nil
+audio_source aufile,{self.mic}
+audio_alert aubridge,nil
+module_path {BARESIP_MODULES}
+module g711.so
+module account.so
+module aufile.so
+module aubridge.so
+module sndfile.so
+module cons.so
+module_app menu.so
+cons_listen 127.0.0.1:{self.cons_port}
+snd_path {self.rec}
+""", encoding="utf-8")
+        if registrar:
+            account = (f"<sip:{user}@{registrar}>;auth_pass={password};regint=0;"
+                       f"outbound=\"sip:{registrar}\"\n")
+        else:
+            account = f"<sip:{user}@127.0.0.1>;regint=0\n"
+        (self.dir / "accounts").write_text(account, encoding="utf-8")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.logfile = self.dir / "baresip.log"
+
+    def dial(self, uri: str, max_s: float) -> None:
+        self.proc = subprocess.Popen(
+            [need("baresip"), "-f", str(self.dir), "-e", f"/dial {uri}", "-t", str(int(max_s))],
+            stdout=self.logfile.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def key(self, keys: str) -> None:
+        """Type on baresip's console (a digit during a call is sent as RFC 4733 DTMF)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(keys.encode(), ("127.0.0.1", self.cons_port))
+
+    def log(self) -> str:
+        return self.logfile.read_text(encoding="utf-8", errors="replace")
+
+    async def wait_log(self, pattern: str, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.log()):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def finish(self, timeout_s: float) -> BaresipRun:
+        assert self.proc is not None
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.proc.wait), timeout_s)
+        except TimeoutError:
+            self.proc.terminate()
+            await asyncio.to_thread(self.proc.wait)
+        dumps = sorted(self.rec.glob("*-dec.wav"))
+        heard, rate = read_wav(dumps[-1]) if dumps else (np.zeros(0, np.float32), 8000)
+        return BaresipRun(self.log(), heard, rate)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            with contextlib.suppress(Exception):
+                self.proc.wait(5)
