@@ -137,3 +137,67 @@ snd_path {self.rec}
             self.proc.kill()
             with contextlib.suppress(Exception):
                 self.proc.wait(5)
+
+
+KAMAILIO_CFG = Path(__file__).resolve().parents[2] / "config" / "kamailio" / "tom.cfg"
+
+
+class Kamailio:
+    """Kamailio with TOM's config (config/kamailio/tom.cfg) on a free UDP port."""
+
+    def __init__(self, workdir: Path, password: str, pool: list[int] | None = None,
+                 port: int = 0) -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.password = password
+        self.list = self.dir / "tom.list"
+        self.list.write_text("".join(f"1 sip:127.0.0.1:{p}\n" for p in pool or [free_port()]),
+                             encoding="utf-8")
+        self.logfile = self.dir / "kamailio.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        run = self.dir / "run"
+        run.mkdir(exist_ok=True)
+        self.proc = subprocess.Popen(
+            [need("kamailio"), "-f", str(KAMAILIO_CFG), "-DD", "-E", "-Y", str(run),
+             "-l", f"udp:127.0.0.1:{self.port}", "-A", f'TOM_PASSWORD="{self.password}"',
+             "-A", f'DISPATCHER_LIST="{self.list}"'],
+            stdout=self.logfile.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kamailio exited: {self.log()[-2000:]}")
+            if await asyncio.to_thread(options_ok, self.port, 0.3):
+                return
+        raise RuntimeError(f"kamailio did not answer OPTIONS: {self.log()[-2000:]}")
+
+    def log(self) -> str:
+        return self.logfile.read_text(encoding="utf-8", errors="replace")
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.wait)
+
+
+def options_ok(port: int, timeout_s: float) -> bool:
+    """One OPTIONS to 127.0.0.1:`port`; True for a 200 answer."""
+    branch = os.urandom(6).hex()
+    msg = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
+           f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{branch};rport\r\nMax-Forwards: 70\r\n"
+           f"From: <sip:probe@127.0.0.1>;tag={branch}\r\nTo: <sip:127.0.0.1:{port}>\r\n"
+           f"Call-ID: {branch}@probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout_s)
+        s.bind(("127.0.0.1", 0))
+        s.sendto(msg, ("127.0.0.1", port))
+        try:
+            return s.recv(65536).startswith(b"SIP/2.0 200")
+        except OSError:
+            return False

@@ -9,6 +9,7 @@ fails TOM falls back to ending the call with the reason logged and published.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Protocol
 
 import structlog
@@ -20,7 +21,7 @@ from tom.telephony.errors import ProtocolError
 from tom.telephony.sip.events import Disconnected, Dtmf, TransferStatus
 from tom.telephony.sip.media import Marked
 from tom.telephony.sip.sources import host_of, registrar_host, transfer_uri
-from tom.telephony.sip.stack import CallHandle, SipStack
+from tom.telephony.sip.stack import CallHandle, SipStack, pj_reason
 
 log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 
@@ -48,7 +49,10 @@ class SipAgent:
         self.stack: SipStack | None = None
         self.registered: bool | None = None if self.settings.registrar else True
         self.registration_status = "" if self.settings.registrar else "not registering"
+        self.registered_at = 0.0  # monotonic time of the last 2xx to REGISTER
         self._sessions: set[asyncio.Task[None]] = set()
+        self._failures = 0  # REGISTER failures in a row: the retry backs off
+        self._retry: asyncio.TimerHandle | None = None
 
     @property
     def port(self) -> int:
@@ -66,6 +70,8 @@ class SipAgent:
 
     async def close(self) -> None:
         self.stop_accepting()
+        if self._retry is not None:
+            self._retry.cancel()
         for task in list(self._sessions):
             task.cancel()
         if self._sessions:
@@ -88,14 +94,28 @@ class SipAgent:
         self.registered = ok
         self.registration_status = f"{code} {reason}"
         if ok:
+            self.registered_at = time.monotonic()
+            self._failures = 0
             (log.info if was is not True else log.debug)(
                 "sip registered", registrar=self.settings.registrar, expires_s=expires_s)
-        else:
-            log.warning("sip registration failed; retrying", registrar=self.settings.registrar,
-                        status=code, reason=reason, retry_s=self.settings.register_retry_s)
-            self.host.bus.publish(ev.CallError(call_id="", kind="sip_registration",
-                                               message=f"REGISTER to {self.settings.registrar}"
-                                                       f" answered {code} {reason}"))
+            return
+        if expires_s == 0 and 200 <= code < 300:
+            return  # our own un-REGISTER at shutdown
+        self._failures += 1
+        delay = retry_delay(self.settings.register_retry_s, self._failures)
+        log.warning("sip registration failed; retrying", registrar=self.settings.registrar,
+                    status=code, reason=reason, retry_s=delay)
+        self.host.bus.publish(ev.CallError(call_id="", kind="sip_registration",
+                                           message=f"REGISTER to {self.settings.registrar}"
+                                                   f" answered {code} {reason}"))
+        if self._retry is not None:
+            self._retry.cancel()
+        self._retry = asyncio.get_running_loop().call_later(delay, self._register_again)
+
+    def _register_again(self) -> None:
+        self._retry = None
+        if self.stack is not None and self.stack.accepting:
+            self.stack.submit(self.stack.register).add_done_callback(_ignore_result)
 
     def transfer_target(self) -> str:
         profile = self.host.profile
@@ -103,6 +123,17 @@ class SipAgent:
         domain = self.settings.transfer_domain or (
             registrar_host(self.settings.registrar) if self.settings.registrar else "")
         return transfer_uri(number, domain) if number else ""
+
+
+def retry_delay(base_s: float, failures: int) -> float:
+    """Backoff after `failures` failed REGISTERs in a row: base, 2×, 4× … at most 16× base."""
+    return float(base_s * 2 ** min(max(failures - 1, 0), 4))
+
+
+def _ignore_result(fut: asyncio.Future[None]) -> None:
+    exc = None if fut.cancelled() else fut.exception()
+    if exc is not None:
+        log.warning("sip re-REGISTER could not be sent", error=pj_reason(exc))
 
 
 class SipSink(OutboundSink):
@@ -171,7 +202,7 @@ class SipSink(OutboundSink):
         try:
             await self.handle.transfer(target)
         except Exception as exc:
-            return await self._transfer_failed(f"REFER could not be sent: {exc}")
+            return await self._transfer_failed(f"REFER could not be sent: {pj_reason(exc)}")
         try:
             status = await asyncio.wait_for(self._final_notify(), TRANSFER_TIMEOUT_S)
         except TimeoutError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -153,8 +154,9 @@ class SipStack:
             self._init()
         except BaseException as exc:
             self._error = exc if isinstance(exc, SipStartError) else SipStartError(
-                f"cannot start SIP on {self.settings.host}:{self.settings.port}: {exc}; choose "
-                "another port with sip.port (TOM_SIP_PORT) or set sip.enabled = false")
+                f"cannot start SIP on {self.settings.host}:{self.settings.port}: "
+                f"{pj_reason(exc)}; choose another port with sip.port (TOM_SIP_PORT) or set "
+                "sip.enabled = false")
             self._destroy()
             self._ready.set()
             return
@@ -198,13 +200,12 @@ class SipStack:
         med.ecTailLen = 0  # TOM's audio never reaches a loudspeaker: nothing to cancel
         ep.libInit(cfg)
         tc = pj.TransportConfig()
-        tc.port = s.port
+        tc.port = s.port or free_port(s.host)  # UDP and TCP on one port, also when it is chosen
         tc.boundAddress = s.host
         if s.public_address:
             tc.publicAddress = s.public_address
         udp = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
         self.port = int(str(ep.transportGetInfo(udp).localName).rsplit(":", 1)[1])
-        tc.port = self.port  # TCP on the same port as UDP
         ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tc)
         ep.audDevManager().setNullDev()
         for codec in ep.codecEnum2():
@@ -289,7 +290,7 @@ class SipStack:
         try:
             call.answer(self._op(code, reason, headers))
         except Exception as exc:
-            log.info("could not refuse the INVITE", error=str(exc))
+            log.info("could not refuse the INVITE", error=pj_reason(exc))
 
     def _op(self, code: int, reason: str = "", headers: dict[str, str] | None = None) -> Any:
         prm = self.pj.CallOpParam(True)
@@ -316,7 +317,7 @@ class SipStack:
         try:
             self._answer(call, 200)
         except Exception as exc:
-            raise ConnectionError(f"could not answer: {exc}") from None
+            raise ConnectionError(f"could not answer: {pj_reason(exc)}") from None
         self._handles[call_id].answered = True
 
     def hang_up(self, call_id: int, code: int, headers: dict[str, str] | None) -> None:
@@ -327,11 +328,16 @@ class SipStack:
             call.hangup(self._op(code, "", headers))
         except Exception as exc:
             log.info("hang-up failed; the dialog is gone already", sip_call=call_id,
-                     error=str(exc))
+                     error=pj_reason(exc))
 
     def transfer(self, call_id: int, uri: str) -> None:
         call = self._call(call_id)
         call.xfer(uri, self._op(0))
+
+    def register(self) -> None:
+        """REGISTER again now (the agent's retry after a failure)."""
+        if self.account is not None:
+            self.account.setRegistration(True)
 
     def on_state_disconnected(self, call_id: int, code: int, reason: str) -> None:
         handle = self._handles.pop(call_id, None)
@@ -344,6 +350,26 @@ class SipStack:
 
     def on_registration(self, code: int, reason: str, expires_s: int) -> None:
         self._post(self.listener.registration, code, reason, expires_s)
+
+
+def pj_reason(exc: BaseException) -> str:
+    """pjsua2's errors carry their text in `reason`; str() of them is empty."""
+    return str(getattr(exc, "reason", "") or exc or type(exc).__name__)
+
+
+def free_port(host: str) -> int:
+    """A port free for both UDP and TCP on `host` (sip.port = 0: tests, several instances)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise SipStartError(f"no port is free for both UDP and TCP on {host}")
 
 
 def _settle(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
@@ -381,8 +407,7 @@ def _make_account(pj: Any, stack: SipStack) -> Any:
         acfg.idUri = f"sip:{s.user}@{registrar_host(s.registrar)}"
         acfg.regConfig.registrarUri = s.registrar
         acfg.regConfig.timeoutSec = s.register_expires_s
-        acfg.regConfig.retryIntervalSec = s.register_retry_s
-        acfg.regConfig.firstRetryIntervalSec = min(5, s.register_retry_s)
+        acfg.regConfig.retryIntervalSec = 0  # TOM's agent retries, with backoff, for any failure
         acfg.regConfig.dropCallsOnFail = False
         acfg.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", "*", s.auth_user or s.user, 0, s.password))
@@ -391,6 +416,8 @@ def _make_account(pj: Any, stack: SipStack) -> Any:
         acfg.idUri = f"sip:{s.user}@{host}:{stack.port}"
     acfg.mediaConfig.transportConfig.port = s.rtp_port
     acfg.mediaConfig.transportConfig.portRange = s.rtp_port_range
+    if s.host not in ("", "0.0.0.0", "::"):
+        acfg.mediaConfig.transportConfig.boundAddress = s.host  # RTP where SIP is
     if s.public_address:
         acfg.mediaConfig.transportConfig.publicAddress = s.public_address
     acc = Account()
