@@ -158,13 +158,8 @@ class Kamailio:
         self.proc: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
-        run = self.dir / "run"
-        run.mkdir(exist_ok=True)
-        self.proc = subprocess.Popen(
-            [need("kamailio"), "-f", str(KAMAILIO_CFG), "-DD", "-E", "-Y", str(run),
-             "-l", f"udp:127.0.0.1:{self.port}", "-A", f'TOM_PASSWORD="{self.password}"',
-             "-A", f'DISPATCHER_LIST="{self.list}"'],
-            stdout=self.logfile.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._spawn()
+        assert self.proc is not None
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -172,6 +167,15 @@ class Kamailio:
             if await asyncio.to_thread(options_ok, self.port, 0.3):
                 return
         raise RuntimeError(f"kamailio did not answer OPTIONS: {self.log()[-2000:]}")
+
+    def _spawn(self) -> None:
+        run = self.dir / "run"
+        run.mkdir(exist_ok=True)
+        self.proc = subprocess.Popen(
+            [need("kamailio"), "-f", str(KAMAILIO_CFG), "-DD", "-E", "-Y", str(run),
+             "-l", f"udp:127.0.0.1:{self.port}", "-A", f'TOM_PASSWORD="{self.password}"',
+             "-A", f'DISPATCHER_LIST="{self.list}"'],
+            stdout=self.logfile.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def log(self) -> str:
         return self.logfile.read_text(encoding="utf-8", errors="replace")
