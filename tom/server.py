@@ -173,6 +173,9 @@ class TomServer:
         if self.sip is None:
             return
         stack.push_async_callback(self.sip.close)
+        if self.settings.sip.registrar:  # ready once the registrar knows where TOM is
+            self.readiness.set_listener("sip_registration", False)
+            self.sip.on_registered = lambda ok: self.readiness.set_listener("sip_registration", ok)
         try:
             await self.sip.start()
         except SipStartError as exc:

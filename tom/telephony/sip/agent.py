@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import structlog
@@ -53,6 +54,7 @@ class SipAgent:
         self._sessions: set[asyncio.Task[None]] = set()
         self._failures = 0  # REGISTER failures in a row: the retry backs off
         self._retry: asyncio.TimerHandle | None = None
+        self.on_registered: Callable[[bool], None] = _nothing  # the server's readiness
 
     @property
     def port(self) -> int:
@@ -63,6 +65,11 @@ class SipAgent:
                          asyncio.get_running_loop())
         await stack.start()
         self.stack = stack
+        s = self.settings
+        if not s.allowed_sources and s.host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("sip listens beyond this machine with no sip.allowed_sources: any host "
+                        "that reaches the port can call TOM; list your trunk's or PBX's networks",
+                        host=s.host)
 
     def stop_accepting(self) -> None:
         if self.stack is not None:
@@ -93,6 +100,7 @@ class SipAgent:
         was = self.registered
         self.registered = ok
         self.registration_status = f"{code} {reason}"
+        self.on_registered(ok)
         if ok:
             self.registered_at = time.monotonic()
             self._failures = 0
@@ -123,6 +131,10 @@ class SipAgent:
         domain = self.settings.transfer_domain or (
             registrar_host(self.settings.registrar) if self.settings.registrar else "")
         return transfer_uri(number, domain) if number else ""
+
+
+def _nothing(ok: bool) -> None:
+    pass
 
 
 def retry_delay(base_s: float, failures: int) -> float:
@@ -258,6 +270,12 @@ class SipSession:
     async def run(self) -> None:
         await self.line.run(self._receive, closed_reason="caller hung up")
         self.sink.log = self.line.log
+        h = self.handle
+        if h.answered_ns:
+            first = h.media.first_audio_ns
+            self.line.log.info(
+                "sip call timing", invite_to_200_ms=round((h.answered_ns - h.invite_ns) / 1e6, 1),
+                first_audio_after_200_ms=round((first - h.answered_ns) / 1e6, 1) if first else None)
 
     async def _receive(self) -> None:
         call = await self.line.open(caller=self.handle.caller,

@@ -8,6 +8,7 @@ when it is empty) and hands inbound frames and reached marks to the loop thread-
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class FrameBuffer:
         self._out: deque[bytes | _Mark] = deque()
         self._lock = threading.Lock()
         self._partial = b""
+        self.first_audio_ns = 0  # when the clock first took one of TOM's frames (monotonic)
 
     # --- loop side ----------------------------------------------------------------------------
 
@@ -81,6 +83,8 @@ class FrameBuffer:
                     continue
                 frame = item
                 break
+        if frame is not None and not self.first_audio_ns:
+            self.first_audio_ns = time.monotonic_ns()
         for m in reached:
             self._deliver(Marked(m.name))
         return frame

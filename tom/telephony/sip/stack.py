@@ -59,6 +59,8 @@ class CallHandle:
     transfers: asyncio.Queue[TransferStatus | Disconnected] = field(default_factory=asyncio.Queue)
     gone: bool = False
     answered: bool = False
+    invite_ns: int = 0  # INVITE handed to TOM (monotonic)
+    answered_ns: int = 0  # 200 OK sent
 
     def answer(self) -> asyncio.Future[None]:
         return self.stack.submit(lambda: self.stack.answer(self.call_id))
@@ -273,7 +275,8 @@ class SipStack:
             bound.info("INVITE refused: TOM is shutting down")
             return self._refuse(call, 503, "Shutting down",
                                 {"Retry-After": str(self.settings.retry_after_s)})
-        handle = CallHandle(self, call_id, source, caller, FrameBuffer(_nowhere))
+        handle = CallHandle(self, call_id, source, caller, FrameBuffer(_nowhere),
+                            invite_ns=time.monotonic_ns())
         events = handle.events
 
         def deliver(item: bytes | Marked) -> None:
@@ -318,7 +321,9 @@ class SipStack:
             self._answer(call, 200)
         except Exception as exc:
             raise ConnectionError(f"could not answer: {pj_reason(exc)}") from None
-        self._handles[call_id].answered = True
+        handle = self._handles[call_id]
+        handle.answered_ns = time.monotonic_ns()
+        handle.answered = True
 
     def hang_up(self, call_id: int, code: int, headers: dict[str, str] | None) -> None:
         call = self._calls.get(call_id)
