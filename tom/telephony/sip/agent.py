@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
@@ -55,6 +57,7 @@ class SipAgent:
         self._failures = 0  # REGISTER failures in a row: the retry backs off
         self._retry: asyncio.TimerHandle | None = None
         self.on_registered: Callable[[bool], None] = _nothing  # the server's readiness
+        self.timings: deque[CallTiming] = deque(maxlen=200)  # recent calls, for measurements
 
     @property
     def port(self) -> int:
@@ -131,6 +134,15 @@ class SipAgent:
         domain = self.settings.transfer_domain or (
             registrar_host(self.settings.registrar) if self.settings.registrar else "")
         return transfer_uri(number, domain) if number else ""
+
+
+@dataclass(frozen=True)
+class CallTiming:
+    """TOM-side latencies of one answered call: INVITE in → 200 OK out, 200 OK → first frame
+    of TOM's audio taken by the RTP clock (the greeting)."""
+
+    invite_to_200_ms: float
+    first_audio_after_200_ms: float | None
 
 
 def _nothing(ok: bool) -> None:
@@ -273,9 +285,11 @@ class SipSession:
         h = self.handle
         if h.answered_ns:
             first = h.media.first_audio_ns
-            self.line.log.info(
-                "sip call timing", invite_to_200_ms=round((h.answered_ns - h.invite_ns) / 1e6, 1),
-                first_audio_after_200_ms=round((first - h.answered_ns) / 1e6, 1) if first else None)
+            timing = CallTiming(round((h.answered_ns - h.invite_ns) / 1e6, 1),
+                                round((first - h.answered_ns) / 1e6, 1) if first else None)
+            self.agent.timings.append(timing)
+            self.line.log.info("sip call timing", invite_to_200_ms=timing.invite_to_200_ms,
+                               first_audio_after_200_ms=timing.first_audio_after_200_ms)
 
     async def _receive(self) -> None:
         call = await self.line.open(caller=self.handle.caller,
