@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 BARESIP_MODULES = "/usr/lib/baresip/modules"
+CALL_OVER = r"terminated \(duration|Call failed|session closed: (?!Connection refused)"
 INSTALL = "run `scripts/install-system-packages.sh test` (as root)"
 
 
@@ -122,9 +123,17 @@ snd_path {self.rec}
         return False
 
     async def finish(self, timeout_s: float) -> BaresipRun:
+        """Wait until the call is over (baresip itself would idle on until `-t`), then quit."""
         assert self.proc is not None
+        deadline = time.monotonic() + timeout_s
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if re.search(CALL_OVER, self.log()):
+                self.key("q")  # menu: quit
+                break
+            await asyncio.sleep(0.1)
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.proc.wait), timeout_s)
+            await asyncio.wait_for(asyncio.to_thread(self.proc.wait),
+                                   max(1.0, deadline - time.monotonic()))
         except TimeoutError:
             self.proc.terminate()
             await asyncio.to_thread(self.proc.wait)

@@ -58,3 +58,14 @@ def test_received_audio_goes_to_the_loop_and_first_audio_is_timed():
     buf.put(b"\x01" * FRAME_BYTES)
     buf.next_frame()
     assert buf.first_audio_ns > 0
+
+
+def test_pjsip_log_lines_are_rate_limited_and_drops_counted():
+    from tom.telephony.sip.stack import LogBudget
+
+    now = [100.0]
+    budget = LogBudget(per_s=2, clock=lambda: now[0])
+    assert [budget.take() for _ in range(4)] == [(True, 0), (True, 0), (False, 0), (False, 0)]
+    now[0] = 101.2
+    assert budget.take() == (True, 2)
+    assert budget.take() == (True, 0)

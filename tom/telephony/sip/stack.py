@@ -106,6 +106,7 @@ class SipStack:
         self._handles: dict[int, CallHandle] = {}
         self._reap: list[int] = []
         self.pj: Any = None
+        self._log_writer: Any = None
         self.ep: Any = None
         self.account: Any = None
 
@@ -190,9 +191,12 @@ class SipStack:
         cfg.uaConfig.mainThreadOnly = False
         cfg.uaConfig.maxCalls = min(MAX_PJSUA_CALLS, self.max_calls * 2 + 2)
         cfg.uaConfig.userAgent = "TOM"
-        cfg.logConfig.level = 3
-        cfg.logConfig.consoleLevel = 1
+        self._log_writer = _make_log_writer(pj)  # kept: PJSIP holds only a pointer to it
+        cfg.logConfig.writer = self._log_writer
+        cfg.logConfig.level = 2  # errors and warnings: bad packets, failed transactions
+        cfg.logConfig.consoleLevel = 2
         cfg.logConfig.msgLogging = 0
+        cfg.logConfig.decor = 0
         med = cfg.medConfig
         med.clockRate = med.sndClockRate = 8000
         med.channelCount = 1
@@ -394,6 +398,44 @@ def _gone(handle: CallHandle, event: Disconnected) -> None:
     handle.gone = True
     handle.events.put_nowait(event)
     handle.transfers.put_nowait(event)
+
+
+class LogBudget:
+    """At most `per_s` PJSIP log lines a second reach TOM's log (a garbage flood would
+    otherwise flood the log); how many were dropped is said once the budget is back."""
+
+    def __init__(self, per_s: int = 20, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_s = per_s
+        self.clock = clock
+        self.window = 0
+        self.used = 0
+        self.dropped = 0
+
+    def take(self) -> tuple[bool, int]:
+        """(may log now, lines dropped since the last line that was logged)."""
+        now = int(self.clock())
+        if now != self.window:
+            self.window, self.used = now, 0
+        if self.used >= self.per_s:
+            self.dropped += 1
+            return False, 0
+        self.used += 1
+        dropped, self.dropped = self.dropped, 0
+        return True, dropped
+
+
+def _make_log_writer(pj: Any) -> Any:
+    """PJSIP's warnings and errors (malformed packets, failed transactions) in TOM's log."""
+    budget = LogBudget()
+
+    class Writer(pj.LogWriter):  # type: ignore[misc]
+        def write(self, entry: Any) -> None:  # any PJSIP thread
+            ok, dropped = budget.take()
+            if ok:
+                log.warning("pjsip", message=str(entry.msg).strip()[:300], level=int(entry.level),
+                            dropped_before=dropped or None)
+
+    return Writer()
 
 
 def _make_account(pj: Any, stack: SipStack) -> Any:
