@@ -284,7 +284,9 @@ async def serve(settings: Settings) -> None:
     audiosocket = server.audiosocket.port if server.audiosocket else "-"
     try:
         print(f"TOM is answering calls: dashboard {server.url}/  ·  Twilio webhook "
-              f"{server.url}/twilio/voice  ·  AudioSocket {settings.audiosocket.host}:{audiosocket}",
+              f"{server.url}/twilio/voice  ·  AudioSocket {settings.audiosocket.host}:{audiosocket}"
+              + (f"  ·  SIP {_address(settings.sip.host, server.sip.port)} (udp, tcp)"
+                 if server.sip is not None else ""),
               flush=True)
         await stop.wait()
         log.info("shutting down", grace_s=settings.server.shutdown_grace_s,
