@@ -10,6 +10,7 @@ import asyncio
 import socket
 import uuid
 
+import aiohttp
 import numpy as np
 import pytest
 import soxr
@@ -74,6 +75,11 @@ async def test_question_answered_over_sip(sip_server, speech, tmp_path):
     assert len(spoken) >= 2, spoken  # greeting and an answer
     answer_words = {w for w in spoken[-1].lower().split() if len(w) > 4}
     assert any(w.strip(".,!?") in heard for w in answer_words), (heard, spoken[-1])
+    async with aiohttp.ClientSession() as http, http.get(f"{sip_server.url}/metrics") as r:
+        metrics = await r.text()
+    assert 'tom_calls_total{outcome="hung_up_by_caller",transport="sip"} 1.0' in metrics
+    async with aiohttp.ClientSession() as http, http.get(f"{sip_server.url}/readyz") as r:
+        assert (await r.json())["listeners"]["sip"] is True
 
 
 async def test_dtmf_zero_refers_to_the_transfer_number(sip_server, speech, tmp_path):
