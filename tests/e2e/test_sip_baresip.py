@@ -103,6 +103,24 @@ async def test_dtmf_zero_refers_to_the_transfer_number(sip_server, speech, tmp_p
     assert "terminated" in run.log
 
 
+async def test_a_callers_refer_is_refused_no_open_relay(sip_server, speech, tmp_path):
+    victim = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # would see any INVITE TOM sent
+    victim.bind(("127.0.0.1", 0))
+    victim.settimeout(3)
+    target = f"sip:victim@127.0.0.1:{victim.getsockname()[1]}"
+    phone = Baresip(tmp_path / "caller", mic(speech, "", 20, 0))
+    phone.dial(f"sip:tom@127.0.0.1:{sip_server.sip.port}", max_s=30)
+    try:
+        assert await phone.wait_log("Call established", 20), phone.log()[-2000:]
+        phone.key(f"/transfer {target}\n")
+        assert await phone.wait_log(r"transfer fail", 10), phone.log()[-2000:]
+        with pytest.raises(TimeoutError):
+            await asyncio.to_thread(victim.recv, 4096)
+    finally:
+        phone.kill()
+        victim.close()
+
+
 async def test_busy_line_answers_486(sip_server, speech, tmp_path):
     first = Baresip(tmp_path / "first", mic(speech, "", 12, 0))
     second = Baresip(tmp_path / "second", mic(speech, "", 3, 0))

@@ -533,6 +533,17 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
                 stack._post(self.handle.transfers.put_nowait, status)
             prm.cont = not prm.finalNotify
 
+        def onCallTransferRequest(self, prm: Any) -> None:
+            # No open relay: a caller's REFER would make TOM call whoever the caller names.
+            log.warning("caller's REFER refused: TOM calls no one on a caller's behalf",
+                        sip_call=call_id, target=str(prm.dstUri))
+            prm.statusCode = 603
+
+        def onCallReplaceRequest(self, prm: Any) -> None:
+            log.warning("INVITE with Replaces refused", sip_call=call_id)
+            prm.statusCode = 403
+            prm.reason = "Replaces not allowed"
+
         def release(self) -> None:
             """Drop the media port (on the SIP thread) before pjsua2 forgets the call."""
             self.port = None
