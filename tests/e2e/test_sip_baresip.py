@@ -82,6 +82,19 @@ async def test_question_answered_over_sip(sip_server, speech, tmp_path):
         assert (await r.json())["listeners"]["sip"] is True
 
 
+async def test_goodbye_makes_tom_send_bye(sip_server, speech, tmp_path):
+    started = events_of(sip_server, ev.CallStarted)
+    phone = Baresip(tmp_path / "caller", mic(speech, "Thanks, goodbye.", 7, 25))
+    phone.dial(f"sip:tom@127.0.0.1:{sip_server.sip.port}", max_s=45)
+    try:
+        run = await phone.finish(60)
+    finally:
+        phone.kill()
+    record = sip_server.assistant.registry.get(started[-1].call_id)
+    assert record.outcome == "completed", record.transcript  # TOM ended the call
+    assert "terminated" in run.log and "end of file" not in run.log.split("Call established")[-1]
+
+
 async def test_dtmf_zero_refers_to_the_transfer_number(sip_server, speech, tmp_path):
     started = events_of(sip_server, ev.CallStarted)
     errors = events_of(sip_server, ev.CallError)
