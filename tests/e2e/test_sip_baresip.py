@@ -82,6 +82,28 @@ async def test_question_answered_over_sip(sip_server, speech, tmp_path):
         assert (await r.json())["listeners"]["sip"] is True
 
 
+async def test_hold_and_resume_keep_the_call(sip_server, speech, tmp_path):
+    """re-INVITE sendonly (hold) and back (resume): the call goes on and TOM still hears."""
+    started = events_of(sip_server, ev.CallStarted)
+    phone = Baresip(tmp_path / "caller", mic(speech, "Where are you located?", 12, 9))
+    phone.dial(f"sip:tom@127.0.0.1:{sip_server.sip.port}", max_s=45)
+    try:
+        assert await phone.wait_log("Call established", 20), phone.log()[-2000:]
+        await asyncio.sleep(5)
+        phone.key("x")  # menu: hold
+        assert await phone.wait_log("call: hold sip:", 5), phone.log()[-2000:]
+        await asyncio.sleep(2)
+        phone.key("X")  # menu: resume
+        assert await phone.wait_log("call: resume sip:", 5), phone.log()[-2000:]
+        run = await phone.finish(60)
+    finally:
+        phone.kill()
+    record = sip_server.assistant.registry.get(started[-1].call_id)
+    caller = [t["text"] for t in record.transcript if t["role"] == "caller"]
+    assert any("locat" in c.lower() for c in caller), record.transcript
+    assert record.outcome == "hung_up_by_caller", run.log[-2000:]
+
+
 async def test_goodbye_makes_tom_send_bye(sip_server, speech, tmp_path):
     started = events_of(sip_server, ev.CallStarted)
     phone = Baresip(tmp_path / "caller", mic(speech, "Thanks, goodbye.", 7, 25))
