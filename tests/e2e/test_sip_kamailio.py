@@ -85,3 +85,28 @@ async def test_wrong_password_is_reported_and_retried(tmp_path):
             assert sum(e.kind == "sip_registration" for e in errors) >= 2, errors
     finally:
         await kam.stop()
+
+
+async def test_a_taken_sip_port_is_a_clear_start_error(tmp_path):
+    import socket
+
+    from tom.server import ServerStartError
+    from tom.telephony.sip.stack import free_port
+
+    port = free_port("127.0.0.1")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", port))
+        settings = e2e_settings(tmp_path, sip={"enabled": True, "port": port})
+        with pytest.raises(ServerStartError, match=f"cannot start SIP on 127.0.0.1:{port}: "
+                                                   r".*in use.*sip.port"):
+            async with running_server(settings):
+                pass
+    again = tmp_path / "again"
+    again.mkdir()
+    async with running_server(e2e_settings(again, sip={"enabled": True, "port": port})) as srv:
+        assert srv.sip.port == port  # nothing was left behind by the failed start
+        second = tmp_path / "second"
+        second.mkdir()
+        with pytest.raises(ServerStartError, match="one per process"):
+            async with running_server(e2e_settings(second, sip={"enabled": True, "port": 0})):
+                pass

@@ -87,6 +87,8 @@ def _pj() -> Any:
 class SipStack:
     """The PJSIP endpoint and its thread; `start` returns once it listens (or raises)."""
 
+    _running: SipStack | None = None  # PJSIP has one endpoint per process
+
     def __init__(self, settings: SipSettings, max_calls: int, listener: StackListener,
                  loop: asyncio.AbstractEventLoop) -> None:
         self.settings = settings
@@ -114,17 +116,24 @@ class SipStack:
 
     async def start(self) -> None:
         self.pj = _pj()
+        if SipStack._running is not None:
+            raise SipStartError("a SIP user agent is already running in this process (PJSIP "
+                                "allows one per process); run another `tom serve` process "
+                                "for a second SIP address")
+        SipStack._running = self
         self._thread.start()
         await asyncio.to_thread(self._ready.wait)
         if self._error is not None:
             await asyncio.to_thread(self._thread.join, 5)
+            SipStack._running = None
             raise self._error
 
     async def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        self._stopping = True
-        await asyncio.to_thread(self._thread.join, 10)
+        if self._thread.is_alive():
+            self._stopping = True
+            await asyncio.to_thread(self._thread.join, 10)
+        if SipStack._running is self:
+            SipStack._running = None
 
     def submit(self, job: Callable[[], T]) -> asyncio.Future[T]:
         """Run `job` on the SIP thread; the future resolves on the loop with its result."""
