@@ -1,7 +1,9 @@
 """Scale-out: Kamailio's dispatcher spreads calls over two `tom serve` processes (docs/scale-out.md).
 
-Six calls at once are spread over both; one TOM is stopped (SIGTERM: it finishes its calls);
-new calls all reach the other; every call a TOM accepted ends with the caller's hang-up.
+Six calls at once are spread over both (at most 4 per process, docs/sip.md); one TOM is stopped
+(SIGTERM: it finishes its calls and answers new INVITEs 503); calls made meanwhile reach the
+other (Kamailio fails over), and so do calls after it has gone; every call a TOM accepted ends
+with the caller's hang-up.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class TomProcess:
         self.logfile = self.dir / "tom.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOM_")}
         env.update({
-            "TOM_SERVER_PORT": str(self.http_port), "TOM_SERVER_MAX_CALLS": "3",
+            "TOM_SERVER_PORT": str(self.http_port), "TOM_SERVER_MAX_CALLS": "4",
             "TOM_SERVER_SHUTDOWN_GRACE_S": "30", "TOM_AUDIOSOCKET_ENABLED": "false",
             "TOM_DATA_DIR": str(self.dir / "data"), "TOM_LLM_THREADS": "1",
             "TOM_STT_THREADS": "1", "TOM_SIP_ENABLED": "true", "TOM_SIP_PORT": str(self.sip_port),
@@ -114,19 +116,24 @@ async def test_two_toms_behind_kamailio_spread_and_fail_over(tmp_path):
     try:
         await asyncio.gather(a.ready(), b.ready())
         await kam.start()
-        first = asyncio.create_task(calls(kam, tmp_path / "first", 6, 10))
+        first = asyncio.create_task(calls(kam, tmp_path / "first", 6, 16))
         await asyncio.sleep(5)  # all six are talking to a TOM now
         active_a, active_b = len(a.calls()["active"]), len(b.calls()["active"])
         assert active_a >= 1 and active_b >= 1 and active_a + active_b == 6, (active_a, active_b)
-        b.proc.send_signal(signal.SIGTERM)  # B stops taking calls, finishes the ones it has
+        b.proc.send_signal(signal.SIGTERM)  # B refuses new calls (503), finishes the ones it has
+        await asyncio.sleep(1)
+        for i in range(2):  # one after the other: round robin offers one of them to B
+            logs = await calls(kam, tmp_path / f"during{i}", 1, 3)
+            assert "Call established" in logs[0], logs[0][-1500:]
+        assert "failed over" in kam.log()  # B's 503 sent that call on to A
         logs = await first
         assert all("Call established" in log for log in logs), [log[-1500:] for log in logs]
-        second = await calls(kam, tmp_path / "second", 3, 4)
-        assert all("Call established" in log for log in second), [s[-1500:] for s in second]
         await b.stop()
         assert b.ended_outcomes() == ["hung_up_by_caller"] * active_b, b.log()[-3000:]
+        logs = await calls(kam, tmp_path / "after", 3, 4)  # B is gone: all to A
+        assert all("Call established" in log for log in logs), [log[-1500:] for log in logs]
         recent = a.calls()["recent"]
-        assert len(recent) == active_a + 3, recent
+        assert len(recent) == active_a + 2 + 3, recent
         assert all(c["outcome"] == "hung_up_by_caller" and c["transport"] == "sip"
                    for c in recent), recent
     finally:

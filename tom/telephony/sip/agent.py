@@ -24,7 +24,7 @@ from tom.telephony.errors import ProtocolError
 from tom.telephony.sip.events import Disconnected, Dtmf, TransferStatus
 from tom.telephony.sip.media import Marked
 from tom.telephony.sip.sources import host_of, registrar_host, transfer_uri
-from tom.telephony.sip.stack import CallHandle, SipStack, pj_reason
+from tom.telephony.sip.stack import PACKAGED_CALL_CAP, CallHandle, SipStack, pj_reason
 
 log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 
@@ -69,6 +69,12 @@ class SipAgent:
         await stack.start()
         self.stack = stack
         s = self.settings
+        max_calls = self.host.settings.server.max_calls
+        if max_calls > PACKAGED_CALL_CAP or (s.busy == "message" and max_calls >= PACKAGED_CALL_CAP):
+            log.warning("the packaged PJSIP takes at most 4 SIP calls at once per process: "
+                        "further INVITEs get 486 from PJSIP (no busy message); for more calls "
+                        "run more `tom serve` processes behind Kamailio (docs/scale-out.md)",
+                        max_calls=max_calls, busy=s.busy)
         if not s.allowed_sources and s.host not in ("127.0.0.1", "::1", "localhost"):
             log.warning("sip listens beyond this machine with no sip.allowed_sources: any host "
                         "that reaches the port can call TOM; list your trunk's or PBX's networks",

@@ -29,7 +29,10 @@ log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 POLL_MS = 5  # how long the SIP thread waits for network events before looking at its jobs
-MAX_PJSUA_CALLS = 32  # PJSUA_MAX_CALLS of the packaged build
+MAX_PJSUA_CALLS = 32  # the most pjsua accepts as maxCalls
+# The packaged pjsua2 build clamps maxCalls to its compile-time PJSUA_MAX_CALLS: measured, a
+# 5th concurrent INVITE is answered 486 by PJSIP itself ("too many calls"), whatever maxCalls.
+PACKAGED_CALL_CAP = 4
 SILENCE = bytes(FRAME_BYTES)
 
 
