@@ -52,6 +52,8 @@ USER tom
 VOLUME ["/app/data/runtime"]
 # 8080: HTTP (dashboard, API, /metrics, Twilio media streams); 9092: AudioSocket (Asterisk).
 EXPOSE 8080 9092
+# SIP (off by default: TOM_SIP_ENABLED=true, TOM_SIP_HOST=0.0.0.0): 5060 UDP+TCP, RTP 40000-40199/udp.
+EXPOSE 5060/udp 5060/tcp 40000-40199/udp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=120s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"]
 # --config: the installed package cannot see /app/config by itself.

@@ -29,6 +29,8 @@ serve   | nodejs        | command -v node                                       
 serve   | npm           | command -v npm                                          |
 serve   | redis-server  | command -v redis-server                                 |
 test    | chromium      | test -x "${CHROMIUM_PATH:-/usr/bin/chromium}"           |
+test    | baresip-core  | command -v baresip                                      |
+test    | kamailio      | test -x /usr/sbin/kamailio                              |
 '
 # More lines in the same format, e.g. for a local tool (also how the tests try a component).
 PACKAGES+="${TOM_EXTRA_SYSTEM_PACKAGES:-}"

@@ -163,6 +163,29 @@ class GroundingSettings:
 
 
 @dataclass
+class SipSettings:
+    """Native SIP (docs/sip.md): TOM as an extension of a trunk, PBX or Kamailio; off by default."""
+
+    enabled: bool = option(False)
+    host: str = option("127.0.0.1")  # address to listen on (UDP and TCP)
+    port: int = option(5060, min=0, max=65535)
+    public_address: str = option("")  # address put in Contact/SDP when behind NAT; "" = host
+    user: str = option("tom")  # the extension: sip:USER@...
+    registrar: str = option("")  # e.g. "sip:pbx.example.com"; "" = no REGISTER (trunk sends INVITEs)
+    auth_user: str = option("")  # digest user name; "" = `user`
+    password: str = option("")  # digest secret: TOM_SIP_PASSWORD, never in a committed file
+    register_expires_s: int = option(300, min=30, max=86400)
+    register_retry_s: int = option(30, min=5, max=3600)  # backoff after a failed REGISTER
+    allowed_sources: list[str] = option([], networks=True)  # INVITE sources; [] = any
+    invites_per_min: int = option(60, min=0, max=100_000)  # per source; 0 = off
+    busy: str = option("486", choices=("486", "503", "message"))
+    retry_after_s: int = option(30, min=1, max=3600)  # with busy = "503"
+    rtp_port: int = option(40000, min=1024, max=65000)
+    rtp_port_range: int = option(200, min=2, max=20000)
+    transfer_domain: str = option("")  # REFER target host for a plain number; "" = registrar
+
+
+@dataclass
 class Settings:
     """Every setting of TOM; sections mirror `config/tom.toml`."""
 
@@ -181,6 +204,7 @@ class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     grounding: GroundingSettings = field(default_factory=GroundingSettings)
+    sip: SipSettings = field(default_factory=SipSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,

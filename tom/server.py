@@ -35,6 +35,8 @@ from tom.security.header_guard import guard_headers
 from tom.security.startup import preflight
 from tom.telephony.audiosocket import AudioSocketServer
 from tom.telephony.browser import BrowserBridge
+from tom.telephony.sip.agent import SipAgent
+from tom.telephony.sip.stack import SipStartError
 from tom.telephony.twilio import TwilioBridge
 
 log = structlog.get_logger(__name__)
@@ -78,6 +80,7 @@ class TomServer:
         self.retention = RetentionTask(self.assistant, self.settings.data.retention_days)
         self.audiosocket = AudioSocketServer(self.assistant, limiter=self.limiter) \
             if self.settings.audiosocket.enabled else None
+        self.sip = SipAgent(self.assistant) if self.settings.sip.enabled else None
         self.runner: web.AppRunner | None = None
         self.url = ""
         self.port = 0
@@ -111,6 +114,7 @@ class TomServer:
                         self.metrics.set_model_load(m.source.stage, m.load_s)
                     await self._listen_http(stack)
                     await self._listen_audiosocket(stack)
+                    await self._listen_sip(stack)
                     self._started = stack.pop_all()
             except BaseException as exc:
                 log.warning("start-up failed; what had started is stopped again",
@@ -164,6 +168,21 @@ class TomServer:
                 "choose another port with audiosocket.port (TOM_AUDIOSOCKET_PORT) or set "
                 "audiosocket.enabled = false") from exc
         self.readiness.set_listener("audiosocket")
+
+    async def _listen_sip(self, stack: contextlib.AsyncExitStack) -> None:
+        if self.sip is None:
+            return
+        stack.push_async_callback(self.sip.close)
+        if self.settings.sip.registrar:  # ready once the registrar knows where TOM is
+            self.readiness.set_listener("sip_registration", False)
+            self.sip.on_registered = lambda ok: self.readiness.set_listener("sip_registration", ok)
+        try:
+            await self.sip.start()
+        except SipStartError as exc:
+            raise ServerStartError(str(exc)) from exc
+        self.readiness.set_listener("sip")
+        log.info("SIP user agent listening", address=_address(self.settings.sip.host,
+                                                              self.sip.port))
 
     def _forget_listeners(self) -> None:
         self.runner, self.url, self.port = None, "", 0
@@ -222,6 +241,8 @@ class TomServer:
     async def _end_calls(self, grace_s: float) -> None:
         if self.audiosocket is not None:
             await self.audiosocket.stop_accepting()
+        if self.sip is not None:
+            self.sip.stop_accepting()  # new INVITEs: 503 with Retry-After
         self.assistant.accepting = False  # new calls hear "all lines are busy"
         waiters = [asyncio.ensure_future(c.wait_ended()) for c in self.assistant.calls.values()]
         if waiters and grace_s > 0:
@@ -263,7 +284,9 @@ async def serve(settings: Settings) -> None:
     audiosocket = server.audiosocket.port if server.audiosocket else "-"
     try:
         print(f"TOM is answering calls: dashboard {server.url}/  ·  Twilio webhook "
-              f"{server.url}/twilio/voice  ·  AudioSocket {settings.audiosocket.host}:{audiosocket}",
+              f"{server.url}/twilio/voice  ·  AudioSocket {settings.audiosocket.host}:{audiosocket}"
+              + (f"  ·  SIP {_address(settings.sip.host, server.sip.port)} (udp, tcp)"
+                 if server.sip is not None else ""),
               flush=True)
         await stop.wait()
         log.info("shutting down", grace_s=settings.server.shutdown_grace_s,

@@ -119,7 +119,7 @@ class Metrics:
         self.active_calls = Gauge("tom_active_calls", "Calls in progress.", registry=reg)
         self.model_load = Gauge("tom_model_load_seconds", "Time to load each stage's model.",
                                 ("stage",), registry=reg)
-        self._transport = BoundedLabel(("twilio", "audiosocket", "local", "browser"))
+        self._transport = BoundedLabel(("twilio", "audiosocket", "local", "browser", "sip"))
         self._outcome = BoundedLabel(OUTCOMES, limit=0)
         self._error_kind = BoundedLabel(limit=32)
         self._stage = BoundedLabel(("vad", "stt", "llm", "tts"), limit=8)
