@@ -7,7 +7,7 @@ one from fakes. A call never sees the `Assistant` itself.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from tom.call.clock import CallClock, LoopClock
@@ -22,6 +22,17 @@ from tom.engine.vad import VadStream
 from tom.engine.workers import Timed
 from tom.monitor.events import EventBus
 
+Synthesize = Callable[[str], Awaitable[Timed[Synthesis]]]
+
+
+@dataclass(frozen=True)
+class SpokenLanguage:
+    """What TOM needs to speak one language on a call: its profile and its voice."""
+
+    code: str
+    profile: Profile
+    synthesize: Synthesize
+
 
 @dataclass(frozen=True)
 class CallEngines:
@@ -30,7 +41,14 @@ class CallEngines:
     profile: Profile
     messages: MessageStore | None
     transcribe: Callable[[Samples], Awaitable[Timed[Transcript]]]  # 16 kHz float32
-    synthesize: Callable[[str], Awaitable[Timed[Synthesis]]]
+    synthesize: Synthesize
     chat: ChatModel
     new_vad: Callable[[], VadStream]  # a fresh VAD state for one call's audio
     clock: CallClock = field(default_factory=LoopClock)  # tests pass a fake one
+    # More than one: TOM follows the caller's language (the first greets). Empty: `profile` and
+    # `synthesize` speak the one language, as they always did.
+    languages: Mapping[str, SpokenLanguage] = field(default_factory=dict)
+
+    @property
+    def multilingual(self) -> bool:
+        return len(self.languages) > 1

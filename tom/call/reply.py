@@ -17,14 +17,20 @@ from tom.call.engines import CallEngines
 from tom.call.speech import Speech
 from tom.call.voice import Voice
 from tom.conversation.dialogue import Dialogue, Reply
+from tom.conversation.lang import foreign_reply
 from tom.engine.llm import LLMError, Messages, StreamTiming
 from tom.engine.sentences import SentenceChunker
+from tom.engine.stt import Transcript
 from tom.flow import CallFlow
 from tom.monitor import events as ev
 
 log = structlog.get_logger(__name__)
 
 EndCall = Callable[[ev.Outcome, str], Awaitable[None]]
+# After the first turn, a caller's language switch is followed when Whisper is this sure of it
+# and the turn has at least SWITCH_WORDS words ("okay" alone says little about the language).
+SWITCH_PROB = 0.7
+SWITCH_WORDS = 2
 
 
 class Responder:
@@ -38,6 +44,9 @@ class Responder:
         self.dialogue = dialogue  # the call's; a speculative answer works on a fork of it
         self.turn = 0  # the current turn number (0: before the caller's first turn)
         self.voice = voice
+        if engines.multilingual:  # each language speaks with its own voice
+            voice.by_language = {code: spoken.synthesize
+                                 for code, spoken in engines.languages.items()}
         self.flow = flow
         self.end = end
         self.log = log.bind(call_id=call_id)
@@ -59,9 +68,48 @@ class Responder:
             self.flow.listen()
             return False
         speech.caller_words = transcript.text.strip()
+        if self.engines.multilingual and not self._follow_language(speech, transcript):
+            await self._answer_foreign(speech)
+            return True
         reply = await speech.dialogue.on_caller(speech.caller_words)
         await self.respond(speech, reply)
         return True
+
+    def _follow_language(self, speech: Speech, transcript: Transcript) -> bool:
+        """Continue in the caller's language; False when TOM does not speak it."""
+        languages = self.engines.languages
+        code, dialogue = transcript.language, speech.dialogue
+        current = dialogue.profile.language
+        if code not in languages:
+            self.log.info("caller language not spoken", language=code,
+                          probability=round(transcript.language_prob, 2))
+            return False
+        if code == current:
+            return True
+        first = not any(turn["role"] == "user" for turn in dialogue.history)
+        sure = (transcript.language_prob >= SWITCH_PROB
+                and len(transcript.text.split()) >= SWITCH_WORDS)
+        if first or sure:
+            self.log.info("caller language", language=code, previous=current,
+                          probability=round(transcript.language_prob, 2))
+            dialogue.use_language(languages[code].profile, code)
+        return True
+
+    async def _answer_foreign(self, speech: Speech) -> None:
+        """A language TOM does not speak: one polite sentence in each of TOM's languages, each
+        in its own voice, offering to take a message (a "yes" then starts one)."""
+        speech.intent = "unclear"
+        speech.starts_speaking = True
+        for code, text in foreign_reply(list(self.engines.languages)):
+            chunker = SentenceChunker()
+            for sentence in chunker.feed(text + " ") + chunker.flush():
+                speech.mark("first_sentence", self.engines.clock.now_ns())
+                segment = await self.voice.prepare(sentence, speech, language=code)
+                await self._go_ahead(speech)
+                self.voice.play(segment)
+        await self._go_ahead(speech)
+        await self._played_out()
+        self.flow.listen()
 
     async def respond(self, speech: Speech, reply: Reply) -> None:
         """Say what the dialogue decided, then hang up, hand over or listen again."""

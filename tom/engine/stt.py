@@ -3,6 +3,10 @@
 Stock faster-whisper pads every utterance to 30 s, so even one second of speech pays for a
 30 s encoder pass (~400 ms on 2 cores). CTranslate2's Whisper encoder accepts shorter mel
 inputs, so `window = "fit"` encodes only the utterance plus a little trailing silence.
+
+With more than one language (`assistant.languages`) the multilingual model also says which
+language the caller speaks, from the same encoder pass (`Transcript.language`), and transcribes
+in it; a single-language TOM skips that step.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ MIN_WINDOW_S = 3.0  # very short windows make tiny models loop and hallucinate
 # Whisper's own rule: a segment is silence when it is probably no speech AND decoded badly.
 NO_SPEECH_PROB = 0.6
 SILENCE_LOGPROB = -1.0
+# A language TOM does not speak is believed only this sure; below, the nearest of TOM's languages.
+FOREIGN_PROB = 0.6
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Transcript:
     no_speech_prob: float
     avg_logprob: float
     audio_s: float
+    language_prob: float = 1.0  # how sure the language identification was (1: not asked)
 
     @property
     def has_words(self) -> bool:
@@ -53,20 +60,51 @@ def load_whisper(path: str, settings: SttSettings) -> Any:
 class SpeechToText:
     """Transcribes one finished utterance; blocking, so callers run it in a worker thread."""
 
-    def __init__(self, model: Any, settings: SttSettings) -> None:
+    def __init__(self, model: Any, settings: SttSettings,
+                 languages: tuple[str, ...] = ()) -> None:
         from faster_whisper.tokenizer import Tokenizer
 
         self.model = model
         self.settings = settings
         multilingual = model.model.is_multilingual
-        language = settings.language if multilingual else "en"
+        language = (languages[0] if languages else settings.language) if multilingual else "en"
         self.language = language
+        # Languages the caller may speak; more than one: identify it on every turn.
+        self.languages = languages if multilingual and len(languages) > 1 else ()
         self.tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe",
                                    language=language if multilingual else None)
         self.prompt = model.get_prompt(self.tokenizer, [], without_timestamps=False)
+        self._prompts = {language: self.prompt}
         from faster_whisper.transcribe import get_suppressed_tokens
 
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+
+    def _prompt_for(self, language: str) -> list[int]:
+        """The decoder prompt that transcribes in `language` (one per language, built once)."""
+        prompt = self._prompts.get(language)
+        if prompt is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe",
+                                  language=language)
+            prompt = self._prompts[language] = list(
+                self.model.get_prompt(tokenizer, [], without_timestamps=False))
+        return prompt
+
+    def identify(self, encoder_output: Any) -> tuple[str, float]:
+        """The caller's language and its probability, from an encoded utterance.
+
+        Whisper's most probable language wins when TOM speaks it; a language TOM does not speak
+        is reported as such when Whisper is fairly sure (the call answers politely), and
+        otherwise the likeliest of TOM's languages is taken.
+        """
+        ranked = [(token.strip("<|>"), float(p))
+                  for token, p in self.model.model.detect_language(encoder_output)[0]]
+        top, top_p = ranked[0]
+        if top in self.languages or top_p >= FOREIGN_PROB:
+            return top, top_p
+        ours = [(code, p) for code, p in ranked if code in self.languages]
+        return ours[0] if ours else (self.language, 0.0)
 
     def transcribe(self, samples: Samples) -> Transcript:
         """`samples` is float32 mono 16 kHz."""
@@ -81,20 +119,25 @@ class SpeechToText:
         padded[: len(audio)] = audio[: len(padded)]
         features = self.model.feature_extractor(padded, padding=0)[:, :frames]
         encoder_output = self.model.encode(features)
+        language, language_prob = self.language, 1.0
+        if self.languages:
+            language, language_prob = self.identify(encoder_output)
+        prompt = self._prompt_for(language)
         # Speech runs at most ~6 tokens/s; a tight limit stops a looping decoder early.
-        max_length = min(448, len(self.prompt) + 16 + int(audio_s * 10))
+        max_length = min(448, len(prompt) + 16 + int(audio_s * 10))
         result = self.model.model.generate(
-            encoder_output, [self.prompt], beam_size=self.settings.beam_size,
+            encoder_output, [prompt], beam_size=self.settings.beam_size,
             max_length=max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=self.suppress, max_initial_timestamp_index=50,
         )[0]
         tokens: list[int] = result.sequences_ids[0]
         text = drop_repeats(self._segments_before(tokens, audio_s - 0.3))
         if not text:  # the short window occasionally ends at once; the stock path decides
-            return self._stock(audio, audio_s)
+            return self._stock(audio, audio_s, language)
         # scores[0] is the length-normalised log probability; Whisper's average adds one token.
         score = result.scores[0] * len(tokens) / (len(tokens) + 1) if result.scores else 0.0
-        return Transcript(text, self.language, float(result.no_speech_prob), float(score), audio_s)
+        return Transcript(text, language, float(result.no_speech_prob), float(score), audio_s,
+                          language_prob)
 
     def _segments_before(self, tokens: list[int], end_s: float) -> str:
         """Text of the timestamped segments that start inside the audio.
@@ -121,15 +164,18 @@ class SpeechToText:
             texts.append(self.tokenizer.decode(current))
         return " ".join(t.strip() for t in texts if t.strip())
 
-    def _stock(self, audio: Samples, audio_s: float) -> Transcript:
+    def _stock(self, audio: Samples, audio_s: float, language: str | None = None) -> Transcript:
+        if language is None and not self.languages:  # else Whisper identifies it itself
+            language = self.language
         segments, info = self.model.transcribe(
-            audio, language=self.language, beam_size=self.settings.beam_size,
+            audio, language=language, beam_size=self.settings.beam_size,
             condition_on_previous_text=False, without_timestamps=True, vad_filter=False)
         segs = list(segments)
         text = " ".join(s.text.strip() for s in segs).strip()
         nsp = max((s.no_speech_prob for s in segs), default=1.0)
         lp = float(np.mean([s.avg_logprob for s in segs])) if segs else -10.0
-        return Transcript(text, info.language, nsp, lp, audio_s)
+        return Transcript(text, info.language, nsp, lp, audio_s,
+                          float(info.language_probability) if language is None else 1.0)
 
 
 def _norm(word: str) -> str:
