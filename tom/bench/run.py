@@ -140,8 +140,7 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
             "noise_snr_db": options.snr_db, "phone_path": options.phone_path,
             "started_at": started, "duration_s": round(time.monotonic() - t0, 2),
             "voice": voice.model_path.name,
-            "german_voice": "en_US-joe-medium with espeak-ng German phonemes (no German "
-                            "piper voice is packaged)"}
+            "german_voice": "espeak-ng with MBROLA de2/de1/de5 (not TOM's own Pico voice)"}
     return BenchReport(meta, records, _merge(resources), log_bad, sweep)
 
 

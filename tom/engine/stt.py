@@ -31,6 +31,8 @@ NO_SPEECH_PROB = 0.6
 SILENCE_LOGPROB = -1.0
 # A language TOM does not speak is believed only this sure; below, the nearest of TOM's languages.
 FOREIGN_PROB = 0.6
+# ... and only on a turn this long: Whisper often hears "Ja, bitte." or "okay" as another language.
+FOREIGN_MIN_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -91,17 +93,18 @@ class SpeechToText:
                 self.model.get_prompt(tokenizer, [], without_timestamps=False))
         return prompt
 
-    def identify(self, encoder_output: Any) -> tuple[str, float]:
+    def identify(self, encoder_output: Any, audio_s: float) -> tuple[str, float]:
         """The caller's language and its probability, from an encoded utterance.
 
         Whisper's most probable language wins when TOM speaks it; a language TOM does not speak
-        is reported as such when Whisper is fairly sure (the call answers politely), and
+        is reported as such when Whisper is fairly sure on a long enough turn (the call answers
+        politely), and
         otherwise the likeliest of TOM's languages is taken.
         """
         ranked = [(token.strip("<|>"), float(p))
                   for token, p in self.model.model.detect_language(encoder_output)[0]]
         top, top_p = ranked[0]
-        if top in self.languages or top_p >= FOREIGN_PROB:
+        if top in self.languages or (top_p >= FOREIGN_PROB and audio_s >= FOREIGN_MIN_S):
             return top, top_p
         ours = [(code, p) for code, p in ranked if code in self.languages]
         return ours[0] if ours else (self.language, 0.0)
@@ -121,7 +124,7 @@ class SpeechToText:
         encoder_output = self.model.encode(features)
         language, language_prob = self.language, 1.0
         if self.languages:
-            language, language_prob = self.identify(encoder_output)
+            language, language_prob = self.identify(encoder_output, audio_s)
         prompt = self._prompt_for(language)
         # Speech runs at most ~6 tokens/s; a tight limit stops a looping decoder early.
         max_length = min(448, len(prompt) + 16 + int(audio_s * 10))
