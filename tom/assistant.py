@@ -214,9 +214,10 @@ class Assistant:
 
     # --- the engines, timed -------------------------------------------------------------------
 
-    async def transcribe(self, audio: Samples) -> Timed[Transcript]:
+    async def transcribe(self, audio: Samples, current: str | None = None) -> Timed[Transcript]:
+        """`current`: the call's language so far (a multilingual TOM keeps it unless sure)."""
         assert self._stt is not None, "the assistant is not started"
-        return await self.workers["stt"].run(self._stt.transcribe, audio)
+        return await self.workers["stt"].run(self._stt.transcribe, audio, current)
 
     async def synthesize(self, text: str) -> Timed[Synthesis]:
         """`text` in the voice of TOM's first language."""

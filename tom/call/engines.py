@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tom.call.clock import CallClock, LoopClock
 from tom.config import Settings
@@ -23,6 +24,13 @@ from tom.engine.workers import Timed
 from tom.monitor.events import EventBus
 
 Synthesize = Callable[[str], Awaitable[Timed[Synthesis]]]
+
+
+class Transcribe(Protocol):
+    """16 kHz float32 audio in; a multilingual TOM also passes the call's language so far."""
+
+    def __call__(self, audio: Samples, current: str | None = ..., /
+                 ) -> Awaitable[Timed[Transcript]]: ...
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,7 @@ class CallEngines:
     bus: EventBus
     profile: Profile
     messages: MessageStore | None
-    transcribe: Callable[[Samples], Awaitable[Timed[Transcript]]]  # 16 kHz float32
+    transcribe: Transcribe
     synthesize: Synthesize
     chat: ChatModel
     new_vad: Callable[[], VadStream]  # a fresh VAD state for one call's audio

@@ -27,10 +27,6 @@ from tom.monitor import events as ev
 log = structlog.get_logger(__name__)
 
 EndCall = Callable[[ev.Outcome, str], Awaitable[None]]
-# After the first turn, a caller's language switch is followed when Whisper is this sure of it
-# and the turn has at least SWITCH_WORDS words ("okay" alone says little about the language).
-SWITCH_PROB = 0.7
-SWITCH_WORDS = 2
 
 
 class Responder:
@@ -56,7 +52,10 @@ class Responder:
     async def caller_turn(self, speech: Speech) -> bool:
         """Answer the caller's audio; False when it held no words (the caller may go on)."""
         assert speech.audio is not None
-        timed = await self.engines.transcribe(speech.audio)
+        if self.engines.multilingual:
+            timed = await self.engines.transcribe(speech.audio, speech.dialogue.profile.language)
+        else:
+            timed = await self.engines.transcribe(speech.audio)
         speech.mark("stt_queued", timed.submitted_ns)
         speech.mark("stt_start", timed.started_ns)
         speech.mark("stt_done", timed.done_ns)
@@ -84,12 +83,7 @@ class Responder:
             self.log.info("caller language not spoken", language=code,
                           probability=round(transcript.language_prob, 2))
             return False
-        if code == current:
-            return True
-        first = not any(turn["role"] == "user" for turn in dialogue.history)
-        sure = (transcript.language_prob >= SWITCH_PROB
-                and len(transcript.text.split()) >= SWITCH_WORDS)
-        if first or sure:
+        if code != current:  # the STT keeps the call's language unless it is sure of another
             self.log.info("caller language", language=code, previous=current,
                           probability=round(transcript.language_prob, 2))
             dialogue.use_language(languages[code].profile, code)

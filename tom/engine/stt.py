@@ -33,6 +33,8 @@ SILENCE_LOGPROB = -1.0
 FOREIGN_PROB = 0.6
 # ... and only on a turn this long: Whisper often hears "Ja, bitte." or "okay" as another language.
 FOREIGN_MIN_S = 2.0
+# The call goes on in its language unless Whisper is at least this sure of another one of TOM's.
+SWITCH_PROB = 0.7
 
 
 @dataclass(frozen=True)
@@ -93,24 +95,30 @@ class SpeechToText:
                 self.model.get_prompt(tokenizer, [], without_timestamps=False))
         return prompt
 
-    def identify(self, encoder_output: Any, audio_s: float) -> tuple[str, float]:
+    def identify(self, encoder_output: Any, audio_s: float,
+                 current: str | None = None) -> tuple[str, float]:
         """The caller's language and its probability, from an encoded utterance.
 
-        Whisper's most probable language wins when TOM speaks it; a language TOM does not speak
-        is reported as such when Whisper is fairly sure on a long enough turn (the call answers
-        politely), and
-        otherwise the likeliest of TOM's languages is taken.
+        The call's `current` language holds unless Whisper is sure of another of TOM's
+        languages (SWITCH_PROB); a language TOM does not speak is reported when Whisper is
+        fairly sure on a long enough turn (the call then answers politely).
         """
         ranked = [(token.strip("<|>"), float(p))
                   for token, p in self.model.model.detect_language(encoder_output)[0]]
         top, top_p = ranked[0]
-        if top in self.languages or (top_p >= FOREIGN_PROB and audio_s >= FOREIGN_MIN_S):
+        current = current if current in self.languages else None
+        if top in self.languages:
+            if current is None or top == current or top_p >= SWITCH_PROB:
+                return top, top_p
+        elif top_p >= FOREIGN_PROB and audio_s >= FOREIGN_MIN_S:
             return top, top_p
         ours = [(code, p) for code, p in ranked if code in self.languages]
+        if current is not None:
+            return current, dict(ours).get(current, 0.0)
         return ours[0] if ours else (self.language, 0.0)
 
-    def transcribe(self, samples: Samples) -> Transcript:
-        """`samples` is float32 mono 16 kHz."""
+    def transcribe(self, samples: Samples, current: str | None = None) -> Transcript:
+        """`samples` is float32 mono 16 kHz; `current` is the call's language so far."""
         audio = np.asarray(samples, dtype=np.float32)
         audio_s = len(audio) / SAMPLE_RATE
         if self.settings.window == "30s" or audio_s > 28:
@@ -124,7 +132,7 @@ class SpeechToText:
         encoder_output = self.model.encode(features)
         language, language_prob = self.language, 1.0
         if self.languages:
-            language, language_prob = self.identify(encoder_output, audio_s)
+            language, language_prob = self.identify(encoder_output, audio_s, current)
         prompt = self._prompt_for(language)
         # Speech runs at most ~6 tokens/s; a tight limit stops a looping decoder early.
         max_length = min(448, len(prompt) + 16 + int(audio_s * 10))
