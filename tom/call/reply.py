@@ -52,8 +52,10 @@ class Responder:
     async def caller_turn(self, speech: Speech) -> bool:
         """Answer the caller's audio; False when it held no words (the caller may go on)."""
         assert speech.audio is not None
-        if self.engines.multilingual:
-            timed = await self.engines.transcribe(speech.audio, speech.dialogue.profile.language)
+        if self.engines.multilingual:  # the caller's language so far; None before they spoke
+            spoke = any(turn["role"] == "user" for turn in speech.dialogue.history)
+            timed = await self.engines.transcribe(
+                speech.audio, speech.dialogue.profile.language if spoke else None)
         else:
             timed = await self.engines.transcribe(speech.audio)
         speech.mark("stt_queued", timed.submitted_ns)

@@ -35,6 +35,7 @@ FOREIGN_PROB = 0.6
 FOREIGN_MIN_S = 2.0
 # The call goes on in its language unless Whisper is at least this sure of another one of TOM's.
 SWITCH_PROB = 0.7
+SWITCH_MIN_S = 1.5  # ... on a turn this long: a name alone ("Jürgen Weiß") sounds like anything
 
 
 @dataclass(frozen=True)
@@ -99,26 +100,26 @@ class SpeechToText:
                  current: str | None = None) -> tuple[str, float]:
         """The caller's language and its probability, from an encoded utterance.
 
-        The call's `current` language holds unless Whisper is sure of another of TOM's
-        languages (SWITCH_PROB); a language TOM does not speak is reported when Whisper is
-        fairly sure on a long enough turn (the call then answers politely).
+        `current` is the language the caller spoke so far (None before their first turn: the
+        greeting's). It holds unless Whisper is sure of another of TOM's languages (SWITCH_PROB,
+        and after the first turn on a turn of SWITCH_MIN_S); a language TOM does not speak is
+        reported when Whisper is fairly sure on a long enough turn (the call answers politely).
         """
         ranked = [(token.strip("<|>"), float(p))
                   for token, p in self.model.model.detect_language(encoder_output)[0]]
         top, top_p = ranked[0]
-        current = current if current in self.languages else None
+        established = current in self.languages
+        current = current if current in self.languages else self.language
         if top in self.languages:
-            if current is None or top == current or top_p >= SWITCH_PROB:
+            if top == current or (top_p >= SWITCH_PROB
+                                  and (audio_s >= SWITCH_MIN_S or not established)):
                 return top, top_p
         elif top_p >= FOREIGN_PROB and audio_s >= FOREIGN_MIN_S:
             return top, top_p
-        ours = [(code, p) for code, p in ranked if code in self.languages]
-        if current is not None:
-            return current, dict(ours).get(current, 0.0)
-        return ours[0] if ours else (self.language, 0.0)
+        return current, dict(ranked).get(current, 0.0)
 
     def transcribe(self, samples: Samples, current: str | None = None) -> Transcript:
-        """`samples` is float32 mono 16 kHz; `current` is the call's language so far."""
+        """`samples` is float32 mono 16 kHz; `current`: the caller's language so far, if any."""
         audio = np.asarray(samples, dtype=np.float32)
         audio_s = len(audio) / SAMPLE_RATE
         if self.settings.window == "30s" or audio_s > 28:
