@@ -101,6 +101,7 @@ class TtsSettings:
     threads: int = option(2, min=1, max=16)
     # The voice of each language TOM speaks: "pico", "piper" (model_path) or a piper .onnx path.
     voices: dict[str, str] = option({})
+    pico_dir: str = option("/usr/share/pico/lang")  # SVOX Pico's language files (Debian's path)
 
 
 @dataclass

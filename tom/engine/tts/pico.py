@@ -23,8 +23,8 @@ MEMORY = 2_500_000  # bytes Pico works in (its own example uses this much)
 STEP_BUSY = 201  # pico_getData: more audio follows
 OUT_CHUNK = 128  # bytes per pico_getData call, as Pico's own tools ask for
 VOICE_NAME = b"TomPicoVoice"
-INSTALL = ("sudo scripts/install-system-packages.sh runtime   "
-           "(apt-get install libttspico0 libttspico-data, from Debian's non-free section)")
+INSTALL = ("sudo scripts/install-system-packages.sh runtime (it enables Debian's non-free "
+           "section and installs libttspico0 libttspico-data)")
 # Pico's own loudness, measured like `TARGET_RMS` on six German demo sentences (peaks reach 0.93).
 PICO_RMS = 0.139
 GAIN = TARGET_RMS / PICO_RMS
@@ -81,14 +81,14 @@ def language_files(language: str, lang_dir: Path = LANG_DIR) -> tuple[Path, Path
     paths = (lang_dir / FILES[language][0], lang_dir / FILES[language][1])
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise VoiceError(f"the SVOX Pico voice files {', '.join(missing)} are missing; run: "
-                         f"{INSTALL}")
+        raise VoiceError(f"the German voice (SVOX Pico) is not installed: {', '.join(missing)} "
+                         f"missing; run: {INSTALL}")
     return paths
 
 
-def check(language: str) -> None:
+def check(language: str, lang_dir: Path = LANG_DIR) -> None:
     """Raise `VoiceError` (naming the apt command) unless Pico can speak `language` here."""
-    language_files(language)
+    language_files(language, lang_dir)
     _library()
 
 

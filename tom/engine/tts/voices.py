@@ -89,7 +89,7 @@ def load_voices(choices: list[VoiceChoice], settings: TtsSettings) -> Voices:
         key = (choice.engine, choice.language if choice.engine is Engine.PICO else str(choice.path))
         if key not in loaded:
             if choice.engine is Engine.PICO:
-                loaded[key] = PicoVoice(choice.language)
+                loaded[key] = PicoVoice(choice.language, Path(settings.pico_dir))
             else:
                 assert choice.path is not None
                 loaded[key] = PiperVoiceEngine(load_piper(choice.path, settings), settings)
