@@ -12,6 +12,7 @@ from typing import Any
 from tom.bench import mojibake
 from tom.bench.caller import CallResult
 from tom.bench.corpus import CallScript, CorpusTurn
+from tom.bench.language_id import language_id
 from tom.bench.stats import Summary
 from tom.bench.wer import WordErrors, normalize, word_errors
 from tom.monitor.events import TIMING_KEYS
@@ -214,6 +215,7 @@ class BenchReport:
                          "by_language": by_lang},
             "intents": self.intents(),
             "facts": self.facts(),
+            "language_id": language_id(self.records),
             "mojibake": {**self.mojibake(), "target": MOJIBAKE_TARGET},
             "resources": {"cpu_percent": self.resources.cpu_percent,
                           "peak_rss_mb": self.resources.peak_rss_mb,

@@ -80,6 +80,10 @@ def _quality_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
     facts, intents = data["facts"], data["intents"]
     table.add_row("answer facts", _pct(facts["rate"]), "", "", str(facts["total"]), "", "")
     table.add_row("intent", _pct(intents["rate"]), "", "", str(intents["total"]), "", "")
+    lid = data.get("language_id")
+    if lid and lid["calls"] and len(data["accuracy"]["by_language"]) > 1:
+        table.add_row("language ID (1st turn)", _pct(lid["rate"]), "", "", str(lid["calls"]),
+                      _pct(lid["target"]), _mark(lid["rate"] >= lid["target"]))
     table.add_row("mojibake", str(data["mojibake"]["total"]), "", "", "", "0",
                   _mark(checks["mojibake"]["ok"]))
     calls = data["calls"]
