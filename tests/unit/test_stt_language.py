@@ -33,7 +33,8 @@ def stt(ranked: list[tuple[str, float]]) -> SpeechToText:
     ([("en", 0.57), ("de", 0.40)], 3.0, None, "de"),   # unsure: the greeting's language holds
     ([("de", 0.80), ("en", 0.10)], 2.5, "en", "de"),   # a switch mid-call, sure and long
     ([("en", 0.80), ("de", 0.10)], 1.0, "de", "de"),   # a short name sounds English: kept
-    ([("fr", 0.90), ("de", 0.05)], 3.0, "de", "fr"),   # a language TOM does not speak
+    ([("fr", 0.90), ("de", 0.05)], 3.0, None, "fr"),   # a language TOM does not speak
+    ([("nl", 0.98), ("de", 0.01)], 3.0, "de", "de"),   # a German caller heard as Dutch: kept
     ([("zh", 0.82), ("de", 0.10)], 1.0, "de", "de"),   # "Ja, bitte." heard as Chinese: kept
     ([("nl", 0.45), ("en", 0.30)], 3.0, "en", "en"),   # unsure about a foreign one: ours
 ])

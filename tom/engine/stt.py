@@ -102,8 +102,10 @@ class SpeechToText:
 
         `current` is the language the caller spoke so far (None before their first turn: the
         greeting's). It holds unless Whisper is sure of another of TOM's languages (SWITCH_PROB,
-        and after the first turn on a turn of SWITCH_MIN_S); a language TOM does not speak is
-        reported when Whisper is fairly sure on a long enough turn (the call answers politely).
+        and after the first turn on a turn of SWITCH_MIN_S). A language TOM does not speak is
+        reported when Whisper is fairly sure on a long enough turn, before the caller spoke one
+        of TOM's (the call answers politely); later it is a mishearing (German MBROLA callers
+        are heard as Dutch now and then) and the call's language holds.
         """
         ranked = [(token.strip("<|>"), float(p))
                   for token, p in self.model.model.detect_language(encoder_output)[0]]
@@ -114,8 +116,8 @@ class SpeechToText:
             if top == current or (top_p >= SWITCH_PROB
                                   and (audio_s >= SWITCH_MIN_S or not established)):
                 return top, top_p
-        elif top_p >= FOREIGN_PROB and audio_s >= FOREIGN_MIN_S:
-            return top, top_p
+        elif not established and top_p >= FOREIGN_PROB and audio_s >= FOREIGN_MIN_S:
+            return top, top_p  # a caller who spoke one of TOM's languages does not leave it
         return current, dict(ranked).get(current, 0.0)
 
     def transcribe(self, samples: Samples, current: str | None = None) -> Transcript:
