@@ -161,6 +161,13 @@ class DataSettings:
 
 
 @dataclass
+class GroundingSettings:
+    """How questions off the FAQ are answered (docs/grounding.md): a fact verbatim by default."""
+
+    rephrase: bool = option(False)  # let the LLM reword the one fact the relevance gate found
+
+
+@dataclass
 class Settings:
     """Every setting of TOM; sections mirror `config/tom.toml`."""
 
@@ -178,6 +185,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     data: DataSettings = field(default_factory=DataSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    grounding: GroundingSettings = field(default_factory=GroundingSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,

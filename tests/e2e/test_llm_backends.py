@@ -270,8 +270,8 @@ async def test_llama_failure_is_an_llm_error_and_the_model_recovers(llama_chat):
 
 async def test_call_through_tom_uses_the_openai_endpoint(llama_server, tmp_path, turn, speech):
     settings = e2e_settings(tmp_path, llm={"backend": "openai", "base_url": llama_server,
-                                           "model": ALIAS})
-    question = "Can you tell me something nice about bicycles?"
+                                           "model": ALIAS}, grounding={"rephrase": True})
+    question = "Who runs the workshop?"  # a profile fact the LLM rewords (claim-checked)
     async with running_server(settings) as server:
         assert isinstance(server.assistant.llm, OpenAIChat)
         result = await place_call(server.url, [turn(question)])

@@ -72,16 +72,34 @@ async def test_a_caller_turn_is_answered_and_each_stage_timed(call_with):
 
 
 async def test_an_llm_answer_reports_queue_wait_and_first_token(call_with):
-    h = await call_with(words={HOURS: "Can you tell me something nice about bicycles?"})
+    h = await call_with(words={HOURS: "Who runs the workshop?"}, grounding={"rephrase": True})
+    h.brain.pieces = ["Jana Brandt ", "runs the workshop. ", "She has two mechanics."]
     await h.say(HOURS, 1.0)
     await h.silence(0.6)
     await h.clock.advance(3)
-    assert h.said() == ["Bikes are great fun. Ride one."]
+    assert h.said() == ["Jana Brandt runs the workshop. She has two mechanics."]
     (timed,) = h.of(ev.TurnTimed)
     assert timed.timings_ms["llm_queue"] == 70.0
     assert "llm_first_token" in timed.timings_ms
-    assert h.brain.prompts[0][-1] == {"role": "user",
-                                      "content": "Can you tell me something nice about bicycles?"}
+    assert h.brain.prompts[0][-1] == {"role": "user", "content": "Who runs the workshop?"}
+
+
+async def test_an_llm_claim_the_profile_does_not_make_is_never_said(call_with):
+    h = await call_with(words={HOURS: "Who runs the workshop?"}, grounding={"rephrase": True})
+    h.brain.pieces = ["We can repair electric ", "cougars. ", "Call us."]
+    await h.say(HOURS, 1.0)
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert h.said() == ["The workshop is run by Jana Brandt and two mechanics."]
+
+
+async def test_without_rephrase_an_off_script_question_never_reaches_the_llm(call_with):
+    h = await call_with(words={HOURS: "Do you repair electric scooters?"})
+    await h.say(HOURS, 1.0)
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert h.brain.prompts == []
+    assert h.said() == [h.engines.profile.say("prompts", "unsure")]
 
 
 async def test_barge_in_clears_playback_and_records_what_was_heard(call_with):

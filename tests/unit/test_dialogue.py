@@ -68,28 +68,31 @@ async def test_faq_question_is_answered_verbatim_without_llm(en: Profile) -> Non
     assert reply.facts == [reply.text]
 
 
-async def test_other_questions_go_to_the_llm_with_facts(en: Profile) -> None:
+async def test_a_question_one_fact_answers_is_said_verbatim(en: Profile) -> None:
+    reply = await call(en).on_caller("who runs the workshop")
+    assert reply.intent == "question" and reply.llm_messages is None
+    assert reply.text == "The workshop is run by Jana Brandt and two mechanics."
+    assert reply.facts == [reply.text]
+
+
+async def test_with_rephrase_the_llm_gets_only_the_fact_and_the_question(en: Profile) -> None:
     d = call(en)
+    d.rephrase = True
     await say(d, "hello")
     reply = await d.on_caller("who runs the workshop")
     assert reply.intent == "question" and reply.text is None
     msgs = reply.llm_messages
     assert msgs[0]["role"] == "system" and "Brandt Bike Works" in msgs[0]["content"]
-    assert any("Jana Brandt" in f for f in reply.facts)
-    assert all(f in msgs[0]["content"] for f in reply.facts)
-    assert msgs[-1] == {"role": "user", "content": "who runs the workshop"}
-    assert [m["role"] for m in msgs[1:]] == ["user", "assistant", "user"]
+    assert reply.facts == ["The workshop is run by Jana Brandt and two mechanics."]
+    assert reply.facts[0] in msgs[0]["content"]
+    assert msgs[1:] == [{"role": "user", "content": "who runs the workshop"}]
 
 
-async def test_llm_prompt_keeps_only_recent_turns_and_clips_long_ones(en: Profile) -> None:
+async def test_a_question_the_profile_cannot_answer_gets_the_offer_not_the_llm(en: Profile) -> None:
     d = call(en)
-    for i in range(6):
-        await say(d, f"hello number {i}")
-    long_turn = "so " * 400 + "what is the meaning of life"
-    reply = await d.on_caller(long_turn)
-    msgs = reply.llm_messages
-    assert len(msgs) <= 5
-    assert len(msgs[-1]["content"]) <= 301 and msgs[-1]["content"].endswith("meaning of life")
+    d.rephrase = True
+    reply = await d.on_caller("so " * 400 + "what is the meaning of life")
+    assert reply.llm_messages is None and reply.text == en.say("prompts", "unsure")
 
 
 async def test_a_very_long_turn_keeps_the_request_and_the_question(en: Profile) -> None:
@@ -285,8 +288,8 @@ async def test_booking_flow(en: Profile, store: MessageStore) -> None:
     outside = await say(d, "at four")
     assert outside.text == en.say("booking", "outside_hours", day="Saturday",
                                   hours="from 10 am to 2 pm")
-    assert (await say(d, "eleven")).text == en.say("booking", "confirm", day="Saturday",
-                                                   time="11 am")
+    assert (await say(d, "eleven")).text == en.say("booking", "confirm",
+                                                   when="Saturday at 11 am")
     assert (await say(d, "yes")).text == en.say("booking", "ask_name")
     done = await say(d, "Peter Miller")
     assert done.stored["kind"] == "appointment" and done.intent == "booking"
@@ -298,7 +301,7 @@ async def test_booking_flow(en: Profile, store: MessageStore) -> None:
 async def test_booking_in_one_sentence_and_a_no(en: Profile) -> None:
     d = call(en)
     confirm = await say(d, "can i book a service for friday at half past two")
-    assert confirm.text == en.say("booking", "confirm", day="Friday", time="2:30 pm")
+    assert confirm.text == en.say("booking", "confirm", when="Friday at 2:30 pm")
     assert (await say(d, "no")).text == en.say("booking", "ask_day")
 
 
@@ -307,13 +310,14 @@ async def test_faq_question_while_choosing_a_day(en: Profile) -> None:
     await say(d, "i need an appointment")
     reply = await say(d, "when are you open")
     assert reply.text.startswith("Our opening hours are") and reply.text.endswith(
-        en.say("booking", "ask_day"))
+        en.say("booking", "resume_day"))
 
 
 async def test_german_booking(de: Profile) -> None:
     d = call(de)
     reply = await say(d, "ich möchte einen termin am dienstag um zehn uhr")
-    assert reply.text == de.say("booking", "confirm", day="Dienstag", time="10 Uhr")
+    assert reply.text == de.say("booking", "confirm", when="am Dienstag um 10 Uhr")
+    assert reply.text == "Also am Dienstag um 10 Uhr. Soll ich das so notieren?"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -352,10 +356,13 @@ async def test_check_sentence_passes_backed_numbers_and_replaces_invented(en: Pr
     await d.on_caller("who runs the workshop")
     assert d.check_sentence("A flat tyre repair costs 15 euros.") == \
         "A flat tyre repair costs 15 euros."
-    assert d.check_sentence("We also sell bikes from 299 euros.") == en.say("prompts", "unsure")
-    assert d.reply_done  # after a replacement the rest of the reply is dropped
+    assert d.check_sentence("We also sell bikes from 299 euros.") is None  # the reply ends
+    assert d.reply_done
     assert d.check_sentence("And 5 euros for a bell.") is None
     assert d.blocked_sentences == 1
+    d = call(en)
+    await d.on_caller("do you repair scooters")
+    assert d.check_sentence("We also sell bikes from 299 euros.") == en.say("prompts", "unsure")
 
 
 async def test_check_sentence_allows_the_callers_numbers(en: Profile) -> None:
@@ -370,10 +377,27 @@ async def test_check_sentence_cleans_markdown_repeats_and_rambling(en: Profile) 
     assert d.check_sentence("**Sure!**") == "Sure!"
     assert d.check_sentence("- We repair bikes.") == "We repair bikes."
     assert d.check_sentence("We repair bikes.") is None
-    assert d.check_sentence("Call us anytime.") == "Call us anytime."
+    assert d.check_sentence("Call us on Monday.") == "Call us on Monday."
     assert d.check_sentence("One more thing.") is None  # three sentences are enough
     await d.on_caller("and e-bikes?")
     assert d.check_sentence("Yes.") == "Yes."  # a new turn starts afresh
+
+
+async def test_check_sentence_drops_a_claim_the_profile_does_not_make(en: Profile) -> None:
+    d = call(en)
+    d.rephrase = True
+    await d.on_caller("who runs the workshop")
+    fact = "The workshop is run by Jana Brandt and two mechanics."
+    assert d.check_sentence("We can repair electric cougars.") == fact  # the fact instead
+    assert d.reply_done and d.blocked_sentences == 1
+    assert d.fallback() == fact
+    await d.on_caller("who runs the workshop")
+    assert d.check_sentence("Jana Brandt runs it.") == "Jana Brandt runs it."
+    assert d.check_sentence("She loves cougars.") is None  # said something: the reply ends here
+    assert d.reply_done
+    await d.on_caller("have you got tyres for my bike")
+    assert d.check_sentence("A full service costs 89 euros.") == \
+        "Tubes and tyres for most common sizes are in stock."  # true, but not this fact
 
 
 async def test_fallback_offers_help_and_yes_accepts(en: Profile) -> None:
@@ -420,7 +444,7 @@ async def test_eval_with_a_fake_llm_counts_blocked_and_correct_answers(en: Profi
     report = await evaluate(turns, {"en": en}, llm)
     result = report["turns"][0]
     assert result["route"] == "llm"
-    assert result["answer"] == "Jana Brandt runs the workshop. " + en.say("prompts", "unsure")
+    assert result["answer"] == "Jana Brandt runs the workshop."
     assert result["answer_ok"] is True and result["blocked"] == 1
     assert report["summary"]["invented_numbers"] == 0
 

@@ -39,3 +39,14 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def summaries_by(pairs: Iterable[tuple[str, float]], keys: Iterable[str] = ()) -> dict[str, Summary]:
+    """One Summary per key of (key, value) pairs; every key in `keys` is present, maybe empty.
+
+    Used to show FAQ and off-script turns apart (a few slow LLM turns hide in a pooled p95).
+    """
+    groups: dict[str, list[float]] = {k: [] for k in keys}
+    for key, value in pairs:
+        groups.setdefault(key, []).append(value)
+    return {k: Summary.of(v) for k, v in groups.items()}

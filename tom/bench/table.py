@@ -63,6 +63,14 @@ def _latency_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
     table.add_row("[bold]e2e (caller)[/bold]", _ms(e2e["p50"]), _ms(e2e["p95"]), _ms(e2e["max"]),
                   str(e2e["count"]), _ms(e2e["target_ms"]),
                   _mark(checks["e2e p95 ms (caller)"]["ok"]))
+    for kind, label in (("faq", "  FAQ and flow turns"), ("offscript", "  off-script turns")):
+        s = data.get("by_kind", {}).get(kind, {}).get("e2e")
+        if s is None:  # a figure older reports did not have
+            continue
+        check = checks.get("e2e p95 ms (off-script)") if kind == "offscript" else None
+        table.add_row(label, _ms(s["p50"]), _ms(s["p95"]), _ms(s["max"]), str(s["count"]),
+                      _ms(check["target"]) if check else "",
+                      _mark(check["ok"]) if check else "")
     talk = data["talk_over"]
     table.add_row("TOM talked over caller", str(talk["turns"]), "", "", str(talk["of"]), "", "")
     for key, label in (("greeting", "greeting (caller)"), ("barge_in", "barge-in → clear"),
@@ -80,6 +88,9 @@ def _quality_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
     facts, intents = data["facts"], data["intents"]
     table.add_row("answer facts", _pct(facts["rate"]), "", "", str(facts["total"]), "", "")
     table.add_row("intent", _pct(intents["rate"]), "", "", str(intents["total"]), "", "")
+    off = data.get("offscript")
+    if off:
+        table.add_row("off-script grounded", _pct(off["rate"]), "", "", str(off["turns"]), "", "")
     lid = data.get("language_id")
     if lid and lid["calls"] and len(data["accuracy"]["by_language"]) > 1:
         table.add_row("language ID (1st turn)", _pct(lid["rate"]), "", "", str(lid["calls"]),

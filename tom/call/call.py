@@ -59,6 +59,7 @@ class Call:
         dialogue = Dialogue(engines.profile, engines.messages, call_id=self.id,
                             caller=record.caller,
                             language=language or self.settings.assistant.language)
+        dialogue.rephrase = self.settings.grounding.rephrase
         self.responder = Responder(self.id, engines, dialogue, self.voice, self.flow, self.end)
         self.turns = TurnTaking(self.id, engines, self.responder, self.voice, self.flow,
                                 self._tasks)

@@ -116,6 +116,8 @@ class Responder:
             await self._speak_text(reply.text, speech)
         elif reply.llm_messages:
             await self._speak_llm(reply.llm_messages, speech)
+            if reply.then:  # the question of the flow the caller's side question interrupted
+                await self._speak_text(reply.then, speech)
         await self._go_ahead(speech)
         await self._played_out()
         if reply.action == "transfer":

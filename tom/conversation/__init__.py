@@ -7,6 +7,7 @@ nothing, so the bench can use `numbers` without the dialogue):
 - intents, flows, when: what the caller wants; taking a message or an appointment request
 - profile, profile_fields, retrieval, prompting, lang: what TOM knows and how it asks the LLM
 - guard, numbers, text: numbers an LLM sentence may say; number words; shared normalisation
+- grounding, claims: the relevance gate (a fact, or the honest offer) and the claim checker
 - messages, webhook: messages stored in SQLite and delivered to a webhook
-- cli, evaluate: `tom eval` and `tom check-profile`
+- cli, evaluate, offscript: `tom eval` (FAQ-style and off-script sets) and `tom check-profile`
 """

@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from tom.conversation.eval_conversations import (
+    DEFAULT_FILES,
+    evaluate_files,
+    format_conversations,
+)
 from tom.conversation.evaluate import (
     DEFAULT_TURNS,
     TARGETS,
@@ -25,6 +30,15 @@ from tom.conversation.evaluate import (
     evaluate,
     load_turns,
     local_llm,
+)
+from tom.conversation.offscript import (
+    DEFAULT_OFFSCRIPT,
+    evaluate_offscript,
+    format_offscript,
+    load_offscript,
+)
+from tom.conversation.offscript import (
+    TARGETS as OFFSCRIPT_TARGETS,
 )
 from tom.conversation.profile import ProfileError, load_profile
 
@@ -41,8 +55,13 @@ def register(subparsers: Subcommands) -> argparse.ArgumentParser:
     p.add_argument("--llm", action=argparse.BooleanOptionalAction, default=False,
                    help="also generate LLM answers (default: --no-llm)")
     p.add_argument("--model", help="GGUF for --llm when no LLM is passed in (default: bundled)")
+    p.add_argument("--offscript", default=str(DEFAULT_OFFSCRIPT), metavar="FILE",
+                   help="labelled off-script turns (grounding); '' skips them")
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write the full report here")
     p.add_argument("-v", "--verbose", action="store_true", help="print every turn")
+    p.add_argument("--conversations", nargs="*", metavar="FILE", default=None,
+                   help="multi-turn conversations TOML (default: the bundled tuned and held-out "
+                        "sets; give no FILE to skip them)")
     p.set_defaults(func=eval_command)
     return p
 
@@ -63,6 +82,7 @@ async def eval_command(args: argparse.Namespace, settings: Any = None,
     _quiet_logs()
     try:
         turns = load_turns(args.turns)
+        off_turns = load_offscript(args.offscript) if args.offscript else []
         profiles = {"en": load_profile(None, "en"), "de": load_profile(None, "de")}
         if args.profile:
             custom = load_profile(args.profile)
@@ -86,9 +106,39 @@ async def eval_command(args: argparse.Namespace, settings: Any = None,
             return 2
     report = await evaluate(turns, profiles, llm if args.llm else None)
     print(format_report(report, verbose=args.verbose))
+    met = report["summary"]["targets_met"]
+    if off_turns:  # with --llm, the LLM rewords the fact the gate found (grounding.rephrase)
+        report["offscript"] = await evaluate_offscript(off_turns, profiles,
+                                                       llm if args.llm else None)
+        print(format_offscript(report["offscript"], verbose=args.verbose))
+        report["answered_all"] = answered_all(report)
+        print(f"answerable questions answered from the profile, both sets: "
+              f"{report['answered_all']:.1%} (target {OFFSCRIPT_TARGETS['answered']:.0%})")
+        off = report["offscript"]["summary"]
+        met = (met and off["grounded"] >= OFFSCRIPT_TARGETS["grounded"]
+               and off["invented_claims"] <= OFFSCRIPT_TARGETS["invented_claims"]
+               and report["answered_all"] >= OFFSCRIPT_TARGETS["answered"])
+    files = DEFAULT_FILES if args.conversations is None else args.conversations
+    if files:  # multi-turn calls through the flows (eval_conversations.py)
+        try:
+            report["conversations"] = await evaluate_files(files, profiles)
+        except (OSError, ValueError) as exc:
+            print(f"tom eval: {exc}", file=sys.stderr)
+            return 2
+        print(format_conversations(report["conversations"], verbose=args.verbose))
+        met = met and report["conversations"]["summary"]["targets_met"]
     if args.json_path:
         await asyncio.to_thread(_write_json, Path(args.json_path), report)
-    return 0 if report["summary"]["targets_met"] else 1
+    return 0 if met else 1
+
+
+def answered_all(report: dict[str, Any]) -> float:
+    """Answerable questions of both sets (FAQ-style and off-script) answered with their facts."""
+    faq = [t for t in report["turns"] if t["answer_ok"] is not None]
+    off = [t for t in report["offscript"]["turns"] if t["answered"] is not None]
+    total = len(faq) + len(off)
+    ok = sum(bool(t["answer_ok"]) for t in faq) + sum(bool(t["answered"]) for t in off)
+    return round(ok / total, 4) if total else 1.0
 
 
 def _write_json(path: Path, report: dict[str, Any]) -> None:

@@ -45,7 +45,7 @@ class TurnResult:
     lang: str
     expected: str
     intent: str
-    route: str  # faq | llm | flow | none
+    route: str  # faq | unsure | llm | flow | none
     answer: str | None
     facts_required: list[str]
     answer_ok: bool | None
@@ -107,11 +107,13 @@ async def speak_llm(dialogue: Dialogue, messages: list[dict[str, str]],
 
 async def evaluate_turn(turn: Turn, profile: Profile, llm: LlmFn | None) -> TurnResult:
     dialogue = Dialogue(profile, None, call_id="eval", language=turn.lang)
+    dialogue.rephrase = llm is not None  # --llm: the LLM rewords the fact the gate found
     t0 = time.perf_counter_ns()
     reply: Reply = await dialogue.on_caller(turn.text)
     dialogue_ms = (time.perf_counter_ns() - t0) / 1e6
     answer, first, total = reply.text, None, None
-    route = "faq" if reply.text and reply.intent == "question" else "flow" if reply.text else "none"
+    route = ("faq" if reply.facts else "unsure") if reply.text and reply.intent == "question" \
+        else "flow" if reply.text else "none"  # faq: a profile fact said; unsure: the offer
     if reply.llm_messages is not None:
         route = "llm"
         if llm is not None:

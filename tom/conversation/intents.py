@@ -79,6 +79,10 @@ SMALLTALK = _rx(
     r"no|nope|nein|nee|please|bitte|sorry|entschuldigung|so|also|well|right)\b",
     r"\bthis is \w+\b|\bmy name is \w+\b|\bhier ist \w+\b",
 )
+# ("was" is left out: in English it is no question word: "it was on Tuesday")
+WH_WORDS = frozenset({"what", "when", "where", "why", "how", "who", "which", "whose", "wann", "wo",
+                      "wie", "warum", "wer", "wieso", "welche", "welcher", "welches",
+                      "welchen", "welchem"})
 QUESTION_CUE = _rx(
     r"\b(what|when|where|why|how|who|which|whose|wann|wo|wie|was|warum|wer|welche\w*|wieso)\b",
     r"^(is|are|do|does|did|can|could|would|will|should|may|haben|hat|kann|können|gibt|machen|"
@@ -94,7 +98,8 @@ KEYWORDS = (
     "appointment", "operator", "receptionist", "representative", "message", "goodbye", "schedule",
     "booking", "transfer", "callback", "tschüss", "wiederhören", "wiedersehen", "termin",
     "mitarbeiter", "nachricht", "ausrichten", "zurückrufen", "rückruf", "vereinbaren",
-    "reservieren", "verbinden", "durchstellen",
+    "reservieren", "verbinden", "durchstellen", "reschedule", "rescheduling", "cancellation",
+    "verschieben", "stornieren",
 )
 _YES = frozenset({
     "yes", "yeah", "yep", "yup", "ya", "yea", "sure", "correct", "right", "exactly", "absolutely",
@@ -262,3 +267,95 @@ def _cues(ws: list[str]) -> list[bool]:
 def is_cancel(text: str) -> bool:
     """The caller wants out of the current flow ("never mind", "abbrechen")."""
     return bool(CANCEL.search(" ".join(words(normalize(text)))))
+
+
+# --- which request a booking or message intent is, and goodbyes inside a flow ------------------
+RESCHEDULE = _rx(
+    r"\b(move|moving|reschedule|rescheduling|change|shift|postpone|push back|bring forward|"
+    r"rebook|rearrange)\b.{0,40}\b(appointment|booking|termin)\b",
+    r"\b(appointment|booking)\b.{0,30}\b(moved|move|rescheduled|reschedule|changed|shifted|"
+    r"postponed)\b",
+    r"\bverschieb\w*\b", r"\bverlegen\b", r"\bumbuchen\b", r"\btermin\w* (ändern|umlegen)\b",
+    r"\banderen (tag|termin) für meinen termin\b",
+)
+CANCEL_APPOINTMENT = _rx(
+    r"\b(cancel|cancelling|canceling|call off)\b.{0,30}\b(appointment|booking|termin)\b",
+    r"\b(appointment|booking)\b.{0,30}\b(cancel|cancelled|canceled)\b",
+    r"\b(absagen|stornieren|abzusagen|streichen)\b",
+)
+CALLBACK = _rx(
+    r"\b(call|ring|phone) (me|us) back\b", r"\bcall ?back\b",
+    r"\bhave (someone|somebody|him|her|them) (call|ring)\b", r"\brückruf\w*\b",
+    r"\bzurück ?ruf\w*\b", r"\bruf\w* (sie |mich |uns |bitte |mal )*zurück\b",
+)
+_MESSAGE_ONLY = _rx(r"\b(leave|take|pass on|give|record) (a |an |him a |her a |them a |my )?"
+                    r"(message|note)\b", r"\bnachricht\b", r"\bausrichten\b")
+# A goodbye that ends a call even in the middle of a request; "that's all" or "no thanks" may be
+# an answer there, so only these count.
+FLOW_GOODBYE = _rx(
+    r"\b(bye|goodbye|good-bye|bye-bye|farewell|cheerio|see you|see ya)\b",
+    r"\bhave a (nice|good|great|lovely) (day|one|evening|weekend)\b",
+    r"\b(tschüss|tschüs|tschau|ciao|adieu)\b", r"\bauf (wiederhören|wiedersehen|wiederschauen)\b",
+    r"\bwiederhören\b", r"\b(bis dann|bis bald|schönen tag( noch)?)\b",
+    r"\b(i have to|i've got to|i gotta|i need to|i must) (go|run|hang up)\b",
+    r"\bich muss (jetzt )?(los|auflegen|weg|schluss machen)\b",
+)
+
+
+_BYE_FILLERS = frozenset({
+    "thank", "thanks", "you", "very", "much", "so", "then", "and", "for", "now", "all", "that's",
+    "that", "it", "is", "ok", "okay", "alright", "well", "oh", "i", "have", "to", "go", "a", "the",
+    "danke", "schön", "vielen", "dank", "dann", "also", "und", "jetzt", "erstmal", "ihnen",
+})
+
+
+REPEAT = _rx(
+    r"\b(repeat|say (that|it) again|come again|pardon|once more|what was that|"
+    r"(did ?n'?t|did not|could ?n'?t|could not) (catch|hear|get|understand) (that|it|you)|"
+    r"what did you say)\b", r"^(sorry|what|huh|excuse me)$",
+    r"\b(wiederholen|noch ?mal|noch einmal|wie bitte|was haben sie gesagt|nicht verstanden)\b",
+)
+MAX_REPEAT_WORDS = 7
+
+
+def asks_to_repeat(text: str) -> bool:
+    """ "Could you repeat that?", "sorry, what was that?", "wie bitte?" (a short turn)."""
+    bare = " ".join(words(repair(text)))
+    return len(bare.split()) <= MAX_REPEAT_WORDS and bool(REPEAT.search(bare))
+
+
+def request_kind(text: str, intent: str) -> str:
+    """Which request a "booking" or "message" turn makes: a flow_table.FlowKind value."""
+    bare = " ".join(words(repair(text)))
+    if intent == "booking":
+        if CANCEL_APPOINTMENT.search(bare):
+            return "cancel_appointment"
+        if RESCHEDULE.search(bare):
+            return "reschedule"
+        return "booking"
+    if CALLBACK.search(bare) and not _MESSAGE_ONLY.search(bare):
+        return "callback"
+    return "message"
+
+
+def goodbye_in_flow(text: str, *, only_goodbye: bool = False) -> bool:
+    """The caller says goodbye inside a flow; `only_goodbye`: and nothing else (while TOM takes
+    down a message, "tell her bye from me" is the message)."""
+    bare = " ".join(words(repair(text)))
+    if not FLOW_GOODBYE.search(bare):
+        return False
+    if not only_goodbye:
+        return True
+    rest = SMALLTALK.sub(" ", without_goodbye(bare))
+    return not [w for w in rest.split() if w not in _BYE_FILLERS]
+
+
+_THANKS = _rx(r"\b(many thanks|thank you|thanks|thank|cheers|danke schön|danke sehr|"
+              r"dankeschön|vielen dank|danke|merci)( (very|so) much)?\b")
+
+
+def without_goodbye(text: str) -> str:
+    """The turn less its goodbye and thanks ("yes Friday is fine, thanks, bye" -> "yes Friday is
+    fine"): what it still answers."""
+    bare = " ".join(words(repair(text)))
+    return " ".join(_THANKS.sub(" ", FLOW_GOODBYE.sub(" ", bare)).split())

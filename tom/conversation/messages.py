@@ -8,6 +8,7 @@ runs in a worker thread (`asyncio.to_thread`) behind one lock; the event loop ne
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 import time
@@ -21,10 +22,13 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 Rows = list[dict[str, Any]]  # a name of its own: inside MessageStore `list` is a method
 DB_NAME = "tom.db"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
+# Built-in kinds; a profile's own [[requests]] are stored under their id (lower case, digits, _).
+KINDS = ("message", "appointment", "reschedule", "cancellation", "callback")
+_KIND = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('message', 'appointment')),
+    kind TEXT NOT NULL CHECK (length(kind) BETWEEN 2 AND 40),
     call_id TEXT NOT NULL,
     caller TEXT NOT NULL DEFAULT '',
     name TEXT NOT NULL DEFAULT '',
@@ -39,9 +43,17 @@ CREATE TABLE IF NOT EXISTS messages (
     webhook_error TEXT NOT NULL DEFAULT '',
     delivered_at REAL
 );
+"""
+SCHEMA = TABLE.format(name="messages") + """
 CREATE INDEX IF NOT EXISTS messages_outbox ON messages (webhook_pending, webhook_next_at);
 CREATE INDEX IF NOT EXISTS messages_created ON messages (created_at);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
+"""
+# Version 1 allowed only messages and appointments: its rows move to a table that allows any kind.
+MIGRATE_1_TO_2 = TABLE.format(name="messages_v2") + """
+INSERT INTO messages_v2 SELECT * FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v2 RENAME TO messages;
 """
 
 
@@ -60,6 +72,9 @@ class MessageStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a taken message survives a power cut
+        if self._db.execute("PRAGMA user_version").fetchone()[0] == 1:
+            self._db.executescript(f"BEGIN; {MIGRATE_1_TO_2} COMMIT;")
+            log.info("messages_table_migrated", path=str(self.path), to_version=2)
         self._db.executescript(SCHEMA)
         self._db.commit()
 
@@ -83,6 +98,17 @@ class MessageStore:
         """Store an appointment request; returns its id once it is committed to disk."""
         return await self._insert("appointment", call_id=call_id, caller=caller, name=name,
                                   day=day, time=time, text=note)
+
+    async def add_request(self, kind: str, call_id: str, caller: str, *, name: str = "",
+                          callback_number: str = "", day: str = "", time: str = "",
+                          text: str = "") -> int:
+        """Store any request a flow took down (reschedule, cancellation, callback, or a kind the
+        profile declares)."""
+        if not _KIND.match(kind):
+            raise ValueError(f"request kind {kind!r} is not a lower-case id like "
+                             f"{', '.join(KINDS)}")
+        return await self._insert(kind, call_id=call_id, caller=caller, name=name,
+                                  callback_number=callback_number, day=day, time=time, text=text)
 
     async def list(self, limit: int = 100) -> Rows:
         """Newest first, for the dashboard and `GET /api/messages`."""

@@ -6,6 +6,7 @@ start-up with the field's name ("faq[3].answer is empty"), never in the middle o
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,8 +14,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tom.conversation import profile_fields as pf
+from tom.conversation.flow_table import (
+    FLOW_TEXTS,
+    GOODBYE_POLICIES,
+    OPTIONAL_TEXTS,
+    REQUEST_OPTIONAL,
+    REQUEST_SLOTS,
+    REQUEST_TEXTS,
+    DeclaredRequest,
+    FlowSpec,
+    Slot,
+    request_spec,
+)
 from tom.conversation.lang import Lang, lang
 from tom.conversation.profile_fields import ProfileError as ProfileError  # raised and re-exported
+from tom.conversation.text import normalize
 
 if TYPE_CHECKING:
     from tom.conversation.retrieval import Retriever
@@ -38,13 +52,14 @@ SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "booking": {
         "ask_day": (), "ask_time": ("day",), "closed_day": ("day",),
-        "outside_hours": ("day", "hours"), "confirm": ("day", "time"), "ask_name": (),
-        "done": ("name", "day", "time"), "cancelled": (),
+        "outside_hours": ("day", "hours"), "confirm": ("day", "time", "when"), "ask_name": (),
+        "done": ("name", "day", "time", "when"), "cancelled": (),
     },
     "llm": {"system": ("assistant", "business", "language", "facts")},
 }
 TOP_KEYS = ("language", "assistant", "facts", "business", "hours", "services", "faq", "synonyms",
-            *SECTIONS)
+            "requests", *SECTIONS, *FLOW_TEXTS)
+_REQUEST_ID = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class Profile:
     transfer_only_during_hours: bool
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     path: Path | None = None
+    on_goodbye: str = "keep"  # a goodbye inside a flow: keep | offer | drop what was collected
+    requests: list[DeclaredRequest] = field(default_factory=list)  # the business's own
 
     # --- the attributes the call pipeline reads ---------------------------------------
     @property
@@ -110,7 +127,32 @@ class Profile:
     def say(self, section: str, key: str, **values: str) -> str:
         """The profile's text for `section.key` with its placeholders filled from `values`."""
         base = {"business": self.name, "assistant": self.assistant}
+        if section == "flow" and "flow" not in self.texts:
+            return self._flow_default(key).format_map(base)
         return self.texts[section][key].format_map({**base, **values})
+
+    def has_section(self, section: str) -> bool:
+        """Whether the profile has the texts of `section` (the optional flows may be missing)."""
+        return section in self.texts
+
+    def request_for(self, text: str) -> FlowSpec | None:
+        """The declared request ([[requests]]) whose trigger phrase the caller said, if any."""
+        said = f" {' '.join(normalize(text).replace(',', ' ').replace('.', ' ').split())} "
+        for request in self.requests:
+            if any(f" {t} " in said for t in request.triggers):
+                return request.spec
+        return None
+
+    def has_text(self, section: str, key: str) -> bool:
+        return key in self.texts.get(section, {})
+
+    def _flow_default(self, key: str) -> str:
+        """[flow] texts for a profile without that section: built from texts it has."""
+        return {"goodbye_kept": self.texts["prompts"]["farewell"],
+                "goodbye_offer": self.texts["prompts"]["farewell"],
+                "gave_up": self.texts["prompts"]["unsure"],
+                "gave_up_empty": self.texts["prompts"]["unsure"],
+                "incomplete": "incomplete", "any_day": "?"}[key]
 
     # --- derived knowledge -----------------------------------------------------------------
     def hours_text(self, weekdays: range | None = None) -> str:
@@ -176,6 +218,9 @@ class Profile:
             "faq": [{"id": f.id, "questions": list(f.questions), "answer": f.answer}
                     for f in self.faq],
             "facts": self.facts,
+            "flows": [name for name in ("message", "booking", *FLOW_TEXTS) if name in self.texts
+                      and name != "flow"] + [r.spec.section for r in self.requests],
+            "goodbye_in_a_flow": self.on_goodbye,
         }
 
 
@@ -223,7 +268,12 @@ def profile_from_dict(raw: dict[str, Any], default_language: str = "en") -> Prof
         transfer_only_during_hours=pf.boolean(transfer, "only_during_hours",
                                          "transfer.only_during_hours", True),
         synonyms=pf.synonyms(raw.get("synonyms", {})),
+        on_goodbye=_goodbye_policy(raw),
     )
+    for name, keys in FLOW_TEXTS.items():
+        if name in raw:
+            profile.texts[name] = _section(raw, name, keys)
+    profile.requests = _requests(raw.get("requests", []), profile.texts)
     if not profile.reprompts:
         raise ProfileError("prompts.reprompts is empty: give at least one re-prompt")
     profile.faq = _faq(raw.get("faq", []), profile)
@@ -275,12 +325,64 @@ def _faq(raw: Any, profile: Profile) -> list[FaqEntry]:
     return out
 
 
+def _requests(raw: Any, texts: dict[str, dict[str, str]]) -> list[DeclaredRequest]:
+    """[[requests]]: kinds of request the business adds, each with its slots and texts."""
+    if not isinstance(raw, list):
+        raise ProfileError("requests must be a list of [[requests]] tables")
+    out = []
+    for i, item in enumerate(raw):
+        where = f"requests[{i}]"
+        if not isinstance(item, dict):
+            raise ProfileError(f"{where} must be a table with id, triggers, collect and texts")
+        rid = pf.text(item, "id", f"{where}.id")
+        if not _REQUEST_ID.match(rid) or rid in texts or rid in FLOW_TEXTS:
+            raise ProfileError(f"{where}.id = {rid!r}: use lower-case letters, digits and _, "
+                               "not the name of another section")
+        where = f"requests.{rid}"
+        triggers = tuple(" ".join(normalize(t).replace(",", " ").split())
+                         for t in pf.strings(item.get("triggers", []), f"{where}.triggers"))
+        if not triggers:
+            raise ProfileError(f"{where}.triggers is empty: give the phrases that start it")
+        names = pf.strings(item.get("collect", []), f"{where}.collect")
+        allowed = [s.value for s in REQUEST_SLOTS]
+        if not names or any(n not in allowed for n in names) or len(set(names)) < len(names):
+            raise ProfileError(f"{where}.collect = {names!r}: choose from {allowed}, each once")
+        if "time" in names and ("day" not in names or names.index("time") < names.index("day")):
+            raise ProfileError(f"{where}.collect: \"time\" needs \"day\" before it")
+        slots = tuple(Slot(n) for n in names)
+        keys = {k: v for slot in (None, *slots) for k, v in REQUEST_TEXTS[slot].items()}
+        table = {k: v for k, v in item.items() if k not in ("id", "triggers", "collect")}
+        pf.known(table, (*keys, *REQUEST_OPTIONAL), f"[[requests]] {rid}")
+        section: dict[str, str] = {}
+        for key, placeholders in (*keys.items(), *REQUEST_OPTIONAL.items()):
+            if key in keys or key in table:
+                said = pf.text(table, key, f"{where}.{key}")
+                section[key] = pf.template(said, placeholders + ("business", "assistant"),
+                                           f"{where}.{key}")
+        texts[rid] = section
+        out.append(DeclaredRequest(request_spec(rid, slots), triggers))
+    return out
+
+
+def _goodbye_policy(raw: dict[str, Any]) -> str:
+    flow = raw.get("flow", {})
+    value = flow.get("on_goodbye", "keep") if isinstance(flow, dict) else "keep"
+    if value not in GOODBYE_POLICIES:
+        raise ProfileError(f"flow.on_goodbye = {value!r}: choose from {list(GOODBYE_POLICIES)}")
+    return str(value)
+
+
 def _section(raw: dict[str, Any], section: str, keys: dict[str, tuple[str, ...]]) -> dict[str, str]:
     table = pf.table(raw, section)
     extra = {"prompts": ("reprompts",), "transfer": ("number", "only_during_hours"),
-             "message": ("collect",)}.get(section, ())
-    pf.known(table, (*keys, *extra), f"[{section}]")
+             "message": ("collect",), "flow": ("on_goodbye",)}.get(section, ())
+    optional = OPTIONAL_TEXTS.get(section, {})
+    pf.known(table, (*keys, *optional, *extra), f"[{section}]")
     out = {}
+    for key, allowed in optional.items():
+        if key in table:
+            said = pf.text(table, key, f"{section}.{key}")
+            out[key] = pf.template(said, allowed + ("business", "assistant"), f"{section}.{key}")
     for key, allowed in keys.items():
         text = table.get(key)
         if section == "llm" and isinstance(text, str):

@@ -1,7 +1,10 @@
-"""The chat messages for the LLM: a short system prompt with a few facts, recent turns, the question.
+"""The chat messages for the LLM: the static system prompt, then the facts, then the caller.
 
-A 135M-parameter model on two cores pays for every prompt token in first-token latency, so the
-prompt holds only the facts retrieval found and the last couple of turns, each clipped.
+A 135M-parameter model on two cores pays for every prompt token it has not seen before in
+first-token latency. The profile's system prompt comes first and is the same for every turn, so
+llama.cpp reuses its evaluated tokens (the longest common prefix of consecutive prompts); only
+the facts at its end and the caller's words are new. The relevance gate passes one fact and only
+the caller's current turn (tom/conversation/grounding.py); longer histories are clipped.
 """
 
 from __future__ import annotations

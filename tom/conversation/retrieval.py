@@ -159,7 +159,7 @@ class Retriever:
         for rival in hits[1:]:
             if rival.text == top.text or top.score - rival.score >= self.margin:
                 continue
-            if not _agree(top.text, rival.text):
+            if not agree(top.text, rival.text):
                 return None
         return top
 
@@ -178,6 +178,32 @@ class Retriever:
             if fact not in out:
                 out.append(fact)
         return out[:k] or self.profile.facts[:1]
+
+    # --- for the relevance gate (tom/conversation/grounding.py) ---------------------------
+    def terms_of(self, text: str) -> list[str]:
+        """The index terms of a profile text (stems, synonyms mapped onto their key word)."""
+        return list(self._terms(text))
+
+    def query_terms(self, query: str) -> list[str]:
+        """The terms of a caller's question, STT slips repaired onto indexed words."""
+        return list(self._query_terms(query))
+
+    def knows(self, term: str) -> bool:
+        """Whether any FAQ phrasing, service name or fact of the profile uses this term."""
+        return term in self._idf
+
+    def entry_terms(self, hit: Hit) -> set[str]:
+        """The terms of a hit's whole entry: all its phrasings (or names) and its answer."""
+        return set(self._entry_terms.get((hit.kind, hit.index), ()))
+
+    @property
+    def synonyms(self) -> dict[str, str]:
+        """Single-word synonyms (and their stems) -> the key word they are searched as."""
+        return dict(self._synonyms)
+
+    def idf(self, term: str) -> float:
+        """How telling a term is (rare in the profile = high); unknown terms weigh most."""
+        return self._idf.get(term, self._unknown_idf)
 
     # --- internals ----------------------------------------------------------------------
     def _answer(self, doc: _Doc) -> str:
@@ -222,6 +248,9 @@ class Retriever:
                                    score_cutoff=FUZZY_CUTOFF)
         if match:
             return self._surface[match[0]]
+        inflected = [w for w in self._surface if w.startswith(word) and len(w) - len(word) <= 3]
+        if inflected:  # "chef" -> "chefin", "preis" -> "preise": the same word, inflected
+            return self._surface[min(inflected, key=len)]
         if len(word) >= 8:  # German compounds: "fahrradreparatur" contains "reparatur"
             parts = [w for w in self._surface if len(w) >= 6 and w in word]
             if parts:
@@ -237,7 +266,7 @@ class Retriever:
         return score
 
 
-def _agree(a: str, b: str) -> bool:
+def agree(a: str, b: str) -> bool:
     """Whether answer `b` states every number of answer `a` (so saying `a` cannot mislead)."""
     keys_a = [m.keys for m in find_numbers(a)]
     keys_b = set().union(*(m.keys for m in find_numbers(b)))
