@@ -13,6 +13,9 @@ from tom.engine.tts import VoiceError
 from tom.engine.tts.voices import Engine, choose, load_voices
 
 JOE = models._piper_source(Settings()).path
+needs_pico = pytest.mark.skipif(not Path("/usr/share/pico/lang/de-DE_ta.bin").is_file(),
+                                reason="SVOX Pico is not installed "
+                                       "(sudo scripts/install-system-packages.sh runtime)")
 
 
 def _settings(**sections: dict[str, object]) -> Settings:
@@ -25,6 +28,7 @@ def test_english_only_loads_piper_alone_as_before():
     assert [c.engine for c in models.voice_choices(_settings())] == [Engine.PIPER]
 
 
+@needs_pico
 def test_german_and_english_get_pico_and_piper():
     s = _settings(assistant={"languages": ["de", "en"]}, stt={"model": "base"})
     choices = models.voice_choices(s)
