@@ -4,7 +4,8 @@
 #   scripts/install-system-packages.sh [--check] [GROUP...]
 #
 # GROUPs (default: test):
-#   runtime  what `tom serve` itself loads: OpenMP (llama.cpp, CTranslate2), PortAudio (tom talk --mic)
+#   runtime  what `tom serve` itself loads: OpenMP (llama.cpp, CTranslate2), PortAudio (tom talk --mic),
+#            SVOX Pico (the German voice)
 #   build    `make install`: venv, and compilers for wheels built from source (llama-cpp-python)
 #   serve    runtime + Node for the dashboard build + redis-server for the optional Redis mirror
 #   test     serve + chromium for the browser tests: with it no test is skipped for a missing package
@@ -31,12 +32,19 @@ serve   | redis-server  | command -v redis-server                               
 test    | chromium      | test -x "${CHROMIUM_PATH:-/usr/bin/chromium}"           |
 test    | baresip-core  | command -v baresip                                      |
 test    | kamailio      | test -x /usr/sbin/kamailio                              |
+runtime | libttspico0   | ldconfig -p | grep -q "libttspico\.so\.0"              | non-free
+runtime | libttspico-data | test -f /usr/share/pico/lang/de-DE_ta.bin             | non-free
+test    | espeak-ng     | command -v espeak-ng                                    |
+test    | mbrola        | command -v mbrola                                       | contrib
+test    | mbrola-de1    | test -f /usr/share/mbrola/de1/de1                       | non-free
+test    | mbrola-de2    | test -f /usr/share/mbrola/de2/de2                       | non-free
+test    | mbrola-de5    | test -f /usr/share/mbrola/de5/de5                       | non-free
 '
 # More lines in the same format, e.g. for a local tool (also how the tests try a component).
 PACKAGES+="${TOM_EXTRA_SYSTEM_PACKAGES:-}"
 apt_etc=${TOM_APT_ETC:-/etc/apt}
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 check_only=0
 groups=()

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,14 +25,16 @@ import structlog
 from tom import models
 from tom.audio import PHONE_RATE, float_to_pcm16, resample
 from tom.call import Call, CallEngines, new_call_id
+from tom.call.engines import SpokenLanguage
 from tom.call.voice import VOLUME
 from tom.config import Settings
 from tom.conversation.messages import MessageStore
-from tom.conversation.profile import Profile
+from tom.conversation.profile import Profile, ProfileError
 from tom.engine.llm import ChatModel
 from tom.engine.samples import Samples
 from tom.engine.stt import SpeechToText, Transcript
-from tom.engine.tts import Synthesis, TextToSpeech
+from tom.engine.tts import Synthesis
+from tom.engine.tts.voices import Voices
 from tom.engine.vad import SileroStream
 from tom.engine.workers import Timed, Worker
 from tom.monitor.events import EventBus
@@ -61,7 +65,8 @@ class Assistant:
         self._busy: dict[int, asyncio.Future[bytes]] = {}  # the busy message by output rate
         self._engines: CallEngines | None = None
         self._stt: SpeechToText | None = None
-        self._tts: TextToSpeech | None = None
+        self._tts: Voices | None = None
+        self.languages: tuple[str, ...] = ()  # what TOM speaks, the greeting's first
         self._running: contextlib.AsyncExitStack | None = None
 
     async def __aenter__(self) -> Assistant:
@@ -144,9 +149,9 @@ class Assistant:
             from tom.engine.llm import load_llama
 
             return lambda src: load_llama(str(src.path), s.llm)
-        from tom.engine.tts import load_piper
+        from tom.engine.tts.voices import load_voices
 
-        return lambda src: load_piper(src.path, s.tts)
+        return lambda src: load_voices(models.voice_choices(s), s.tts)
 
     async def _wire(self, stack: contextlib.AsyncExitStack) -> CallEngines:
         """The loaded models behind their workers, the profile and the store: what calls use."""
@@ -154,14 +159,27 @@ class Assistant:
         from tom.engine.llm import LlamaChat, OpenAIChat
 
         s = self.settings
-        self._stt = SpeechToText(self.loaded["stt"].engine, s.stt)
-        self._tts = TextToSpeech(self.loaded["tts"].engine, s.tts)
+        self.languages = models.spoken_languages(s)
+        multilingual = len(self.languages) > 1
+        self._stt = SpeechToText(self.loaded["stt"].engine, s.stt,
+                                 self.languages if multilingual else ())
+        self._tts = self.loaded["tts"].engine
+        stack.push_async_callback(self.workers["tts"].run, self._tts.close)
         chat: ChatModel = (OpenAIChat(s.llm) if s.llm.backend == "openai"
                            else LlamaChat(self.loaded["llm"].engine, s.llm, self.workers["llm"]))
         stack.push_async_callback(chat.close)
-        profile = load_profile(s.assistant.profile or None, s.assistant.language)
-        if not profile.transfer_number and s.call.transfer_number:
-            profile.transfer_number = s.call.transfer_number
+        profiles = {code: load_profile(profile_file(s.assistant.profile, code, first=i == 0),
+                                       code)
+                    for i, code in enumerate(self.languages)}
+        for profile in profiles.values():
+            if not profile.transfer_number and s.call.transfer_number:
+                profile.transfer_number = s.call.transfer_number
+        if multilingual:
+            _check_languages(profiles)
+        profile = profiles[self.languages[0]]
+        languages = {code: SpokenLanguage(code, profiles[code],
+                                          functools.partial(self.synthesize_in, code))
+                     for code in self.languages} if multilingual else {}
         messages = MessageStore.in_dir(s.data.dir)
         stack.callback(messages.close)
         if s.data.webhook_url:
@@ -173,13 +191,15 @@ class Assistant:
         session = self.loaded["vad"].engine
         return CallEngines(settings=s, bus=self.bus, profile=profile, messages=messages,
                            transcribe=self.transcribe, synthesize=self.synthesize, chat=chat,
-                           new_vad=lambda: SileroStream(session))
+                           new_vad=lambda: SileroStream(session), languages=languages)
 
     async def _warm_up(self) -> None:
         """One pass through each engine so the first caller does not pay for lazy init."""
         started = time.perf_counter()
         await self.transcribe(np.zeros(16000, dtype=np.float32))
         await self.busy_audio(PHONE_RATE)  # warms TTS up and makes the first refusal free
+        for code in self.languages[1:]:
+            await self.synthesize_in(code, "Hallo.")
         if self.settings.llm.backend == "llama":
             async for _ in self.llm.stream([{"role": "user", "content": "Hi"}], max_tokens=2):
                 pass
@@ -194,13 +214,20 @@ class Assistant:
 
     # --- the engines, timed -------------------------------------------------------------------
 
-    async def transcribe(self, audio: Samples) -> Timed[Transcript]:
+    async def transcribe(self, audio: Samples, current: str | None = None) -> Timed[Transcript]:
+        """`current`: the call's language so far (a multilingual TOM keeps it unless sure)."""
         assert self._stt is not None, "the assistant is not started"
-        return await self.workers["stt"].run(self._stt.transcribe, audio)
+        return await self.workers["stt"].run(self._stt.transcribe, audio, current)
 
     async def synthesize(self, text: str) -> Timed[Synthesis]:
+        """`text` in the voice of TOM's first language."""
         assert self._tts is not None, "the assistant is not started"
         return await self.workers["tts"].run(self._tts.synthesize, text)
+
+    async def synthesize_in(self, language: str, text: str) -> Timed[Synthesis]:
+        """`text` in the voice of `language`."""
+        assert self._tts is not None, "the assistant is not started"
+        return await self.workers["tts"].run(self._tts.synthesize, text, language)
 
     # --- calls --------------------------------------------------------------------------------
 
@@ -249,3 +276,31 @@ class Assistant:
         calls = list(self.calls.values())
         if calls:
             await asyncio.gather(*(call.close_politely(reason) for call in calls))
+
+
+def profile_file(configured: str, language: str, *, first: bool) -> str | None:
+    """The profile of one of TOM's languages: `assistant.profile` for the first; for another, the
+    file beside it named for that language (shop.toml -> shop.en.toml / shop.de.toml, and
+    shop.de.toml -> shop.en.toml or shop.toml); no profile set: the demo of that language."""
+    if not configured:
+        return None
+    if first:
+        return configured
+    path = Path(configured).expanduser()
+    stem = path.name.removesuffix(".toml")
+    base = stem.rsplit(".", 1)[0] if stem.count(".") and len(stem.rsplit(".", 1)[1]) == 2 \
+        else stem
+    candidates = [path.with_name(f"{base}.{language}.toml"), path.with_name(f"{base}.toml")]
+    for candidate in candidates:
+        if candidate.is_file() and candidate != path:
+            return str(candidate)
+    raise ProfileError(f"assistant.languages includes {language!r} but there is no profile for "
+                       f"it: write {candidates[0]} (the same business, its texts in that language)")
+
+
+def _check_languages(profiles: dict[str, Profile]) -> None:
+    for code, profile in profiles.items():
+        if profile.language != code:
+            where = profile.path or "the demo profile"
+            raise ProfileError(f"{where} has language = {profile.language!r} but is used for "
+                               f"{code!r} in assistant.languages; set language = {code!r} in it")

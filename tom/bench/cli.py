@@ -45,8 +45,10 @@ def register(
     p.add_argument("--sweep", action="store_true",
                    help=f"raise concurrency {', '.join(map(str, SWEEP_LEVELS[:6]))}... until "
                         "p95 e2e > 1 s; report the largest that held")
-    p.add_argument("--language", choices=("en", "de", "all"), default="en",
-                   help="which corpus calls to place; German runs TOM with stt.model=base")
+    p.add_argument("--language", choices=("en", "de", "all", "mixed"), default="en",
+                   help="which corpus calls to place; German runs TOM with stt.model=base; "
+                        "mixed: German and English callers on one German TOM that follows "
+                        "the caller's language (assistant.languages = [de, en])")
     p.add_argument("--cache", type=Path, help="synthesised caller audio cache "
                                               "(default ~/.cache/tom/bench)")
     p.add_argument("--greeting-timeout", type=float, default=20.0, metavar="S")

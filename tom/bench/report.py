@@ -13,6 +13,7 @@ from typing import Any
 from tom.bench import mojibake
 from tom.bench.caller import CallResult
 from tom.bench.corpus import CallScript, CorpusTurn
+from tom.bench.language_id import language_id
 from tom.bench.stats import Summary, summaries_by
 from tom.bench.wer import WordErrors, normalize, word_errors
 from tom.monitor.events import TIMING_KEYS
@@ -274,6 +275,7 @@ class BenchReport:
                                    self.stage_by_kind("llm_first_token")[kind].to_dict()}
                         for kind in TURN_KINDS},
             "offscript": self.offscript(),
+            "language_id": language_id(self.records),
             "mojibake": {**self.mojibake(), "target": MOJIBAKE_TARGET},
             "resources": {"cpu_percent": self.resources.cpu_percent,
                           "peak_rss_mb": self.resources.peak_rss_mb,

@@ -62,7 +62,7 @@ def plan_calls(corpus: Corpus, n: int, language: str, voice: CallerVoice,
     """n calls cycling through the scripts; caller i gets voice style i and noise seed i."""
     line = LineOptions(phone_path=options.phone_path, snr_db=options.snr_db)
     planned = []
-    for i, script in enumerate(corpus.schedule(n, language), start=offset):
+    for i, script in enumerate(schedule(corpus, n, language), start=offset):
         style = CALLER_STYLES[i % len(CALLER_STYLES)]
         turns = []
         for k, t in enumerate(script.turns):
@@ -74,6 +74,14 @@ def plan_calls(corpus: Corpus, n: int, language: str, voice: CallerVoice,
                 speech_end=spoken.speech_end))
         planned.append(PlannedCall(script, new_sid("CA"), turns))
     return planned
+
+
+def schedule(corpus: Corpus, n: int, language: str) -> list[CallScript]:
+    """n scripts of `language`; "mixed": German and English callers taking turns."""
+    if language != "mixed":
+        return corpus.schedule(n, language)
+    german, english = corpus.schedule(n, "de"), corpus.schedule(n, "en")
+    return [(german if i % 2 == 0 else english)[i // 2] for i in range(n)]
 
 
 async def run_calls(target: InProcessTarget | RemoteTarget, planned: list[PlannedCall],
@@ -104,7 +112,7 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
                 progress: Progress | None = None) -> BenchReport:
     """Run the whole bench and return its report (the caller prints or saves it)."""
     voice = CallerVoice(options.cache_dir)
-    corpus.schedule(1, options.language)  # raises CorpusError when there is nothing to call
+    schedule(corpus, 1, options.language)  # raises CorpusError when there is nothing to call
     languages = ([lang for lang in ("en", "de") if corpus.calls_for(lang)]
                  if options.language == "all" else [options.language])
     if options.url is None and options.sweep and len(languages) > 1:
@@ -140,8 +148,7 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
             "noise_snr_db": options.snr_db, "phone_path": options.phone_path,
             "started_at": started, "duration_s": round(time.monotonic() - t0, 2),
             "voice": voice.model_path.name,
-            "german_voice": "en_US-joe-medium with espeak-ng German phonemes (no German "
-                            "piper voice is packaged)"}
+            "german_voice": "espeak-ng with MBROLA de2/de1/de5 (not TOM's own Pico voice)"}
     return BenchReport(meta, records, _merge(resources), log_bad, sweep)
 
 

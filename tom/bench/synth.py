@@ -1,9 +1,9 @@
 """Caller voices for the bench: corpus text spoken by piper, cached on disk, sent down a phone line.
 
-Only one piper voice ships with TOM (en_US-joe-medium) and no German piper voice is packaged,
-so German text is phonemised with espeak-ng's German rules ("de") and spoken through the
-English voice's phoneme set: German words with an accent, which is what STT has to cope with.
-Callers differ by piper's length/noise scales; optional noise at a given SNR and the phone
+English callers speak with the piper voice that ships with TOM (en_US-joe-medium). German callers
+must not sound like TOM's own German voice (SVOX Pico), so they speak with espeak-ng driving
+Debian's MBROLA German diphone voices (mbrola-de1, -de2, -de5: two women, one man), one per
+caller style. Callers differ by piper's length/noise scales (English) or speaking rate (German); optional noise at a given SNR and the phone
 path (300-3400 Hz band, 8 kHz, μ-law companding) make the audio sound like a real call.
 """
 
@@ -13,6 +13,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +32,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-SYNTH_VERSION = 1  # bump when the synthesis recipe changes, so stale cache entries are ignored
+SYNTH_VERSION = 2  # bump when the synthesis recipe changes, so stale cache entries are ignored
 ESPEAK_VOICES = {"en": "en-us", "de": "de"}
+# German callers: espeak-ng voices backed by MBROLA German diphones (apt mbrola-de1/-de2/-de5).
+GERMAN_VOICES = ("mb-de2", "mb-de1", "mb-de5")
+GERMAN_WPM = 150  # espeak-ng's speaking rate at length_scale 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +109,9 @@ class CallerVoice:
     def cache_key(self, text: str, language: str, style: VoiceStyle) -> str:
         """Stable across runs: the text, the voice file, the language rules and the style."""
         stat = self.model_path.stat()
+        voice = german_voice(style) if language == "de" else self.model_path.name
         ident = {"v": SYNTH_VERSION, "text": text, "lang": ESPEAK_VOICES.get(language, language),
-                 "voice": self.model_path.name, "size": stat.st_size,
+                 "voice": voice, "size": stat.st_size,
                  "style": dataclasses.asdict(style)}
         blob = json.dumps(ident, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:32]
@@ -140,6 +147,8 @@ class CallerVoice:
         return SpokenAudio(pcm, options.rate, lead, lead + end - start)
 
     def _synthesize(self, text: str, language: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
+        if language == "de":
+            return speak_german(text, style)
         from piper import SynthesisConfig
 
         voice = self._load()
@@ -163,6 +172,33 @@ class CallerVoice:
 
                 self._voice = PiperVoice.load(self.model_path)
             return self._voice
+
+
+def german_voice(style: VoiceStyle) -> str:
+    """The MBROLA German voice of a caller style (the styles rotate through the voices)."""
+    index = CALLER_STYLES.index(style) if style in CALLER_STYLES else 0
+    return GERMAN_VOICES[index % len(GERMAN_VOICES)]
+
+
+def speak_german(text: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
+    """German speech from espeak-ng with an MBROLA voice: float32 at the voice's own rate."""
+    voice = german_voice(style)
+    if shutil.which("espeak-ng") is None or not Path(
+            f"/usr/share/mbrola/{voice.removeprefix('mb-')}").is_dir():
+        raise FileNotFoundError(
+            "German bench callers need espeak-ng and the MBROLA German voices; run: "
+            "sudo scripts/install-system-packages.sh test")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "caller.wav"
+        wpm = str(round(GERMAN_WPM / style.length_scale))
+        done = subprocess.run(["espeak-ng", "-v", voice, "-s", wpm, "-w", str(out), text],
+                              capture_output=True, timeout=60, check=False)
+        if done.returncode != 0 or not out.is_file() or out.stat().st_size <= 44:
+            raise ValueError(f"espeak-ng ({voice}) produced no audio for {text!r}: "
+                             f"{done.stderr.decode('utf-8', 'replace').strip()}")
+        audio, rate = read_wav(out)
+    log.debug("bench_synthesized", text=text, language="de", voice=voice)
+    return audio.astype(np.float32), rate
 
 
 def mix_noise(x: np.ndarray, snr_db: float, *, seed: int = 0,

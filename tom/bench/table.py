@@ -91,6 +91,10 @@ def _quality_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
     off = data.get("offscript")
     if off:
         table.add_row("off-script grounded", _pct(off["rate"]), "", "", str(off["turns"]), "", "")
+    lid = data.get("language_id")
+    if lid and lid["calls"] and len(data["accuracy"]["by_language"]) > 1:
+        table.add_row("language ID (1st turn)", _pct(lid["rate"]), "", "", str(lid["calls"]),
+                      _pct(lid["target"]), _mark(lid["rate"] >= lid["target"]))
     table.add_row("mojibake", str(data["mojibake"]["total"]), "", "", "", "0",
                   _mark(checks["mojibake"]["ok"]))
     calls = data["calls"]

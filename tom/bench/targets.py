@@ -49,6 +49,9 @@ def bench_settings(base: Settings, language: str, max_calls: int, data_dir: str)
     raw["audiosocket"]["enabled"] = False
     raw["data"]["dir"] = data_dir
     raw["redis"]["url"] = ""
+    if language == "mixed":  # one German TOM for German and English callers
+        language = "de"
+        raw["assistant"]["languages"] = ["de", "en"]
     raw["stt"]["language"] = language
     raw["assistant"]["language"] = language
     if language != "en" and base.stt.model.endswith(".en"):

@@ -7,8 +7,9 @@ one from fakes. A call never sees the `Assistant` itself.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tom.call.clock import CallClock, LoopClock
 from tom.config import Settings
@@ -22,6 +23,24 @@ from tom.engine.vad import VadStream
 from tom.engine.workers import Timed
 from tom.monitor.events import EventBus
 
+Synthesize = Callable[[str], Awaitable[Timed[Synthesis]]]
+
+
+class Transcribe(Protocol):
+    """16 kHz float32 audio in; a multilingual TOM also passes the call's language so far."""
+
+    def __call__(self, audio: Samples, current: str | None = ..., /
+                 ) -> Awaitable[Timed[Transcript]]: ...
+
+
+@dataclass(frozen=True)
+class SpokenLanguage:
+    """What TOM needs to speak one language on a call: its profile and its voice."""
+
+    code: str
+    profile: Profile
+    synthesize: Synthesize
+
 
 @dataclass(frozen=True)
 class CallEngines:
@@ -29,8 +48,15 @@ class CallEngines:
     bus: EventBus
     profile: Profile
     messages: MessageStore | None
-    transcribe: Callable[[Samples], Awaitable[Timed[Transcript]]]  # 16 kHz float32
-    synthesize: Callable[[str], Awaitable[Timed[Synthesis]]]
+    transcribe: Transcribe
+    synthesize: Synthesize
     chat: ChatModel
     new_vad: Callable[[], VadStream]  # a fresh VAD state for one call's audio
     clock: CallClock = field(default_factory=LoopClock)  # tests pass a fake one
+    # More than one: TOM follows the caller's language (the first greets). Empty: `profile` and
+    # `synthesize` speak the one language, as they always did.
+    languages: Mapping[str, SpokenLanguage] = field(default_factory=dict)
+
+    @property
+    def multilingual(self) -> bool:
+        return len(self.languages) > 1

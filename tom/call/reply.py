@@ -17,8 +17,10 @@ from tom.call.engines import CallEngines
 from tom.call.speech import Speech
 from tom.call.voice import Voice
 from tom.conversation.dialogue import Dialogue, Reply
+from tom.conversation.lang import foreign_reply
 from tom.engine.llm import LLMError, Messages, StreamTiming
 from tom.engine.sentences import SentenceChunker
+from tom.engine.stt import Transcript
 from tom.flow import CallFlow
 from tom.monitor import events as ev
 
@@ -38,6 +40,9 @@ class Responder:
         self.dialogue = dialogue  # the call's; a speculative answer works on a fork of it
         self.turn = 0  # the current turn number (0: before the caller's first turn)
         self.voice = voice
+        if engines.multilingual:  # each language speaks with its own voice
+            voice.by_language = {code: spoken.synthesize
+                                 for code, spoken in engines.languages.items()}
         self.flow = flow
         self.end = end
         self.log = log.bind(call_id=call_id)
@@ -47,7 +52,12 @@ class Responder:
     async def caller_turn(self, speech: Speech) -> bool:
         """Answer the caller's audio; False when it held no words (the caller may go on)."""
         assert speech.audio is not None
-        timed = await self.engines.transcribe(speech.audio)
+        if self.engines.multilingual:  # the caller's language so far; None before they spoke
+            spoke = any(turn["role"] == "user" for turn in speech.dialogue.history)
+            timed = await self.engines.transcribe(
+                speech.audio, speech.dialogue.profile.language if spoke else None)
+        else:
+            timed = await self.engines.transcribe(speech.audio)
         speech.mark("stt_queued", timed.submitted_ns)
         speech.mark("stt_start", timed.started_ns)
         speech.mark("stt_done", timed.done_ns)
@@ -59,9 +69,43 @@ class Responder:
             self.flow.listen()
             return False
         speech.caller_words = transcript.text.strip()
+        if self.engines.multilingual and not self._follow_language(speech, transcript):
+            await self._answer_foreign(speech)
+            return True
         reply = await speech.dialogue.on_caller(speech.caller_words)
         await self.respond(speech, reply)
         return True
+
+    def _follow_language(self, speech: Speech, transcript: Transcript) -> bool:
+        """Continue in the caller's language; False when TOM does not speak it."""
+        languages = self.engines.languages
+        code, dialogue = transcript.language, speech.dialogue
+        current = dialogue.profile.language
+        if code not in languages:
+            self.log.info("caller language not spoken", language=code,
+                          probability=round(transcript.language_prob, 2))
+            return False
+        if code != current:  # the STT keeps the call's language unless it is sure of another
+            self.log.info("caller language", language=code, previous=current,
+                          probability=round(transcript.language_prob, 2))
+            dialogue.use_language(languages[code].profile, code)
+        return True
+
+    async def _answer_foreign(self, speech: Speech) -> None:
+        """A language TOM does not speak: one polite sentence in each of TOM's languages, each
+        in its own voice, offering to take a message (a "yes" then starts one)."""
+        speech.intent = "unclear"
+        speech.starts_speaking = True
+        for code, text in foreign_reply(list(self.engines.languages)):
+            chunker = SentenceChunker()
+            for sentence in chunker.feed(text + " ") + chunker.flush():
+                speech.mark("first_sentence", self.engines.clock.now_ns())
+                segment = await self.voice.prepare(sentence, speech, language=code)
+                await self._go_ahead(speech)
+                self.voice.play(segment)
+        await self._go_ahead(speech)
+        await self._played_out()
+        self.flow.listen()
 
     async def respond(self, speech: Speech, reply: Reply) -> None:
         """Say what the dialogue decided, then hang up, hand over or listen again."""

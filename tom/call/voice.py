@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from tom.audio import float_to_pcm16, resample, whole_frames
 from tom.call.clock import CallClock
 from tom.call.speech import Speech
+from tom.conversation.spoken import spoken
 from tom.engine.playback import ClearOut, EndOut, Outbound, Player, Segment
 from tom.engine.timings import TurnTimer
 from tom.engine.tts import Synthesis
@@ -27,9 +28,12 @@ class Voice:
     """The outbound side of one call: the player, its queue and what was heard."""
 
     def __init__(self, call_id: str, *, synthesize: Callable[[str], Awaitable[Timed[Synthesis]]],
-                 bus: ev.EventBus, out_rate: int, lead_ms: int, clock: CallClock) -> None:
+                 bus: ev.EventBus, out_rate: int, lead_ms: int, clock: CallClock,
+                 by_language: Mapping[str, Callable[[str], Awaitable[Timed[Synthesis]]]]
+                 | None = None) -> None:
         self.call_id = call_id
         self.synthesize = synthesize
+        self.by_language = by_language or {}  # a multilingual TOM: the voice of each language
         self.bus = bus
         self.out_rate = out_rate
         self._out: asyncio.Queue[Outbound | None] = asyncio.Queue()
@@ -40,9 +44,15 @@ class Voice:
     def playing(self) -> bool:
         return self.player.playing
 
-    async def prepare(self, sentence: str, speech: Speech) -> Segment:
-        """Synthesise one sentence into frames (not yet queued: the speech may be speculative)."""
-        timed = await self.synthesize(sentence)
+    async def prepare(self, sentence: str, speech: Speech, language: str | None = None) -> Segment:
+        """Synthesise one sentence into frames (not yet queued: the speech may be speculative).
+
+        The voice and the reading of numbers follow the speech's language (its dialogue's, or
+        `language` for a sentence in another one); the transcript keeps the written sentence.
+        """
+        language = language or speech.dialogue.profile.language
+        synthesize = self.by_language.get(language, self.synthesize)
+        timed = await synthesize(spoken(sentence, language))
         speech.mark("tts_start", timed.started_ns)
         speech.mark("tts_first_audio", timed.done_ns)
         samples, rate = timed.value

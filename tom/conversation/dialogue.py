@@ -476,3 +476,22 @@ class Dialogue:
     def _remember(self, role: str, content: str) -> None:
         self.history.append({"role": role, "content": content})
         del self.history[:-MAX_HISTORY]
+
+    # --- the caller's language (issue 15) ---------------------------------------------------
+    def use_language(self, profile: Profile, language: str) -> None:
+        """Go on in another language: its profile (texts, facts, retrieval) and number guard.
+
+        The caller's numbers stay allowed; a message or booking being taken goes on with the
+        new language's questions. History stays as it was said.
+        """
+        if profile is self.profile:
+            return
+        self.profile = profile
+        self.language = language
+        guard = NumberGuard(profile.facts)
+        for turn in self.history:
+            if turn["role"] == "user":
+                guard.allow(turn["content"])
+        self._guard = guard
+        if self._flow is not None:
+            self._flow.profile = profile

@@ -41,6 +41,7 @@ MESSAGE = _rx(
     r"\bhave (someone|somebody|him|her|them) call\b",
     r"\bnachricht\b", r"\bausrichten\b", r"\brückruf\w*\b", r"\bzurück ?ruf\w*\b",
     r"\bbescheid (sagen|geben)\b", r"\b(sagen|richten) sie (ihm|ihr|bitte)\b",
+    r"\bhinterlass\w*\b",  # "... hinterlassen" even when STT garbles "Nachricht"
 )
 BOOKING = _rx(
     r"\b(book|booking|schedule|reserve|appointment|appointments)\b",

@@ -6,7 +6,10 @@ assembled from profile data, such as "Monday to Friday from 9 am to 6 pm".
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from tom.config_values import ConfigError
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class Lang:
     hours_fact: str
     address_fact: str
     phone_fact: str
+    names: Mapping[str, str]  # language code -> its name in this language
+    foreign: str  # to a caller in a language TOM does not speak: what it speaks, and an offer
 
     def clock(self, minutes: int) -> str:
         """A speakable clock time: "9 am", "6:30 pm" / "9 Uhr", "18:30 Uhr"."""
@@ -46,6 +51,8 @@ LANGS = {
         hours_fact="Opening hours: {hours}.",
         address_fact="The address is {address}.",
         phone_fact="The phone number is {phone}.",
+        names={"en": "English", "de": "German"},
+        foreign="Sorry, I can only speak {languages}. I can take a message for you.",
     ),
     "de": Lang(
         code="de", name="Deutsch",
@@ -54,6 +61,9 @@ LANGS = {
         hours_fact="Öffnungszeiten: {hours}.",
         address_fact="Die Adresse ist {address}.",
         phone_fact="Die Telefonnummer ist {phone}.",
+        names={"en": "Englisch", "de": "Deutsch"},
+        foreign="Entschuldigung, ich spreche nur {languages}. Ich kann gerne eine Nachricht "
+                "aufnehmen.",
     ),
 }
 
@@ -61,3 +71,31 @@ LANGS = {
 def lang(code: str) -> Lang:
     """The language table for `code`, English when TOM has none for it."""
     return LANGS.get(code, LANGS["en"])
+
+
+class LanguageError(ConfigError):
+    """`assistant.languages` names a language TOM cannot speak (a setting error at start-up)."""
+
+
+def spoken_languages(language: str, languages: Sequence[str]) -> tuple[str, ...]:
+    """The languages TOM speaks on a call, the greeting's first (`assistant.languages` or
+    `assistant.language` alone)."""
+    codes = tuple(dict.fromkeys(c.strip() for c in (languages or [language]) if c.strip()))
+    unknown = [c for c in codes if c not in LANGS]
+    if unknown or not codes:
+        raise LanguageError(f"assistant.languages = {list(languages)!r}: TOM speaks "
+                            f"{', '.join(LANGS)}; list one or more of them, e.g. [\"de\", \"en\"]")
+    return codes
+
+
+def foreign_reply(languages: Sequence[str]) -> list[tuple[str, str]]:
+    """The polite answer to a language TOM does not speak: (language, sentence) in each of TOM's
+    languages (the caller may understand one), each offering to take a message."""
+    out = []
+    for code in languages:
+        words = lang(code)
+        names = [words.names[c] for c in languages]
+        listed = names[0] if len(names) == 1 else \
+            f"{', '.join(names[:-1])} {words.and_word} {names[-1]}"
+        out.append((code, words.foreign.format(languages=listed)))
+    return out

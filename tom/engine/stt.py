@@ -3,6 +3,10 @@
 Stock faster-whisper pads every utterance to 30 s, so even one second of speech pays for a
 30 s encoder pass (~400 ms on 2 cores). CTranslate2's Whisper encoder accepts shorter mel
 inputs, so `window = "fit"` encodes only the utterance plus a little trailing silence.
+
+With more than one language (`assistant.languages`) the multilingual model also says which
+language the caller speaks, from the same encoder pass (`Transcript.language`), and transcribes
+in it; a single-language TOM skips that step.
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ MIN_WINDOW_S = 3.0  # very short windows make tiny models loop and hallucinate
 # Whisper's own rule: a segment is silence when it is probably no speech AND decoded badly.
 NO_SPEECH_PROB = 0.6
 SILENCE_LOGPROB = -1.0
+# A language TOM does not speak is believed only this sure; below, the nearest of TOM's languages.
+FOREIGN_PROB = 0.6
+# ... and only on a turn this long: Whisper often hears "Ja, bitte." or "okay" as another language.
+FOREIGN_MIN_S = 2.0
+# The call goes on in its language unless Whisper is at least this sure of another one of TOM's.
+SWITCH_PROB = 0.7
+SWITCH_MIN_S = 1.5  # ... on a turn this long: a name alone ("Jürgen Weiß") sounds like anything
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class Transcript:
     no_speech_prob: float
     avg_logprob: float
     audio_s: float
+    language_prob: float = 1.0  # how sure the language identification was (1: not asked)
 
     @property
     def has_words(self) -> bool:
@@ -53,23 +65,63 @@ def load_whisper(path: str, settings: SttSettings) -> Any:
 class SpeechToText:
     """Transcribes one finished utterance; blocking, so callers run it in a worker thread."""
 
-    def __init__(self, model: Any, settings: SttSettings) -> None:
+    def __init__(self, model: Any, settings: SttSettings,
+                 languages: tuple[str, ...] = ()) -> None:
         from faster_whisper.tokenizer import Tokenizer
 
         self.model = model
         self.settings = settings
         multilingual = model.model.is_multilingual
-        language = settings.language if multilingual else "en"
+        language = (languages[0] if languages else settings.language) if multilingual else "en"
         self.language = language
+        # Languages the caller may speak; more than one: identify it on every turn.
+        self.languages = languages if multilingual and len(languages) > 1 else ()
         self.tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe",
                                    language=language if multilingual else None)
         self.prompt = model.get_prompt(self.tokenizer, [], without_timestamps=False)
+        self._prompts = {language: self.prompt}
         from faster_whisper.transcribe import get_suppressed_tokens
 
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
 
-    def transcribe(self, samples: Samples) -> Transcript:
-        """`samples` is float32 mono 16 kHz."""
+    def _prompt_for(self, language: str) -> list[int]:
+        """The decoder prompt that transcribes in `language` (one per language, built once)."""
+        prompt = self._prompts.get(language)
+        if prompt is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe",
+                                  language=language)
+            prompt = self._prompts[language] = list(
+                self.model.get_prompt(tokenizer, [], without_timestamps=False))
+        return prompt
+
+    def identify(self, encoder_output: Any, audio_s: float,
+                 current: str | None = None) -> tuple[str, float]:
+        """The caller's language and its probability, from an encoded utterance.
+
+        `current` is the language the caller spoke so far (None before their first turn: the
+        greeting's). It holds unless Whisper is sure of another of TOM's languages (SWITCH_PROB,
+        and after the first turn on a turn of SWITCH_MIN_S). A language TOM does not speak is
+        reported when Whisper is fairly sure on a long enough turn, before the caller spoke one
+        of TOM's (the call answers politely); later it is a mishearing (German MBROLA callers
+        are heard as Dutch now and then) and the call's language holds.
+        """
+        ranked = [(token.strip("<|>"), float(p))
+                  for token, p in self.model.model.detect_language(encoder_output)[0]]
+        top, top_p = ranked[0]
+        established = current in self.languages
+        current = current if current in self.languages else self.language
+        if top in self.languages:
+            if top == current or (top_p >= SWITCH_PROB
+                                  and (audio_s >= SWITCH_MIN_S or not established)):
+                return top, top_p
+        elif not established and top_p >= FOREIGN_PROB and audio_s >= FOREIGN_MIN_S:
+            return top, top_p  # a caller who spoke one of TOM's languages does not leave it
+        return current, dict(ranked).get(current, 0.0)
+
+    def transcribe(self, samples: Samples, current: str | None = None) -> Transcript:
+        """`samples` is float32 mono 16 kHz; `current`: the caller's language so far, if any."""
         audio = np.asarray(samples, dtype=np.float32)
         audio_s = len(audio) / SAMPLE_RATE
         if self.settings.window == "30s" or audio_s > 28:
@@ -81,20 +133,25 @@ class SpeechToText:
         padded[: len(audio)] = audio[: len(padded)]
         features = self.model.feature_extractor(padded, padding=0)[:, :frames]
         encoder_output = self.model.encode(features)
+        language, language_prob = self.language, 1.0
+        if self.languages:
+            language, language_prob = self.identify(encoder_output, audio_s, current)
+        prompt = self._prompt_for(language)
         # Speech runs at most ~6 tokens/s; a tight limit stops a looping decoder early.
-        max_length = min(448, len(self.prompt) + 16 + int(audio_s * 10))
+        max_length = min(448, len(prompt) + 16 + int(audio_s * 10))
         result = self.model.model.generate(
-            encoder_output, [self.prompt], beam_size=self.settings.beam_size,
+            encoder_output, [prompt], beam_size=self.settings.beam_size,
             max_length=max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=self.suppress, max_initial_timestamp_index=50,
         )[0]
         tokens: list[int] = result.sequences_ids[0]
         text = drop_repeats(self._segments_before(tokens, audio_s - 0.3))
         if not text:  # the short window occasionally ends at once; the stock path decides
-            return self._stock(audio, audio_s)
+            return self._stock(audio, audio_s, language)
         # scores[0] is the length-normalised log probability; Whisper's average adds one token.
         score = result.scores[0] * len(tokens) / (len(tokens) + 1) if result.scores else 0.0
-        return Transcript(text, self.language, float(result.no_speech_prob), float(score), audio_s)
+        return Transcript(text, language, float(result.no_speech_prob), float(score), audio_s,
+                          language_prob)
 
     def _segments_before(self, tokens: list[int], end_s: float) -> str:
         """Text of the timestamped segments that start inside the audio.
@@ -121,15 +178,18 @@ class SpeechToText:
             texts.append(self.tokenizer.decode(current))
         return " ".join(t.strip() for t in texts if t.strip())
 
-    def _stock(self, audio: Samples, audio_s: float) -> Transcript:
+    def _stock(self, audio: Samples, audio_s: float, language: str | None = None) -> Transcript:
+        if language is None and not self.languages:  # else Whisper identifies it itself
+            language = self.language
         segments, info = self.model.transcribe(
-            audio, language=self.language, beam_size=self.settings.beam_size,
+            audio, language=language, beam_size=self.settings.beam_size,
             condition_on_previous_text=False, without_timestamps=True, vad_filter=False)
         segs = list(segments)
         text = " ".join(s.text.strip() for s in segs).strip()
         nsp = max((s.no_speech_prob for s in segs), default=1.0)
         lp = float(np.mean([s.avg_logprob for s in segs])) if segs else -10.0
-        return Transcript(text, info.language, nsp, lp, audio_s)
+        return Transcript(text, info.language, nsp, lp, audio_s,
+                          float(info.language_probability) if language is None else 1.0)
 
 
 def _norm(word: str) -> str:

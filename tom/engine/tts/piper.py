@@ -1,21 +1,14 @@
-"""Text to speech with piper; one sentence at a time so the first can play while the rest is written."""
+"""The piper voice (onnxruntime): TOM's English voice, or any piper voice in `tts.model_path`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from tom.config import TtsSettings
-from tom.engine.samples import Samples
-
-
-class Synthesis(NamedTuple):
-    """One sentence spoken: float32 samples at the voice's own rate."""
-
-    samples: Samples
-    rate: int
+from tom.engine.tts.base import Synthesis
 
 
 def load_piper(path: Path, settings: TtsSettings) -> Any:
@@ -41,7 +34,7 @@ def load_piper(path: Path, settings: TtsSettings) -> Any:
     return PiperVoice(session=session, config=config)
 
 
-class TextToSpeech:
+class PiperVoiceEngine:
     """Blocking synthesis of one sentence to float32 audio at `sample_rate`."""
 
     def __init__(self, voice: Any, settings: TtsSettings) -> None:
