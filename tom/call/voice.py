@@ -17,7 +17,7 @@ from tom.call.speech import Speech
 from tom.engine.playback import ClearOut, EndOut, Outbound, Player, Segment
 from tom.engine.timings import TurnTimer
 from tom.engine.tts import Synthesis
-from tom.engine.workers import Timed
+from tom.engine.workers import Timed, urgent
 from tom.monitor import events as ev
 
 VOLUME = 0.8  # piper speaks close to full scale; a little headroom avoids clipping on the line
@@ -42,7 +42,9 @@ class Voice:
 
     async def prepare(self, sentence: str, speech: Speech) -> Segment:
         """Synthesise one sentence into frames (not yet queued: the speech may be speculative)."""
-        timed = await self.synthesize(sentence)
+        with urgent(speech.urgency):
+            timed = await self.synthesize(sentence)
+        speech.first_audio_ready = True
         speech.mark("tts_start", timed.started_ns)
         speech.mark("tts_first_audio", timed.done_ns)
         samples, rate = timed.value

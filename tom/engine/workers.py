@@ -15,10 +15,11 @@ stage costs in CPU time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -68,6 +69,16 @@ class Urgency(IntEnum):
 
 
 urgency: ContextVar[Urgency] = ContextVar("tom_worker_urgency", default=Urgency.SOON)
+
+
+@contextlib.contextmanager
+def urgent(level: Urgency) -> Iterator[None]:
+    """Requests submitted inside the block (by this task) carry `level`."""
+    token = urgency.set(level)
+    try:
+        yield
+    finally:
+        urgency.reset(token)
 # A request that has waited this long is served as if it were urgent: LATER work is delayed
 # by urgent work, never starved by it.
 AGE_LIMIT_NS = 2_000_000_000
