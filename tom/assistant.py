@@ -21,6 +21,7 @@ import numpy as np
 import structlog
 
 from tom import models
+from tom.admission import LoadGate
 from tom.audio import PHONE_RATE, float_to_pcm16, resample
 from tom.call import Call, CallEngines, new_call_id
 from tom.call.voice import VOLUME
@@ -50,7 +51,9 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, bus: EventBus | None = None) -> None:
         self.settings = settings or Settings.load()
         self.bus = bus or EventBus()
-        self.registry: CallRegistry[Call] = CallRegistry(self.bus, self.settings.server.max_calls)
+        self.registry: CallRegistry[Call] = CallRegistry(
+            self.bus, self.settings.server.max_calls,
+            load=LoadGate(self.settings.limits.admit_queue_p95_ms))
         self.loaded: dict[str, models.LoadedModel] = {}
         # One thread per engine: each model is used by one request at a time, and their thread
         # budgets (stt.threads, llm.threads, tts.threads) are sized together for the machine.
