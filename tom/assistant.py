@@ -29,6 +29,7 @@ from tom.config import Settings
 from tom.conversation.messages import MessageStore
 from tom.conversation.profile import Profile
 from tom.engine.llm import ChatModel
+from tom.engine.repeat_cache import RepeatCache
 from tom.engine.samples import Samples
 from tom.engine.stt import SpeechToText, Transcript
 from tom.engine.tts import Synthesis, TextToSpeech
@@ -58,6 +59,7 @@ class Assistant:
         # One thread per engine: each model is used by one request at a time, and their thread
         # budgets (stt.threads, llm.threads, tts.threads) are sized together for the machine.
         self.workers: dict[str, Worker] = {}
+        self.said_before = RepeatCache(self._synthesize_fresh)
         self.accepting = True
         # What one caller may cost (pending connections, busy refusals, inbound audio rate).
         self.guards = Guards(ConnectionLimits.from_settings(self.settings.limits))
@@ -202,6 +204,10 @@ class Assistant:
         return await self.workers["stt"].run(self._stt.transcribe, audio)
 
     async def synthesize(self, text: str) -> Timed[Synthesis]:
+        """One sentence's audio; a sentence said before (greeting, FAQ answers) comes cached."""
+        return await self.said_before(text)
+
+    async def _synthesize_fresh(self, text: str) -> Timed[Synthesis]:
         assert self._tts is not None, "the assistant is not started"
         return await self.workers["tts"].run(self._tts.synthesize, text)
 
