@@ -178,7 +178,8 @@ class Assistant:
         session = self.loaded["vad"].engine
         return CallEngines(settings=s, bus=self.bus, profile=profile, messages=messages,
                            transcribe=self.transcribe, synthesize=self.synthesize, chat=chat,
-                           new_vad=lambda: SileroStream(session))
+                           new_vad=lambda: SileroStream(session),
+                           backlog=lambda: any(w.queued() for w in self.workers.values()))
 
     async def _warm_up(self) -> None:
         """One pass through each engine so the first caller does not pay for lazy init."""

@@ -34,3 +34,5 @@ class CallEngines:
     chat: ChatModel
     new_vad: Callable[[], VadStream]  # a fresh VAD state for one call's audio
     clock: CallClock = field(default_factory=LoopClock)  # tests pass a fake one
+    # True while engine threads have requests waiting: optional work (speculation) is skipped
+    backlog: Callable[[], bool] = field(default=lambda: False)
