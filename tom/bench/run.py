@@ -43,6 +43,7 @@ class BenchOptions:
     phone_path: bool = True
     sweep: bool = False
     sweep_levels: tuple[int, ...] = SWEEP_LEVELS
+    sweep_all: bool = False  # measure every level, not only up to the first that did not hold
     cache_dir: Path | None = None
     expect_greeting: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -185,7 +186,11 @@ async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options
                  language: str, voice: CallerVoice, http: aiohttp.ClientSession,
                  progress: Progress | None, first: list[PlannedCall]
                  ) -> tuple[list[CallRecord], dict[str, Any]]:
-    """Raise concurrency until p95 e2e passes 1 s (or calls fail); keep the last that held."""
+    """Raise concurrency until p95 e2e passes 1 s (or calls fail); keep the last that held.
+
+    With `sweep_all` every level is measured; the largest that held counts only if every
+    smaller level held too.
+    """
     levels: list[dict[str, Any]] = []
     best: list[CallRecord] = []
     max_held = 0
@@ -207,8 +212,11 @@ async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options
                  held=held)
         if not held:
             best = best or records
+            if options.sweep_all:
+                continue
             break
-        best, max_held = records, level
+        if all(lv["held"] for lv in levels):  # the largest of an unbroken run from the start
+            best, max_held = records, level
     return best, {"levels": levels, "max_held": max_held,
                   "report_level": max_held or options.sweep_levels[0]}
 
