@@ -23,6 +23,7 @@ from tom.bench.report import BenchReport, CallRecord, Resources, caller_e2e
 from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
 from tom.bench.targets import InProcessTarget, RemoteTarget, bench_settings, temp_data_dir
 from tom.config import Settings
+from tom.monitor.events import QUEUE_KEYS
 
 log = structlog.get_logger(__name__)
 
@@ -205,8 +206,11 @@ async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options
         e2e = caller_e2e(records)
         failed = 100.0 * sum(not r.result.ok for r in records) / len(records)
         held = e2e.p95 is not None and e2e.p95 <= 1000.0 and failed < 2.0
+        part = BenchReport({}, records)
         levels.append({"concurrency": level, "calls": n, "e2e_p50": e2e.p50,
                        "e2e_p95": e2e.p95, "failed_pct": round(failed, 2), "held": held,
+                       "queue_p95_ms": {key: part.stage(key).p95 for key in QUEUE_KEYS.values()},
+                       "barge_in_p95_ms": part.barge_in_server().p95,
                        "cost": cost.to_dict()})
         log.info("bench_sweep_level", concurrency=level, e2e_p95=e2e.p95, failed_pct=failed,
                  held=held)

@@ -97,14 +97,16 @@ def _extras(console: Console, data: dict[str, Any]) -> None:
     if sweep:
         t = Table(title="concurrency sweep (held: p95 e2e ≤ 1000 ms and failed < 2 %)")
         for col in ("concurrency", "calls", "e2e p50", "e2e p95", "failed %", "held",
-                    "CPU s / call-min", "MB / call"):
+                    "queue p95 stt/llm/tts", "barge-in p95", "CPU s / call-min", "MB / call"):
             t.add_column(col, justify="right")
         for level in sweep["levels"]:
             cost = level.get("cost") or {}
             t.add_row(str(level["concurrency"]), str(level["calls"]), _ms(level["e2e_p50"]),
                       _ms(level["e2e_p95"]), f"{level['failed_pct']:.1f}",
-                      _mark(level["held"]), _num(cost.get("cpu_s_per_call_minute", {})
-                                                 .get("total")),
+                      _mark(level["held"]),
+                      "/".join(_ms(v) for v in (level.get("queue_p95_ms") or {}).values()),
+                      _ms(level.get("barge_in_p95_ms")),
+                      _num(cost.get("cpu_s_per_call_minute", {}).get("total")),
                       _num(cost.get("rss_mb_per_call")))
         console.print(t)
         console.print(f"largest concurrency that held: [bold]{sweep['max_held']}[/bold]")
