@@ -23,6 +23,7 @@ import numpy as np
 import structlog
 
 from tom import models
+from tom.admission import LoadGate
 from tom.audio import PHONE_RATE, float_to_pcm16, resample
 from tom.call import Call, CallEngines, new_call_id
 from tom.call.engines import SpokenLanguage
@@ -31,6 +32,7 @@ from tom.config import Settings
 from tom.conversation.messages import MessageStore
 from tom.conversation.profile import Profile, ProfileError
 from tom.engine.llm import ChatModel
+from tom.engine.repeat_cache import RepeatCache
 from tom.engine.samples import Samples
 from tom.engine.stt import SpeechToText, Transcript
 from tom.engine.tts import Synthesis
@@ -54,11 +56,14 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, bus: EventBus | None = None) -> None:
         self.settings = settings or Settings.load()
         self.bus = bus or EventBus()
-        self.registry: CallRegistry[Call] = CallRegistry(self.bus, self.settings.server.max_calls)
+        self.registry: CallRegistry[Call] = CallRegistry(
+            self.bus, self.settings.server.max_calls,
+            load=LoadGate(self.settings.limits.admit_queue_p95_ms))
         self.loaded: dict[str, models.LoadedModel] = {}
         # One thread per engine: each model is used by one request at a time, and their thread
         # budgets (stt.threads, llm.threads, tts.threads) are sized together for the machine.
         self.workers: dict[str, Worker] = {}
+        self._repeats: dict[str | None, RepeatCache] = {}  # by voice (language)
         self.accepting = True
         # What one caller may cost (pending connections, busy refusals, inbound audio rate).
         self.guards = Guards(ConnectionLimits.from_settings(self.settings.limits))
@@ -191,7 +196,8 @@ class Assistant:
         session = self.loaded["vad"].engine
         return CallEngines(settings=s, bus=self.bus, profile=profile, messages=messages,
                            transcribe=self.transcribe, synthesize=self.synthesize, chat=chat,
-                           new_vad=lambda: SileroStream(session), languages=languages)
+                           new_vad=lambda: SileroStream(session), languages=languages,
+                           backlog=lambda: any(w.queued() for w in self.workers.values()))
 
     async def _warm_up(self) -> None:
         """One pass through each engine so the first caller does not pay for lazy init."""
@@ -220,13 +226,25 @@ class Assistant:
         return await self.workers["stt"].run(self._stt.transcribe, audio, current)
 
     async def synthesize(self, text: str) -> Timed[Synthesis]:
-        """`text` in the voice of TOM's first language."""
-        assert self._tts is not None, "the assistant is not started"
-        return await self.workers["tts"].run(self._tts.synthesize, text)
+        """`text` in the voice of TOM's first language; a sentence said before comes cached."""
+        return await self.repeats(None)(text)
 
     async def synthesize_in(self, language: str, text: str) -> Timed[Synthesis]:
-        """`text` in the voice of `language`."""
+        """`text` in the voice of `language`; a sentence said before comes cached."""
+        return await self.repeats(language)(text)
+
+    def repeats(self, language: str | None) -> RepeatCache:
+        """The repeat cache of one voice (None: the first language's)."""
+        cache = self._repeats.get(language)
+        if cache is None:
+            cache = self._repeats[language] = RepeatCache(
+                functools.partial(self._synthesize_fresh, language))
+        return cache
+
+    async def _synthesize_fresh(self, language: str | None, text: str) -> Timed[Synthesis]:
         assert self._tts is not None, "the assistant is not started"
+        if language is None:
+            return await self.workers["tts"].run(self._tts.synthesize, text)
         return await self.workers["tts"].run(self._tts.synthesize, text, language)
 
     # --- calls --------------------------------------------------------------------------------

@@ -151,6 +151,7 @@ class LimitsSettings:
     burst_s: float = option(2.0, min=0.2, max=60)
     max_frame_ms: int = option(1000, min=20, max=60_000)
     browser_origins: list[str] = option([], url=HTTP)
+    admit_queue_p95_ms: float = option(400.0, min=0, max=60_000)
 
 
 @dataclass

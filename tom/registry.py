@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
+from tom.admission import LoadGate
 from tom.monitor import events as ev
 
 C = TypeVar("C")
@@ -67,13 +68,17 @@ class CallsBusy(RuntimeError):
 class CallRegistry(Generic[C]):
     """Admits calls up to `max_calls`; keeps the live calls with their records, and recent records."""
 
-    def __init__(self, bus: ev.EventBus, max_calls: int, keep_recent: int = 200) -> None:
+    def __init__(self, bus: ev.EventBus, max_calls: int, keep_recent: int = 200, *,
+                 load: LoadGate | None = None) -> None:
         self.bus = bus
         self.max_calls = max_calls
+        self.load = load  # admission by load (tom/admission.py) below the hard cap
         self.active: dict[str, CallRecord] = {}
         self.recent: deque[CallRecord] = deque(maxlen=keep_recent)
         self._live: dict[str, C] = {}
         bus.listen(self._on_event)
+        if load is not None:
+            bus.listen(load.on_event)
 
     @property
     def calls(self) -> Mapping[str, C]:
@@ -83,9 +88,9 @@ class CallRegistry(Generic[C]):
     def admit(self, call_id: str, transport: str, caller: str,
               make: Callable[[CallRecord], C] | None = None) -> CallRecord:
         """Take a line for a call (raises `CallsBusy`); `make(record)` builds the live call."""
-        if len(self.active) >= self.max_calls:
-            self.reject(call_id, transport, caller)
-            raise CallsBusy(f"all {self.max_calls} lines are busy")
+        if (busy := self.refusal()) is not None:
+            self.reject(call_id, transport, caller, busy)
+            raise CallsBusy(busy)
         if call_id in self.active:
             raise ValueError(f"call id {call_id} is already in use")
         record = CallRecord(call_id, transport, caller)
@@ -96,12 +101,21 @@ class CallRegistry(Generic[C]):
                                         started_at=record.started_at))
         return record
 
-    def reject(self, call_id: str, transport: str, caller: str) -> None:
+    def refusal(self) -> str | None:
+        """Why a new call would be refused now (every line taken, or the box overloaded)."""
+        if len(self.active) >= self.max_calls:
+            return f"all {self.max_calls} lines are busy"
+        if self.active and self.load is not None and (overload := self.load.overload()):
+            return str(overload)
+        return None
+
+    def reject(self, call_id: str, transport: str, caller: str,
+               reason: str = "all lines busy") -> None:
         record = CallRecord(call_id, transport, caller, state="ended", outcome=ev.Outcome.BUSY)
         record.ended_ns = record.started_ns
         self.recent.appendleft(record)
         self.bus.publish(ev.CallEnded(call_id=call_id, outcome=ev.Outcome.BUSY, duration_s=0.0,
-                                      reason="all lines busy", transport=transport))
+                                      reason=reason, transport=transport))
 
     def _on_event(self, event: ev.Event) -> None:
         record = self.active.get(event.call_id)

@@ -107,6 +107,7 @@ class TomServer:
                     await self._start_redis(stack)
                     stack.push_async_callback(self.assistant.close)
                     await self.assistant.start(progress)
+                    self.metrics.watch_workers(lambda: self.assistant.workers)
                     stack.push_async_callback(self.retention.stop)
                     self.retention.start()
                     for m in self.assistant.loaded.values():

@@ -175,7 +175,7 @@ class Harness:
     """One call on fake engines, with its outbound audio and every event it published."""
 
     def __init__(self, *, words: dict[float, str] | None = None, greeting: str | None = None,
-                 **sections: dict[str, object]) -> None:
+                 backlog: bool = False, **sections: dict[str, object]) -> None:
         raw: dict[str, dict[str, object]] = {"call": {"greeting": greeting is not None},
                                              "stt": {"speculative": False}}
         for name, values in sections.items():
@@ -192,7 +192,7 @@ class Harness:
             settings=self.settings, bus=self.bus,
             profile=profile(**({"greeting": greeting} if greeting else {})), messages=None,
             transcribe=self.ears.transcribe, synthesize=self.mouth.synthesize, chat=self.brain,
-            new_vad=LevelVad, clock=self.clock)
+            new_vad=LevelVad, clock=self.clock, backlog=lambda: backlog)
         record = CallRecord("c1", "test", "+4930123", started_ns=self.clock.now)
         self.call = Call(self.engines, record, in_rate=IN_RATE, out_rate=OUT_RATE,
                          strict_flow=True)

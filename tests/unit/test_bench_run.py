@@ -97,3 +97,35 @@ async def test_sweep_stops_at_the_first_level_that_does_not_hold(tmp_path, corpu
     assert sweep["levels"][-1]["held"] is False  # 3 calls: >= 1200 ms before any answer
     assert sweep["max_held"] == (1 if levels == [1, 3] else 0)
     assert len(report.records) == 1  # the figures are those of the last level that held
+
+
+async def test_a_sweep_over_given_levels_measures_them_all(tmp_path, corpus):
+    from tom.bench.caller import Timeouts
+    from tom.bench.corpus import load_corpus
+    from tom.bench.run import BenchOptions, bench
+
+    fake = FakeTom(delay_per_call_ms=400)
+    url = await fake.start()
+    try:
+        options = BenchOptions(url=url, calls=1, sweep=True, sweep_levels=(1, 3),
+                               sweep_all=True, cache_dir=tmp_path / "cache",
+                               timeouts=Timeouts(greeting_s=3, answer_s=5))
+        report = await bench(load_corpus(corpus), options)
+    finally:
+        await fake.stop()
+    levels = report.sweep["levels"]
+    assert [level["concurrency"] for level in levels] == [1, 3]  # on past the first miss
+    assert levels[1]["held"] is False
+    for level in levels:  # each level says what its calls cost ("none" without /metrics)
+        assert set(level["cost"]) >= {"call_minutes", "cpu_s_per_call_minute", "rss_mb_per_call"}
+        assert level["cost"]["call_minutes"] > 0
+
+
+def test_sweep_levels_on_the_command_line():
+    args = _args("--sweep-levels", "8,1,4,4")
+    from tom.bench.cli import options_from_args
+
+    options = options_from_args(args)
+    assert options.sweep and options.sweep_all and options.sweep_levels == (1, 4, 8)
+    with pytest.raises(SystemExit):
+        _args("--sweep-levels", "1,x")

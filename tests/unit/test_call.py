@@ -155,6 +155,16 @@ async def test_a_speculative_answer_is_released_when_the_turn_ends(call_with):
     assert timed.marks_ms["stt_start"] < timed.marks_ms["eot_detected"]  # it started early
 
 
+async def test_no_speculation_while_the_engines_have_a_backlog(call_with):
+    h = await call_with(stt={"speculative": True}, backlog=True)
+    await h.say(HOURS, 1.0)
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert h.said() == [OPENING]  # answered all the same, at the end of the turn
+    (timed,) = h.of(ev.TurnTimed)
+    assert timed.marks_ms["stt_start"] >= timed.marks_ms["eot_detected"]  # not at the pause
+
+
 async def test_a_speculative_answer_is_dropped_when_the_caller_goes_on(call_with):
     h = await call_with(stt={"speculative": True}, words={HOURS: "What are your",
                                                           HELLO: "opening hours?"})

@@ -61,3 +61,16 @@ def test_marks_need_a_timer_and_keep_the_first_time(dialogue):
     timed.mark("stt_start", 170)
     timed.mark("stt_done", None)
     assert timed.timer is not None and timed.timer.marks == {"stt_start": 150}
+
+
+def test_a_caller_waiting_for_the_first_sentence_makes_it_urgent(dialogue):
+    from tom.engine.workers import Urgency
+
+    answer = Speech(1, dialogue)
+    assert answer.urgency is Urgency.NOW  # end-of-turn STT, the LLM, the first sentence
+    answer.first_audio_ready = True
+    assert answer.urgency is Urgency.SOON  # later sentences play while the first is heard
+    speculative = Speech(2, dialogue, authorized=False)
+    assert speculative.urgency is Urgency.SOON
+    speculative.authorize()
+    assert speculative.urgency is Urgency.NOW

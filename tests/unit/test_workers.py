@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
-from tom.engine.workers import Timed, Worker
+from tom.engine import workers
+from tom.engine.workers import Timed, Urgency, Worker, requester, urgency
+from tom.monitor.cpu import parse_stat, stage_cpu_seconds
 
 
 class Ticks:
@@ -133,3 +136,94 @@ async def test_a_cancelled_request_that_has_not_started_is_skipped():
     finally:
         worker.close()
     assert ran == ["kept"]
+
+
+async def _order_on_a_busy_worker(worker: Worker,
+                                  asks: list[tuple[str, Urgency, str]]) -> list[str]:
+    """Hold the worker with one job, queue `asks` (requester, urgency, name), return run order."""
+    order: list[str] = []
+    release, started = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait(5)
+
+    async def ask(call_id: str, level: Urgency, name: str) -> None:
+        requester.set(call_id)
+        urgency.set(level)
+        await worker.run(order.append, name)
+
+    try:
+        blocker = asyncio.create_task(worker.run(hold))
+        await asyncio.to_thread(started.wait, 5)
+        tasks = []
+        for call_id, level, name in asks:
+            tasks.append(asyncio.create_task(ask(call_id, level, name)))
+            await asyncio.sleep(0.01)  # submitted in this order
+        release.set()
+        await asyncio.gather(blocker, *tasks)
+    finally:
+        worker.close()
+    return order
+
+
+async def test_urgent_requests_overtake_speculative_and_later_work():
+    order = await _order_on_a_busy_worker(Worker("stt"), [
+        ("a", Urgency.LATER, "a-speculative"),
+        ("b", Urgency.SOON, "b-second-sentence"),
+        ("c", Urgency.NOW, "c-end-of-turn"),
+        ("a", Urgency.NOW, "a-end-of-turn"),
+    ])
+    assert order == ["c-end-of-turn", "a-end-of-turn", "b-second-sentence", "a-speculative"]
+
+
+async def test_work_that_waited_too_long_is_not_starved_by_urgent_work(monkeypatch):
+    monkeypatch.setattr(workers, "AGE_LIMIT_NS", 0)  # everything is "too old" at once
+    order = await _order_on_a_busy_worker(Worker("tts"), [
+        ("a", Urgency.LATER, "a-busy-message"),
+        ("b", Urgency.NOW, "b-first-sentence"),
+    ])
+    assert order == ["a-busy-message", "b-first-sentence"]
+
+
+async def test_engine_threads_started_by_a_worker_count_as_its_stage():
+    """A pool thread an engine starts from the worker thread inherits the stage's name."""
+    worker = Worker("stt")
+    spin_s = 0.3
+    measured = threading.Event()
+    pool: list[threading.Thread] = []
+
+    def spin() -> None:
+        end = time.thread_time() + spin_s
+        while time.thread_time() < end:
+            pass
+
+    def engine_with_a_pool() -> None:
+        def pool_thread() -> None:  # lives on, like an OpenMP or onnxruntime pool thread
+            spin()
+            measured.wait(5)
+
+        pool.append(threading.Thread(target=pool_thread))
+        pool[0].start()
+        spin()
+
+    try:
+        before = stage_cpu_seconds(("stt",))
+        await worker.run(engine_with_a_pool)
+        want = 2 * spin_s * 0.8  # the worker's and its pool thread's time
+        for _ in range(40):  # the pool thread may still be spinning
+            if stage_cpu_seconds(("stt",))["stt"] - before["stt"] >= want:
+                break
+            await asyncio.sleep(0.05)
+        assert stage_cpu_seconds(("stt",))["stt"] - before["stt"] >= want
+    finally:
+        measured.set()
+        if pool:
+            pool[0].join()
+        worker.close()
+
+
+def test_a_proc_stat_line_gives_name_and_cpu_ticks():
+    line = "4242 (tom-stt) S 1 2 3 0 -1 4194368 10 0 0 0 150 25 0 0 20 0 9 0 100 0 0"
+    assert parse_stat(line) == ("tom-stt", 175)
+    assert parse_stat(line.replace("(tom-stt)", "(a (odd) name)")) == ("a (odd) name", 175)

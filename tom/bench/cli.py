@@ -45,6 +45,9 @@ def register(
     p.add_argument("--sweep", action="store_true",
                    help=f"raise concurrency {', '.join(map(str, SWEEP_LEVELS[:6]))}... until "
                         "p95 e2e > 1 s; report the largest that held")
+    p.add_argument("--sweep-levels", type=_levels, metavar="N,N,...",
+                   help="with --sweep: exactly these concurrency levels, all of them measured "
+                        "(e.g. 1,2,4,8)")
     p.add_argument("--language", choices=("en", "de", "all", "mixed"), default="en",
                    help="which corpus calls to place; German runs TOM with stt.model=base; "
                         "mixed: German and English callers on one German TOM that follows "
@@ -65,6 +68,16 @@ def register(
     return p
 
 
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(sorted({_positive(part) for part in text.split(",") if part.strip()}))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"a comma-separated list of counts, got {text!r}") from exc
+    if not levels:
+        raise argparse.ArgumentTypeError("give at least one level")
+    return levels
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -76,7 +89,9 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
     return BenchOptions(
         url=args.url, token=args.token, calls=args.calls, concurrency=args.concurrency,
         language=args.language, snr_db=args.noise, phone_path=args.phone_path,
-        sweep=args.sweep, cache_dir=args.cache, expect_greeting=not args.no_greeting,
+        sweep=args.sweep or bool(args.sweep_levels),
+        sweep_levels=args.sweep_levels or SWEEP_LEVELS, sweep_all=bool(args.sweep_levels),
+        cache_dir=args.cache, expect_greeting=not args.no_greeting,
         timeouts=Timeouts(greeting_s=args.greeting_timeout, answer_s=args.answer_timeout))
 
 

@@ -78,6 +78,7 @@ class BenchReport:
     resources: Resources = field(default_factory=Resources)
     log_mojibake: list[str] = field(default_factory=list)
     sweep: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None  # tom.bench.cost.CallCost.to_dict() of a plain run
 
     # --- figures ---------------------------------------------------------------------------------
 
@@ -284,6 +285,7 @@ class BenchReport:
             "per_call": [_call_detail(r) for r in self.records],
             "passed": self.passed(),
             "sweep": self.sweep,
+            "cost": self.cost,
         }
 
 

@@ -18,10 +18,12 @@ import structlog
 
 from tom.bench.caller import CallerTurn, Timeouts, new_sid, place_call
 from tom.bench.corpus import CallScript, Corpus, CorpusError
+from tom.bench.cost import CallCost
 from tom.bench.report import BenchReport, CallRecord, Resources, caller_e2e
 from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
 from tom.bench.targets import InProcessTarget, RemoteTarget, bench_settings, temp_data_dir
 from tom.config import Settings
+from tom.monitor.events import QUEUE_KEYS
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +44,7 @@ class BenchOptions:
     phone_path: bool = True
     sweep: bool = False
     sweep_levels: tuple[int, ...] = SWEEP_LEVELS
+    sweep_all: bool = False  # measure every level, not only up to the first that did not hold
     cache_dir: Path | None = None
     expect_greeting: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -108,6 +111,16 @@ async def run_calls(target: InProcessTarget | RemoteTarget, planned: list[Planne
     return list(await asyncio.gather(*(one(i, c) for i, c in enumerate(planned))))
 
 
+async def measured_calls(target: InProcessTarget | RemoteTarget, planned: list[PlannedCall],
+                         concurrency: int, timeouts: Timeouts, http: aiohttp.ClientSession,
+                         progress: Progress | None = None) -> tuple[list[CallRecord], CallCost]:
+    """`run_calls`, and what the calls cost the box in CPU and memory meanwhile."""
+    async with target.meter().measure(concurrency) as cost:
+        records = await run_calls(target, planned, concurrency, timeouts, http, progress)
+    cost.call_minutes = sum(r.result.duration_s for r in records) / 60
+    return records, cost
+
+
 async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None = None,
                 progress: Progress | None = None) -> BenchReport:
     """Run the whole bench and return its report (the caller prints or saves it)."""
@@ -122,12 +135,13 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
     resources: list[Resources] = []
     log_bad: list[str] = []
     sweep: dict[str, Any] | None = None
+    costs: list[CallCost] = []
     async with aiohttp.ClientSession() as http:
         if options.url:
             target = RemoteTarget(options.url, options.token, http, options.expect_greeting)
             async with target.running():
-                records, sweep = await _run(target, corpus, options, options.language, voice,
-                                            http, progress)
+                records, sweep, costs = await _run(target, corpus, options, options.language,
+                                                   voice, http, progress)
             resources.append(target.resources())
         else:
             base = settings or Settings.load()
@@ -138,9 +152,11 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
                     planned_first = await asyncio.to_thread(
                         plan_calls, corpus, _first_count(options), lang, voice, options)
                     async with local.running():
-                        recs, sweep = await _run(local, corpus, options, lang, voice, http,
-                                                 progress, planned_first)
+                        recs, sweep, level_costs = await _run(local, corpus, options, lang,
+                                                              voice, http, progress,
+                                                              planned_first)
                     records += recs
+                    costs += level_costs
                     resources.append(local.resources())
                     log_bad += local.log_mojibake()
     meta = {"target": options.url or "in-process", "language": options.language,
@@ -149,7 +165,9 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
             "started_at": started, "duration_s": round(time.monotonic() - t0, 2),
             "voice": voice.model_path.name,
             "german_voice": "espeak-ng with MBROLA de2/de1/de5 (not TOM's own Pico voice)"}
-    return BenchReport(meta, records, _merge(resources), log_bad, sweep)
+    report = BenchReport(meta, records, _merge(resources), log_bad, sweep)
+    report.cost = costs[-1].to_dict() if len(costs) == 1 else None
+    return report
 
 
 def _first_count(options: BenchOptions) -> int:
@@ -159,21 +177,28 @@ def _first_count(options: BenchOptions) -> int:
 async def _run(target: InProcessTarget | RemoteTarget, corpus: Corpus, options: BenchOptions,
                language: str, voice: CallerVoice, http: aiohttp.ClientSession,
                progress: Progress | None, planned: list[PlannedCall] | None = None
-               ) -> tuple[list[CallRecord], dict[str, Any] | None]:
+               ) -> tuple[list[CallRecord], dict[str, Any] | None, list[CallCost]]:
     if planned is None:
         planned = await asyncio.to_thread(plan_calls, corpus, _first_count(options), language,
                                           voice, options)
     if not options.sweep:
-        return await run_calls(target, planned, options.concurrency, options.timeouts, http,
-                               progress), None
-    return await _sweep(target, corpus, options, language, voice, http, progress, planned)
+        records, cost = await measured_calls(target, planned, options.concurrency,
+                                             options.timeouts, http, progress)
+        return records, None, [cost]
+    records, sweep = await _sweep(target, corpus, options, language, voice, http, progress,
+                                  planned)
+    return records, sweep, []
 
 
 async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options: BenchOptions,
                  language: str, voice: CallerVoice, http: aiohttp.ClientSession,
                  progress: Progress | None, first: list[PlannedCall]
                  ) -> tuple[list[CallRecord], dict[str, Any]]:
-    """Raise concurrency until p95 e2e passes 1 s (or calls fail); keep the last that held."""
+    """Raise concurrency until p95 e2e passes 1 s (or calls fail); keep the last that held.
+
+    With `sweep_all` every level is measured; the largest that held counts only if every
+    smaller level held too.
+    """
     levels: list[dict[str, Any]] = []
     best: list[CallRecord] = []
     max_held = 0
@@ -183,18 +208,26 @@ async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options
         planned = first if level == options.sweep_levels[0] else await asyncio.to_thread(
             plan_calls, corpus, n, language, voice, options, offset)
         offset += n
-        records = await run_calls(target, planned, level, options.timeouts, http, progress)
+        records, cost = await measured_calls(target, planned, level, options.timeouts, http,
+                                             progress)
         e2e = caller_e2e(records)
         failed = 100.0 * sum(not r.result.ok for r in records) / len(records)
         held = e2e.p95 is not None and e2e.p95 <= 1000.0 and failed < 2.0
+        part = BenchReport({}, records)
         levels.append({"concurrency": level, "calls": n, "e2e_p50": e2e.p50,
-                       "e2e_p95": e2e.p95, "failed_pct": round(failed, 2), "held": held})
+                       "e2e_p95": e2e.p95, "failed_pct": round(failed, 2), "held": held,
+                       "queue_p95_ms": {key: part.stage(key).p95 for key in QUEUE_KEYS.values()},
+                       "barge_in_p95_ms": part.barge_in_server().p95,
+                       "cost": cost.to_dict()})
         log.info("bench_sweep_level", concurrency=level, e2e_p95=e2e.p95, failed_pct=failed,
                  held=held)
         if not held:
             best = best or records
+            if options.sweep_all:
+                continue
             break
-        best, max_held = records, level
+        if all(lv["held"] for lv in levels):  # the largest of an unbroken run from the start
+            best, max_held = records, level
     return best, {"levels": levels, "max_held": max_held,
                   "report_level": max_held or options.sweep_levels[0]}
 

@@ -111,15 +111,38 @@ def _extras(console: Console, data: dict[str, Any]) -> None:
     sweep = data.get("sweep")
     if sweep:
         t = Table(title="concurrency sweep (held: p95 e2e ≤ 1000 ms and failed < 2 %)")
-        for col in ("concurrency", "calls", "e2e p50", "e2e p95", "failed %", "held"):
+        for col in ("concurrency", "calls", "e2e p50", "e2e p95", "failed %", "held",
+                    "queue p95 stt/llm/tts", "barge-in p95", "CPU s / call-min", "MB / call"):
             t.add_column(col, justify="right")
         for level in sweep["levels"]:
+            cost = level.get("cost") or {}
             t.add_row(str(level["concurrency"]), str(level["calls"]), _ms(level["e2e_p50"]),
                       _ms(level["e2e_p95"]), f"{level['failed_pct']:.1f}",
-                      _mark(level["held"]))
+                      _mark(level["held"]),
+                      "/".join(_ms(v) for v in (level.get("queue_p95_ms") or {}).values()),
+                      _ms(level.get("barge_in_p95_ms")),
+                      _num(cost.get("cpu_s_per_call_minute", {}).get("total")),
+                      _num(cost.get("rss_mb_per_call")))
         console.print(t)
         console.print(f"largest concurrency that held: [bold]{sweep['max_held']}[/bold]")
+    if data.get("cost"):
+        _cost(console, data["cost"])
     for f in data["calls"]["failures"][:10]:
         console.print(f"[red]failed[/red] {f['script']} ({f['call_sid']}): {f['failure']}")
     for example in data["mojibake"]["examples"][:5]:
         console.print(f"[red]mojibake[/red]: {example!r}")
+
+
+def _cost(console: Console, cost: dict[str, Any]) -> None:
+    """CPU seconds per call-minute by stage (a core gives 60 a minute) and memory per call."""
+    per = cost.get("cpu_s_per_call_minute") or {}
+    if not per:
+        return
+    stages = "  ".join(f"{k} {v:.1f}" for k, v in per.items() if k != "total")
+    console.print(f"CPU per call-minute: [bold]{per['total']:.1f} s[/bold] ({stages}); "
+                  f"memory per call: {_num(cost.get('rss_mb_per_call'))} MB "
+                  f"({cost.get('note', '')})")
+
+
+def _num(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, (int, float)) else "—"

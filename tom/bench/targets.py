@@ -21,9 +21,12 @@ import aiohttp
 import structlog
 
 from tom.bench import mojibake
+from tom.bench.cost import STAGES as COST_STAGES
+from tom.bench.cost import CpuSnapshot, Meter, parse_stage_cpu
 from tom.bench.report import Resources
 from tom.config import Settings
 from tom.monitor import events as ev
+from tom.monitor.cpu import stage_cpu_seconds
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +50,9 @@ def bench_settings(base: Settings, language: str, max_calls: int, data_dir: str)
     raw["server"].update(host="127.0.0.1", port=0,
                          max_calls=max(base.server.max_calls, max_calls))
     raw["audiosocket"]["enabled"] = False
+    # The bench places exactly the calls it measures: no load-based refusals (a sweep probes how
+    # far the box goes; admission by load has its own e2e test).
+    raw["limits"]["admit_queue_p95_ms"] = 0.0
     raw["data"]["dir"] = data_dir
     raw["redis"]["url"] = ""
     if language == "mixed":  # one German TOM for German and English callers
@@ -141,6 +147,15 @@ class InProcessTarget:
     def log_mojibake(self) -> list[str]:
         return list(self.log_tap.bad_lines) if self.log_tap else []
 
+    def meter(self) -> Meter:
+        async def cpu() -> CpuSnapshot:
+            return CpuSnapshot(stage_cpu_seconds(COST_STAGES))
+
+        async def rss() -> float | None:
+            return _status_mb("VmRSS")
+
+        return Meter(cpu, rss, "in-process: \"other\" includes the bench's own callers")
+
 
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -149,14 +164,20 @@ def _cpu_seconds() -> float:
 
 def _peak_rss_mb() -> float | None:
     """VmHWM: the most resident memory this process ever held (models included)."""
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_mb(key: str) -> float | None:
+    """A memory line of /proc/self/status (VmRSS, VmHWM) in MB; None where there is none."""
     try:
         with open("/proc/self/status", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{key}:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return None
 
 
 @contextlib.contextmanager
@@ -218,16 +239,31 @@ class RemoteTarget:
         return CallInfo(transcript, list(body.get("turns") or []),
                         list(body.get("barge_ins") or []), [rest] if rest else [])
 
+    def meter(self) -> Meter:
+        async def cpu() -> CpuSnapshot | None:
+            return parse_stage_cpu(await self._metrics_text())
+
+        async def rss() -> float | None:
+            value = _metric(await self._metrics_text(), "process_resident_memory_bytes")
+            return None if value is None else value / 2**20
+
+        return Meter(cpu, rss, "from /metrics")
+
+    async def _metrics_text(self) -> str:
+        try:
+            async with self.http.get(f"{self.base}/metrics") as resp:
+                return await resp.text() if resp.status == 200 else ""
+        except (aiohttp.ClientError, TimeoutError):
+            return ""
+
     async def _sample_metrics(self) -> None:
         while True:
             await self._sample_once()
             await asyncio.sleep(1.0)
 
     async def _sample_once(self) -> None:
-        try:
-            async with self.http.get(f"{self.base}/metrics") as resp:
-                text = await resp.text() if resp.status == 200 else ""
-        except (aiohttp.ClientError, TimeoutError):
+        text = await self._metrics_text()
+        if not text:
             return
         self._samples.append((time.monotonic(), _metric(text, "process_cpu_seconds_total"),
                               _metric(text, "process_resident_memory_bytes")))

@@ -53,6 +53,8 @@ class CallEngines:
     chat: ChatModel
     new_vad: Callable[[], VadStream]  # a fresh VAD state for one call's audio
     clock: CallClock = field(default_factory=LoopClock)  # tests pass a fake one
+    # True while engine threads have requests waiting: optional work (speculation) is skipped
+    backlog: Callable[[], bool] = field(default=lambda: False)
     # More than one: TOM follows the caller's language (the first greets). Empty: `profile` and
     # `synthesize` speak the one language, as they always did.
     languages: Mapping[str, SpokenLanguage] = field(default_factory=dict)

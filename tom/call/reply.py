@@ -21,6 +21,7 @@ from tom.conversation.lang import foreign_reply
 from tom.engine.llm import LLMError, Messages, StreamTiming
 from tom.engine.sentences import SentenceChunker
 from tom.engine.stt import Transcript
+from tom.engine.workers import urgent
 from tom.flow import CallFlow
 from tom.monitor import events as ev
 
@@ -52,12 +53,13 @@ class Responder:
     async def caller_turn(self, speech: Speech) -> bool:
         """Answer the caller's audio; False when it held no words (the caller may go on)."""
         assert speech.audio is not None
-        if self.engines.multilingual:  # the caller's language so far; None before they spoke
-            spoke = any(turn["role"] == "user" for turn in speech.dialogue.history)
-            timed = await self.engines.transcribe(
-                speech.audio, speech.dialogue.profile.language if spoke else None)
-        else:
-            timed = await self.engines.transcribe(speech.audio)
+        with urgent(speech.urgency):  # a caller is waiting, unless it is speculative
+            if self.engines.multilingual:  # the caller's language so far; None before they spoke
+                spoke = any(turn["role"] == "user" for turn in speech.dialogue.history)
+                timed = await self.engines.transcribe(
+                    speech.audio, speech.dialogue.profile.language if spoke else None)
+            else:
+                timed = await self.engines.transcribe(speech.audio)
         speech.mark("stt_queued", timed.submitted_ns)
         speech.mark("stt_start", timed.started_ns)
         speech.mark("stt_done", timed.done_ns)
@@ -189,14 +191,16 @@ class Responder:
         queued = self.engines.clock.now_ns()
         try:
             stream = self.engines.chat.stream(messages, timing=timing)
-            async with contextlib.aclosing(stream) as pieces:
-                async for piece in pieces:
-                    self._mark_llm_start(speech, timing, queued)
-                    speech.mark("llm_first_token", self.engines.clock.now_ns())
-                    for sentence in chunker.feed(piece):
-                        spoken += await self._say_checked(sentence, speech)
-                    if speech.dialogue.reply_done:  # enough said: stop generating now
-                        break
+            # the model's request is queued at the first piece, with the urgency of that moment
+            with urgent(speech.urgency):
+                async with contextlib.aclosing(stream) as pieces:
+                    async for piece in pieces:
+                        self._mark_llm_start(speech, timing, queued)
+                        speech.mark("llm_first_token", self.engines.clock.now_ns())
+                        for sentence in chunker.feed(piece):
+                            spoken += await self._say_checked(sentence, speech)
+                        if speech.dialogue.reply_done:  # enough said: stop generating now
+                            break
         except LLMError as exc:  # the caller hears an offer to help otherwise, not silence
             self.log.error("llm failed", error=str(exc))
             self.bus.publish(ev.CallError(call_id=self.call_id, kind="llm", message=str(exc)))

@@ -16,6 +16,7 @@ from typing import Any
 from tom.conversation.dialogue import Dialogue
 from tom.engine.samples import Samples
 from tom.engine.timings import TurnTimer
+from tom.engine.workers import Urgency
 
 
 class Speech:
@@ -41,6 +42,7 @@ class Speech:
         self.caller_words: str | None = None  # the caller's transcript
         self.stored: dict[str, Any] | None = None  # a message or appointment was committed
         self.starts_speaking = False  # TOM's state becomes speaking
+        self.first_audio_ready = False  # its first sentence is synthesised (the caller waits less)
         self._authorized = asyncio.Event()
         if authorized:
             self._authorized.set()
@@ -63,6 +65,18 @@ class Speech:
     @property
     def authorized(self) -> bool:
         return self._authorized.is_set()
+
+    @property
+    def urgency(self) -> Urgency:
+        """How soon its engine requests must run (tom.engine.workers.Urgency).
+
+        Until its first sentence exists a caller is waiting: NOW. A speculative answer may be
+        thrown away and later sentences play while the first is heard: SOON. (Not LATER: a
+        speculative request already queued stays queued when its turn really ends.)
+        """
+        if self.speculative or self.first_audio_ready:
+            return Urgency.SOON
+        return Urgency.NOW
 
     def authorize(self) -> None:
         """The caller's turn really ended: this speech may now be heard and seen."""

@@ -48,6 +48,7 @@ class TurnTaking:
         self.settings = engines.settings
         self.bus = engines.bus
         self.clock = engines.clock
+        self.engines = engines
         self.responder = responder
         self.voice = voice
         self.flow = flow
@@ -108,10 +109,14 @@ class TurnTaking:
         """Answer speculatively at a short pause; it is heard only if the turn ends here.
 
         Only while the dialogue is idle: inside a message or booking flow a turn may commit
-        to the database, which must not happen for words the caller then takes back.
+        to the database, which must not happen for words the caller then takes back. Not while
+        the engines have a backlog either: work that may be thrown away would delay other calls.
         """
         dialogue = self.responder.dialogue
         if self._pending is not None or self._answering or dialogue.in_flow:
+            return
+        if self.engines.backlog():
+            self.log.debug("no speculation: the engines have a backlog")
             return
         self._drop_speculation()
         number = self.responder.turn + 1

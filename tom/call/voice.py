@@ -18,7 +18,7 @@ from tom.conversation.spoken import spoken
 from tom.engine.playback import ClearOut, EndOut, Outbound, Player, Segment
 from tom.engine.timings import TurnTimer
 from tom.engine.tts import Synthesis
-from tom.engine.workers import Timed
+from tom.engine.workers import Timed, urgent
 from tom.monitor import events as ev
 
 VOLUME = 0.8  # piper speaks close to full scale; a little headroom avoids clipping on the line
@@ -52,7 +52,9 @@ class Voice:
         """
         language = language or speech.dialogue.profile.language
         synthesize = self.by_language.get(language, self.synthesize)
-        timed = await synthesize(spoken(sentence, language))
+        with urgent(speech.urgency):
+            timed = await synthesize(spoken(sentence, language))
+        speech.first_audio_ready = True
         speech.mark("tts_start", timed.started_ns)
         speech.mark("tts_first_audio", timed.done_ns)
         samples, rate = timed.value

@@ -6,21 +6,28 @@ result with three timestamps, so a turn can report the queue wait apart from the
 
     timed = await stt.run(model.transcribe, audio)
     timed.value, timed.queue_ns, timed.compute_ns
+
+The worker's thread is named `tom-<name>` for the operating system; the threads an engine starts
+from it (OpenMP, ggml, onnxruntime pools) inherit the name, so tom.monitor.cpu can tell what each
+stage costs in CPU time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Generic, TypeVar
 
 from tom.engine.timings import Clock
+from tom.monitor.cpu import name_os_thread
 
 T = TypeVar("T")
 
@@ -48,10 +55,40 @@ class Timed(Generic[T]):
 requester: ContextVar[str] = ContextVar("tom_worker_requester", default="")
 
 
+class Urgency(IntEnum):
+    """How soon a caller notices a request's delay; a worker serves the lowest value first.
+
+    NOW: someone is waiting in silence (the end-of-turn transcript, a reply's first sentence).
+    SOON: the default (later sentences, which play while the first one is heard).
+    LATER: work that may be thrown away or can wait (speculative answers, a busy message).
+    """
+
+    NOW = 0
+    SOON = 1
+    LATER = 2
+
+
+urgency: ContextVar[Urgency] = ContextVar("tom_worker_urgency", default=Urgency.SOON)
+
+
+@contextlib.contextmanager
+def urgent(level: Urgency) -> Iterator[None]:
+    """Requests submitted inside the block (by this task) carry `level`."""
+    token = urgency.set(level)
+    try:
+        yield
+    finally:
+        urgency.reset(token)
+# A request that has waited this long is served as if it were urgent: LATER work is delayed
+# by urgent work, never starved by it.
+AGE_LIMIT_NS = 2_000_000_000
+
+
 @dataclass(slots=True)
 class _Job:
     fn: Callable[[], None]
     future: Future[None]
+    submitted_ns: int
 
 
 class Worker:
@@ -61,13 +98,20 @@ class Worker:
     thread serves the queues round-robin, so a call with many sentences queued (a long answer,
     speculative work) delays another call's next request by at most one job, never by its
     whole backlog. Within one call, requests run in the order they were asked for.
+
+    Each request also has an `Urgency` (the `urgency` context variable when it is submitted):
+    the thread takes the most urgent class that has work, round-robin between requesters inside
+    it, so one call's speculative answer never holds up another call's end-of-turn transcript.
+    A request older than AGE_LIMIT_NS counts as NOW, so nothing waits forever.
     """
 
     def __init__(self, name: str, *, clock: Clock = time.monotonic_ns) -> None:
         self.name = name
         self.clock = clock
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"tom-{name}")
-        self._queues: OrderedDict[str, deque[_Job]] = OrderedDict()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"tom-{name}",
+                                        initializer=name_os_thread, initargs=(f"tom-{name}",))
+        self._queues: dict[Urgency, OrderedDict[str, deque[_Job]]] = {
+            level: OrderedDict() for level in Urgency}
         self._running = False
         self._closed = False
         self._lock = threading.Lock()  # submit() may come from the loop, done callbacks do not
@@ -89,32 +133,48 @@ class Worker:
     def submit(self, fn: Callable[[], None]) -> Future[None]:
         """Queue `fn` for the worker without waiting (a stream that reports back itself)."""
         future: Future[None] = Future()
+        job = _Job(fn, future, time.monotonic_ns())  # the test clock is for timings only
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"the {self.name} worker is closed")
-            self._queues.setdefault(requester.get(), deque()).append(_Job(fn, future))
+            self._queues[urgency.get()].setdefault(requester.get(), deque()).append(job)
         self._next()
         return future
 
+    def queued(self) -> int:
+        """Requests waiting for the thread (not counting the one running)."""
+        with self._lock:
+            return sum(len(jobs) for level in self._queues.values() for jobs in level.values())
+
     def _next(self) -> None:
-        """Hand the thread its next job: the oldest request of the requester whose turn it is."""
+        """Hand the thread its next job (see the class docstring for the order)."""
         with self._lock:
             if self._running or self._closed:
                 return
             job = None
-            while self._queues and job is None:
-                key, jobs = next(iter(self._queues.items()))
+            while job is None and (queues := self._most_urgent()) is not None:
+                key, jobs = next(iter(queues.items()))
                 candidate = jobs.popleft()
                 if jobs:
-                    self._queues.move_to_end(key)  # the others go first next time
+                    queues.move_to_end(key)  # the others go first next time
                 else:
-                    del self._queues[key]
+                    del queues[key]
                 if candidate.future.set_running_or_notify_cancel():
                     job = candidate
             if job is None:
                 return
             self._running = True
         self._pool.submit(self._execute, job)
+
+    def _most_urgent(self) -> OrderedDict[str, deque[_Job]] | None:
+        """The queues to serve next: an aged request's class first, else the most urgent one."""
+        now = time.monotonic_ns()
+        for level in (Urgency.SOON, Urgency.LATER):
+            for key, jobs in self._queues[level].items():
+                if jobs and now - jobs[0].submitted_ns >= AGE_LIMIT_NS:
+                    self._queues[level].move_to_end(key, last=False)
+                    return self._queues[level]
+        return next((q for q in self._queues.values() if q), None)
 
     def _execute(self, job: _Job) -> None:
         try:
@@ -132,8 +192,10 @@ class Worker:
         """Drop queued requests; the one running finishes in its thread (models cannot abort)."""
         with self._lock:
             self._closed = True
-            queued = [job for jobs in self._queues.values() for job in jobs]
-            self._queues.clear()
+            queued = [job for level in self._queues.values() for jobs in level.values()
+                      for job in jobs]
+            for level in self._queues.values():
+                level.clear()
         for job in queued:
             job.future.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -7,7 +7,8 @@ collide. Labels carry only bounded, non-personal values: no caller numbers, no t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
 import structlog
 from prometheus_client import (
@@ -20,7 +21,10 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
+from tom.monitor.cpu import stage_cpu_seconds
 from tom.monitor.events import (
     OUTCOMES,
     QUEUE_KEYS,
@@ -124,6 +128,8 @@ class Metrics:
         self._error_kind = BoundedLabel(limit=32)
         self._stage = BoundedLabel(("vad", "stt", "llm", "tts"), limit=8)
         self._active: dict[str, str] = {}  # call_id -> transport label
+        self._workers = _WorkerCollector(dict)
+        reg.register(self._workers)
 
     # -- event handling -------------------------------------------------------------------
 
@@ -185,6 +191,10 @@ class Metrics:
         """For a caller that refuses a call without emitting `call_ended` outcome busy."""
         self.calls_rejected.inc()
 
+    def watch_workers(self, load: Callable[[], Mapping[str, WorkerLoad]]) -> None:
+        """Export each stage's CPU time and queue length (tom.monitor.cpu), read at scrape time."""
+        self._workers.load = load
+
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type, for GET /metrics."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -195,3 +205,32 @@ def _seconds(ms: object) -> float | None:
     if isinstance(ms, bool) or not isinstance(ms, (int, float)) or ms != ms or ms < 0:
         return None
     return float(ms) / 1000.0
+
+
+class WorkerLoad(Protocol):
+    """What a worker reports about itself (tom.engine.workers.Worker fits)."""
+
+    def queued(self) -> int: ...
+
+
+class _WorkerCollector(Collector):
+    """tom_stage_cpu_seconds_total (per stage, plus "other") and tom_stage_queued per worker."""
+
+    def __init__(self, load: Callable[[], Mapping[str, WorkerLoad]]) -> None:
+        self.load = load
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        cpu = CounterMetricFamily("tom_stage_cpu_seconds", "CPU time spent on each stage's "
+                                  "worker thread (what calls cost, apart from waiting).",
+                                  labels=("stage",))
+        queued = GaugeMetricFamily("tom_stage_queued", "Requests waiting for each stage's "
+                                   "worker thread now.", labels=("stage",))
+        workers = self.load()
+        if not workers:
+            return
+        for stage, seconds in stage_cpu_seconds(tuple(workers)).items():
+            cpu.add_metric((stage,), seconds)
+        for stage, worker in workers.items():
+            queued.add_metric((stage,), worker.queued())
+        yield cpu
+        yield queued
