@@ -157,6 +157,17 @@ class DataSettings:
 
 
 @dataclass
+class EchoSettings:
+    """The echo guard in front of the VAD (tom/engine/echo.py)."""
+
+    enabled: bool = option(True)
+    assume_loss_db: float = option(20.0, min=0, max=80)
+    margin_db: float = option(6.0, min=0, max=40)
+    min_delay_ms: int = option(-120, min=-1000, max=0)
+    max_delay_ms: int = option(600, min=20, max=3000)
+
+
+@dataclass
 class Settings:
     """Every setting of TOM; sections mirror `config/tom.toml`."""
 
@@ -174,6 +185,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     data: DataSettings = field(default_factory=DataSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    echo: EchoSettings = field(default_factory=EchoSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,

@@ -67,8 +67,9 @@ class TurnTaking:
         self._silence: Cancellable | None = None
         self._closed = False
 
-    def feed(self, samples: Samples, arrival_ns: int) -> None:
-        self.detector.feed(samples, arrival_ns)
+    def feed(self, samples: Samples, arrival_ns: int, heard: Samples | None = None) -> None:
+        """Caller audio; `heard` is the same with TOM's echo silenced (the VAD decides on it)."""
+        self.detector.feed(samples, arrival_ns, heard)
 
     @property
     def busy(self) -> bool:

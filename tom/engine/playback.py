@@ -84,6 +84,8 @@ class Player:
         self._idle = asyncio.Event()
         self._idle.set()
         self._next_ns = 0  # when the next frame is due at the far end
+        # Sees every frame sent with the time it is due at the far end (the echo reference).
+        self.tap: Callable[[bytes, int], None] | None = None
 
     def add(self, segment: Segment) -> None:
         self.queue.append(segment)
@@ -169,6 +171,8 @@ class Player:
             if seg.on_first_frame is not None:
                 seg.on_first_frame(seg.first_sent_ns)
         self.out(AudioOut(seg.frames[seg.sent]))
+        if self.tap is not None:
+            self.tap(seg.frames[seg.sent], max(self._next_ns, self.clock()))
         seg.sent += 1
         if seg.sent >= len(seg.frames):
             self.queue.popleft()

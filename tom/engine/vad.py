@@ -128,6 +128,7 @@ class TurnDetector:
         self.on_resume = on_resume
         self.clock = clock
         self.buffer: Samples = np.zeros(0, dtype=np.float32)
+        self.heard_buffer: Samples = np.zeros(0, dtype=np.float32)
         self.preroll: deque[tuple[Samples, float]] = deque(
             maxlen=max(1, preroll_ms // CHUNK_MS))
         self.speech: list[Samples] = []
@@ -141,19 +142,28 @@ class TurnDetector:
         self.last_prob = 0.0
         self.quiet_run = 0
 
-    def feed(self, audio: Samples, end_ts_ns: int | None = None) -> None:
-        """Feed 16 kHz float32 audio; `end_ts_ns` is when its last sample arrived (default: now)."""
+    def feed(self, audio: Samples, end_ts_ns: int | None = None,
+             heard: Samples | None = None) -> None:
+        """Feed 16 kHz float32 audio; `end_ts_ns` is when its last sample arrived (default: now).
+
+        `heard` is the same audio with TOM's echo silenced (tom/engine/echo.py), as long as
+        `audio`: the VAD decides on it, while the turn keeps the untouched `audio` for STT.
+        """
         end_ts_ns = self.clock() if end_ts_ns is None else end_ts_ns
-        self.buffer = np.concatenate([self.buffer, audio.astype(np.float32, copy=False)])
+        audio = audio.astype(np.float32, copy=False)
+        cleaned = audio if heard is None else heard.astype(np.float32, copy=False)
+        self.buffer = np.concatenate([self.buffer, audio])
+        self.heard_buffer = np.concatenate([self.heard_buffer, cleaned])
         n = len(self.buffer) // CHUNK
         for i in range(n):
             chunk = self.buffer[i * CHUNK:(i + 1) * CHUNK]
             ts = end_ts_ns - int((len(self.buffer) - (i + 1) * CHUNK) * 1e9 / SAMPLE_RATE)
-            self._chunk(chunk, ts)
+            self._chunk(chunk, ts, self.heard_buffer[i * CHUNK:(i + 1) * CHUNK])
         self.buffer = self.buffer[n * CHUNK:]
+        self.heard_buffer = self.heard_buffer[n * CHUNK:]
 
-    def _chunk(self, chunk: Samples, ts_ns: int) -> None:
-        prob = self.last_prob = self.vad(chunk)
+    def _chunk(self, chunk: Samples, ts_ns: int, heard: Samples | None = None) -> None:
+        prob = self.last_prob = self.vad(chunk if heard is None else heard)
         threshold = self.settings.threshold
         voiced = prob >= threshold if not self.in_speech else prob >= threshold - 0.15
         start_chunks = max(1, self.settings.start_ms // CHUNK_MS)
