@@ -29,7 +29,7 @@ def phone(audio16k: np.ndarray) -> np.ndarray:
 
 def simulate(session, tom: np.ndarray, *, echo_db: float, delay_ms: int,
              caller: np.ndarray | None = None, caller_at_s: float = 0.0, guard: bool = True,
-             noise_db: float = -60.0):
+             noise_db: float = -60.0, stalls: tuple[float, ...] = ()):
     """Play `tom` (16 kHz) out in 20 ms frames while the line sends its echo (and a caller)
     back; returns the speech starts the VAD saw and the guard."""
     rng = np.random.default_rng(7)
@@ -49,12 +49,14 @@ def simulate(session, tom: np.ndarray, *, echo_db: float, delay_ms: int,
     det = TurnDetector(SileroStream(session), Settings().vad, on_speech_start=starts.append,
                        on_turn=lambda _: None)
     t0 = 10**12
+    stalled = {int(at * 50) + i: 7 - i for at in stalls for i in range(8)}
     for k in range(total // 320):
         due = t0 + k * FRAME_NS
         if k < len(out_frames):
             echo.played(float_to_pcm16(out_frames[k]), due)
         chunk = line[k * 320:(k + 1) * 320].astype(np.float32)
-        end = due + FRAME_NS
+        # a busy event loop reads a few frames late, all at once
+        end = due + FRAME_NS + stalled.get(k, 0) * FRAME_NS
         det.feed(chunk, end, echo.clean(chunk, end) if guard else None)
     return starts, echo
 
@@ -66,6 +68,13 @@ def test_tom_echo_alone_starts_no_turn(session, speech, echo_db, delay_ms):
     starts, echo = simulate(session, tom, echo_db=echo_db, delay_ms=delay_ms)
     assert starts == []
     assert echo.path is not None and abs(echo.path.delay_ms - delay_ms) <= 24
+
+
+def test_late_arrivals_from_a_busy_loop_are_not_taken_for_a_caller(session, speech):
+    tom = speech(TOM_TEXT) * 0.8
+    starts, _ = simulate(session, tom, echo_db=-20, delay_ms=60,
+                         stalls=(2.5, 3.3, 4.1, 4.9, 5.7, 6.5))
+    assert starts == []
 
 
 def test_without_the_guard_the_echo_starts_turns(session, speech):

@@ -84,6 +84,14 @@ class BenchReport:
         turns = [t for r in self.records for t in r.result.turns if not t.barged]
         return {"turns": sum(t.overlapped for t in turns), "of": len(turns)}
 
+    def false_barge_ins(self) -> dict[str, int]:
+        """TOM cut itself off where no caller meant to interrupt it (its own echo, a noise)."""
+        false = sum(max(0, len(r.barge_ins) - sum(t.barged for t in r.result.turns))
+                    for r in self.records)
+        missed = sum(1 for r in self.records for t in r.result.turns
+                     if t.barged and t.clear_ns is None)
+        return {"false": false, "missed": missed, "calls": len(self.records)}
+
     def greeting(self) -> Summary:
         return Summary.of(r.result.greeting_ms for r in self.records
                           if r.result.greeting_ms is not None)
@@ -207,6 +215,7 @@ class BenchReport:
             "stages": stages,
             "e2e": {**self.e2e().to_dict(), "target_ms": E2E_TARGET_MS},
             "talk_over": self.talk_over(),
+            "barge_in_errors": self.false_barge_ins(),
             "greeting": self.greeting().to_dict(),
             "barge_in": self.barge_in().to_dict(),
             "barge_in_server": self.barge_in_server().to_dict(),

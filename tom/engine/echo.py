@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 BLOCK_NS = 8_000_000  # energy envelope resolution
 RING = 8192  # blocks kept (65 s): far more than any lag or estimation window
 FLOOR = 1e-9  # energy floor (about -90 dBFS) for log envelopes
-JITTER_BLOCKS = 3  # locked: the reference this many blocks either side of the lag counts
+JITTER_BLOCKS = 4  # locked: the reference this many blocks either side of the lag counts
 ESTIMATE_EVERY = 62  # blocks of caller audio between two delay estimates (~0.5 s)
 WINDOW_BLOCKS = 375  # 3 s of envelope per estimate
 MIN_ACTIVE = 60  # blocks of TOM's voice in the window needed to estimate at all
@@ -46,7 +46,9 @@ REPLACE_MARGIN = 0.1  # a new estimate replaces the path only if nearly as clear
 DECAY = 0.02  # per estimate that did not replace it, so a bad first lock is not kept forever
 HEADROOM_DB = 3.0  # the echo is taken this much louder than its measured median
 MIN_LOSS_DB = 6.0  # an echo louder than this is taken for a caller talking over TOM
-QUIET_RATIO_DB = 18.0  # reference blocks within this of the window's loudest count as TOM talking
+QUIET_RATIO_DB = 18.0
+RESYNC_NS = 600_000_000  # caller audio this late means a gap in the stream, not a busy loop
+CREEP = 0.002  # share of a lasting lateness taken into the stream clock per chunk  # reference blocks within this of the window's loudest count as TOM talking
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class EchoGuard:
         self.last_block = 0
         self._since_estimate = 0
         self.blocks_suppressed = 0
+        self._stream_end = 0
 
     # --- TOM's side ----------------------------------------------------------------------------
 
@@ -129,7 +132,8 @@ class EchoGuard:
         n = len(samples)
         if n == 0 or not self.settings.enabled:
             return samples
-        first_ns = end_ts_ns - int((n - 1) * 1e9 / self.in_rate)
+        end_ns = self._stream_time(n, end_ts_ns)
+        first_ns = end_ns - int((n - 1) * 1e9 / self.in_rate)
         blocks = self.caller.add(samples, first_ns, self.in_rate)
         lo, hi = int(blocks[0]), int(blocks[-1])
         self._since_estimate += max(0, hi - self.last_block)
@@ -147,6 +151,23 @@ class EchoGuard:
         self.blocks_suppressed += int(echo_only.sum())
         keep = ~echo_only[blocks - lo]
         return np.where(keep, samples, 0.0).astype(np.float32)
+
+    def _stream_time(self, n: int, arrival_ns: int) -> int:
+        """When the last of `n` new samples was sent, on a clock that counts samples.
+
+        Arrival stamps are late whenever the event loop was busy (TOM starting a reply is when
+        it is busiest), which would shift the echo away from its measured delay. Audio never
+        arrives early, so the clock follows the earliest arrivals and creeps towards later
+        ones only slowly (a far end whose clock runs a little slow); a gap resynchronises it.
+        """
+        expected = self._stream_end + int(n * 1e9 / self.in_rate)
+        late = arrival_ns - expected
+        if self._stream_end == 0 or late < 0 or late > RESYNC_NS:
+            expected = arrival_ns
+        else:
+            expected += int(late * CREEP)
+        self._stream_end = expected
+        return expected
 
     def _expected_echo(self, first: int, count: int) -> np.ndarray:
         """The loudest the echo of TOM's voice can be in blocks `first .. first+count-1`."""
