@@ -168,6 +168,18 @@ class EchoSettings:
 
 
 @dataclass
+class TurnsSettings:
+    """Turn-taking while TOM talks (tom/call/turns.py)."""
+
+    # Caller voice while TOM talks first pauses TOM; this much voice makes it an interruption
+    # (TOM stops); less, and a backchannel ("mhm", "okay") lets TOM go on. 0: stop at once.
+    hold_ms: int = option(600, min=0, max=3000)
+    backchannels: list[str] = option(["mhm", "mm", "hmm", "uh huh", "okay", "ok", "yes",
+                                      "yeah", "yep", "right", "sure", "alright", "i see",
+                                      "got it", "ja", "genau", "aha"])
+
+
+@dataclass
 class Settings:
     """Every setting of TOM; sections mirror `config/tom.toml`."""
 
@@ -186,6 +198,7 @@ class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     echo: EchoSettings = field(default_factory=EchoSettings)
+    turns: TurnsSettings = field(default_factory=TurnsSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
