@@ -50,4 +50,21 @@ async def test_a_real_interruption_still_stops_tom_on_an_echoing_line(server, tu
     barged = result.turns[0]
     assert barged.barged and barged.clear_ns is not None
     detail = server.assistant.registry.get(result.call_sid).detail()
-    assert len(detail["barge_ins"]) == 1
+    assert detail["barge_ins"] and detail["barge_ins"][0]["turn"] == 0  # the greeting stopped
+    greeting = detail["transcript"][0]
+    assert greeting["role"] == "assistant" and greeting["interrupted"]
+
+
+async def test_a_backchannel_while_tom_talks_does_not_stop_it(server, turn):
+    result = await place_call(server.url, [
+        turn("Okay.", barge_in=True, barge_in_after_ms=1500, expect_reply=False),
+        turn("What are your opening hours on Saturday?"),
+        turn("Thank you, goodbye.", may_end_call=True)])
+    assert result.ok, result.failure
+    detail = server.assistant.registry.get(result.call_sid).detail()
+    assert detail["barge_ins"] == []
+    greeting = detail["transcript"][0]
+    assert greeting["role"] == "assistant" and not greeting["interrupted"]
+    assert greeting["text"] == server.assistant.profile.greeting  # went on to its end
+    callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
+    assert len(callers) == 2, callers  # "Okay." was no turn of its own

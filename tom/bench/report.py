@@ -23,6 +23,7 @@ E2E_TARGET_MS = 1000.0
 ACCURACY_TARGET = 0.95
 MOJIBAKE_TARGET = 0
 FAILED_PCT_TARGET = 2.0
+CLEAR_GRACE_NS = 1_500_000_000  # a clear this soon after the caller spoke answers their voice
 
 
 @dataclass
@@ -85,9 +86,15 @@ class BenchReport:
         return {"turns": sum(t.overlapped for t in turns), "of": len(turns)}
 
     def false_barge_ins(self) -> dict[str, int]:
-        """TOM cut itself off where no caller meant to interrupt it (its own echo, a noise)."""
-        false = sum(max(0, len(r.barge_ins) - sum(t.barged for t in r.result.turns))
-                    for r in self.records)
+        """TOM dropped its playback (`clear`) while the caller was not speaking (its own echo,
+        line noise); and interruptions the caller made that TOM did not stop for."""
+        false = 0
+        for r in self.records:
+            spoken = [(t.speech_start_ns, t.speech_end_ns + CLEAR_GRACE_NS)
+                      for t in r.result.turns
+                      if t.speech_start_ns is not None and t.speech_end_ns is not None]
+            false += sum(1 for m in r.result.received if m.kind == "clear"
+                         and not any(a <= m.t_ns <= b for a, b in spoken))
         missed = sum(1 for r in self.records for t in r.result.turns
                      if t.barged and t.clear_ns is None)
         return {"false": false, "missed": missed, "calls": len(self.records)}

@@ -169,6 +169,15 @@ class TurnTaking:
         self.log.info("short interruption", text=text)
         if self._closed:
             return
+        again = self._end_hold()
+        if again is not None or self.detector.speaking:
+            # The caller is speaking again: TOM stops, and these words join what follows.
+            if self.voice.playing:
+                self._barge_in(hold.paused_ns)
+            if again is not None:
+                self.flow.caller_starts(cuts_off_tom=True)
+            self._keep_pending(utterance.audio)
+            return
         if self.voice.playing:
             self._barge_in(hold.paused_ns)
         self.flow.caller_starts(cuts_off_tom=True)
@@ -227,7 +236,8 @@ class TurnTaking:
         timer = TurnTimer(self.responder.turn, utterance.speech_end_ns)
         timer.mark("eot_detected", utterance.detected_ns)
         audio = utterance.audio
-        if self._pending is not None and self.clock.now_ns() < self._pending_until_ns:
+        # joined when this utterance began soon enough after it, however long it then went on
+        if self._pending is not None and utterance.speech_start_ns < self._pending_until_ns:
             audio = np.concatenate([self._pending, audio])
         self._pending = None
         speech = Speech(self.responder.turn, self.responder.dialogue, timer=timer, audio=audio)
