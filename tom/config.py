@@ -177,6 +177,13 @@ class TurnsSettings:
     backchannels: list[str] = option(["mhm", "mm", "hmm", "uh huh", "okay", "ok", "yes",
                                       "yeah", "yep", "right", "sure", "alright", "i see",
                                       "got it", "ja", "genau", "aha"])
+    # Semantic end of turn (tom/engine/smart_turn.py): at a pause the model decides whether
+    # the caller has finished; off here, on in config/tom.toml (needs the pipecat-ai wheel).
+    smart_turn: bool = option(False)
+    smart_turn_model: str = option("")
+    smart_turn_threshold: float = option(0.5, min=0.05, max=0.95)
+    # silence after which a turn the model judged unfinished ends anyway
+    unfinished_silence_ms: int = option(1400, min=100, max=5000)
 
 
 @dataclass

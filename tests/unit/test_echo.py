@@ -87,7 +87,7 @@ def test_without_the_guard_the_echo_starts_turns(session, speech):
 @pytest.mark.parametrize("at_s", [0.5, 4.0])  # before and after the echo path is measured
 def test_caller_talking_over_the_echo_still_barges_in(session, speech, at_s):
     tom = speech(TOM_TEXT) * 0.8
-    caller = speech("Sorry, I need to cancel my appointment for tomorrow.") * 0.35
+    caller = speech("Sorry, I need to cancel my appointment for tomorrow.") * 0.45
     starts, _ = simulate(session, tom, echo_db=-20, delay_ms=180, caller=caller,
                          caller_at_s=at_s)
     assert starts

@@ -16,6 +16,8 @@ greeting, keypad replies and goodbyes.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
 from tom.call.voice import Voice
+from tom.engine import smart_turn
 from tom.engine.samples import Samples
 from tom.engine.timings import TurnTimer
 from tom.engine.vad import TurnDetector, UserTurn
@@ -65,11 +68,14 @@ class TurnTaking:
         self.flow = flow
         self.tasks = tasks
         self.log = log.bind(call_id=call_id)
+        turns = self.settings.turns
+        self.smart = smart_turn.shared(turns.smart_turn_model) if turns.smart_turn else None
         self.detector = TurnDetector(
             engines.new_vad(), self.settings.vad, on_speech_start=self._speech_started,
             on_turn=self._turn_ended, on_resume=self._drop_speculation,
             on_pause=self._paused if self.settings.stt.speculative else None,
-            clock=self.clock.now_ns)
+            clock=self.clock.now_ns, on_judge=self._judge if self.smart else None,
+            unfinished_ms=turns.unfinished_silence_ms)
         self.current: Speech | None = None
         self.speculation: Speech | None = None
         self.reprompts = 0
@@ -122,6 +128,23 @@ class TurnTaking:
         self.bus.publish(ev.BargeIn(call_id=self.call_id, turn=self.responder.turn,
                                     reaction_ms=reaction_ms, heard=heard))
         self.log.info("barge-in", heard=heard, reaction_ms=reaction_ms)
+
+    # --- has the caller finished? ---------------------------------------------------------------
+
+    def _judge(self, audio: Samples, token: int) -> None:
+        self.tasks.spawn(self._judge_turn(audio, token), "smart-turn")
+
+    async def _judge_turn(self, audio: Samples, token: int) -> None:
+        """Smart Turn in a thread (tens of ms of CPU); the detector ends the turn on its word."""
+        smart = self.smart
+        if smart is None:
+            return
+        started = time.perf_counter()
+        probability = await asyncio.to_thread(smart.complete, audio)
+        complete = probability >= self.settings.turns.smart_turn_threshold
+        self.log.debug("smart turn", complete=complete, probability=round(probability, 3),
+                       ms=round((time.perf_counter() - started) * 1000, 1))
+        self.detector.verdict(token, complete)
 
     # --- a backchannel or an interruption? -----------------------------------------------------
 

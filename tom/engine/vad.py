@@ -119,7 +119,9 @@ class TurnDetector:
                  on_pause: Callable[[UserTurn], None] | None = None,
                  on_resume: Callable[[], None] | None = None,
                  clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 1024,
-                 max_turn_s: float = 25.0) -> None:
+                 max_turn_s: float = 25.0,
+                 on_judge: Callable[[Samples, int], None] | None = None,
+                 unfinished_ms: int = 1400) -> None:
         self.vad = vad
         self.settings = settings
         self.on_speech_start = on_speech_start
@@ -141,6 +143,13 @@ class TurnDetector:
         self.max_chunks = int(max_turn_s * 1000 / CHUNK_MS)
         self.last_prob = 0.0
         self.quiet_run = 0
+        # Semantic end of turn: at a pause `on_judge(audio, token)` asks whether the caller
+        # has finished; `verdict(token, complete)` answers. Until then, or when unfinished,
+        # the turn ends only after `unfinished_ms` of silence.
+        self.on_judge = on_judge
+        self.unfinished_chunks = max(1, unfinished_ms // CHUNK_MS)
+        self.judge_token = 0
+        self.complete: bool | None = None
 
     def feed(self, audio: Samples, end_ts_ns: int | None = None,
              heard: Samples | None = None) -> None:
@@ -185,6 +194,9 @@ class TurnDetector:
             return
         self.speech.append(chunk)
         if voiced:
+            if self.silent_run:
+                self.judge_token += 1  # a verdict on the pause before this voice is stale
+                self.complete = None
             self.silent_run = 0
             self.last_voice_ns = ts_ns
             if self.paused:
@@ -198,8 +210,24 @@ class TurnDetector:
                 self.paused = True
                 self.on_pause(UserTurn(np.concatenate(self.speech), self.start_ns,
                                        self.last_voice_ns, ts_ns))
+            if self.on_judge is not None and self.silent_run == min(pause_chunks, end_chunks):
+                self.judge_token += 1
+                self.complete = None
+                self.on_judge(np.concatenate(self.speech), self.judge_token)
+                if not self.in_speech:  # answered at once, and the turn is over
+                    return
+        if self.on_judge is not None and self.complete is not True:
+            end_chunks = max(end_chunks, self.unfinished_chunks)
         if self.silent_run >= end_chunks or len(self.speech) >= self.max_chunks:
             self._finish(ts_ns)
+
+    def verdict(self, token: int, complete: bool) -> None:
+        """The answer to `on_judge(…, token)`: a finished turn ends now, if still silent."""
+        if token != self.judge_token or not self.in_speech or self.silent_run == 0:
+            return
+        self.complete = complete
+        if complete:
+            self._finish(self.clock())
 
     def _finish(self, ts_ns: int) -> None:
         audio = np.concatenate(self.speech) if self.speech else np.zeros(0, np.float32)
@@ -207,6 +235,8 @@ class TurnDetector:
         self.in_speech = False
         self.paused = False
         self.voiced_run = 0
+        self.judge_token += 1
+        self.complete = None
         self.speech = []
         self.preroll.clear()
         self.on_turn(turn)
