@@ -75,6 +75,7 @@ class TurnTaking:
             on_turn=self._turn_ended, on_resume=self._drop_speculation,
             on_pause=self._paused if self.settings.stt.speculative else None,
             clock=self.clock.now_ns, on_judge=self._judge if self.smart else None,
+            judge_after_ms=turns.smart_turn_after_ms,
             unfinished_ms=turns.unfinished_silence_ms)
         self.current: Speech | None = None
         self.speculation: Speech | None = None

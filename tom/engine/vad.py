@@ -121,7 +121,7 @@ class TurnDetector:
                  clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 1024,
                  max_turn_s: float = 25.0,
                  on_judge: Callable[[Samples, int], None] | None = None,
-                 unfinished_ms: int = 1400) -> None:
+                 judge_after_ms: int = 160, unfinished_ms: int = 1400) -> None:
         self.vad = vad
         self.settings = settings
         self.on_speech_start = on_speech_start
@@ -148,6 +148,7 @@ class TurnDetector:
         # the turn ends only after `unfinished_ms` of silence.
         self.on_judge = on_judge
         self.unfinished_chunks = max(1, unfinished_ms // CHUNK_MS)
+        self.judge_chunks = max(1, judge_after_ms // CHUNK_MS)
         self.judge_token = 0
         self.complete: bool | None = None
 
@@ -210,7 +211,8 @@ class TurnDetector:
                 self.paused = True
                 self.on_pause(UserTurn(np.concatenate(self.speech), self.start_ns,
                                        self.last_voice_ns, ts_ns))
-            if self.on_judge is not None and self.silent_run == min(pause_chunks, end_chunks):
+            if self.on_judge is not None and self.silent_run == min(self.judge_chunks,
+                                                                    end_chunks):
                 self.judge_token += 1
                 self.complete = None
                 self.on_judge(np.concatenate(self.speech), self.judge_token)

@@ -1,25 +1,31 @@
-"""Echoed phone lines e2e: TOM's own voice comes back on the line and TOM does not cut itself
-off; a caller who really interrupts still stops it. Real server, models and Twilio protocol."""
+"""Line conditions e2e, real server, models and Twilio protocol: TOM's own voice echoed back
+does not make TOM cut itself off, a caller who really interrupts still stops it, "okay" while
+TOM talks does not, and a sentence with a pause in the middle is one turn."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from tomtest import e2e_settings, running_server
 
-from tom.bench.caller import place_call
+from tom.audio import float_to_pcm16
+from tom.bench.caller import CallerTurn, place_call
 from tom.bench.line import LineEcho
 
 pytestmark = pytest.mark.e2e
 
-# TOM_E2E_ECHO_GUARD=0 runs the same calls with the guard off: they must fail then.
+# TOM_E2E_ECHO_GUARD=0 / TOM_E2E_SMART_TURN=0 run the same calls with the echo guard / Smart
+# Turn off: the echo / paused-sentence tests must fail then.
 GUARD = os.environ.get("TOM_E2E_ECHO_GUARD", "1") != "0"
+SMART = os.environ.get("TOM_E2E_SMART_TURN", "1") != "0"
 
 
 @pytest.fixture(scope="module")
 async def server(tmp_path_factory):
-    settings = e2e_settings(tmp_path_factory.mktemp("tom"), echo={"enabled": GUARD})
+    settings = e2e_settings(tmp_path_factory.mktemp("tom"), echo={"enabled": GUARD},
+                            turns={"smart_turn": SMART})
     async with running_server(settings) as srv:
         yield srv
 
@@ -68,3 +74,32 @@ async def test_a_backchannel_while_tom_talks_does_not_stop_it(server, turn):
     assert greeting["text"] == server.assistant.profile.greeting  # went on to its end
     callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
     assert len(callers) == 2, callers  # "Okay." was no turn of its own
+
+
+def paused_sentence(speech, prefix: str, rest: str, rate: int, pause_s: float) -> np.ndarray:
+    """`prefix rest` spoken as one sentence, with `pause_s` of silence after `prefix` (at the
+    quietest 10 ms near where the prefix ends when spoken alone)."""
+    audio = speech(f"{prefix} {rest}", rate)
+    near = len(speech(prefix, rate)) - rate // 20
+    step = rate // 100
+    quiet = [np.abs(audio[near + i:near + i + step]).mean() for i in range(0, rate // 5, step)]
+    cut = near + int(np.argmin(quiet)) * step
+    return np.concatenate([audio[:cut], np.zeros(int(pause_s * rate)), audio[cut:]])
+
+
+async def test_a_pause_inside_a_sentence_is_one_turn(server, speech):
+    prefix, rest = "Could you tell me if the workshop on", "Main Street is open on Sunday?"
+    paused = paused_sentence(speech, prefix, rest, 8000, 1.0)
+    bye = speech("Goodbye.", 8000)
+    silence, tail = np.zeros(1600), np.zeros(800)
+    result = await place_call(server.url, [
+        CallerTurn(audio=float_to_pcm16(np.concatenate([silence, paused, tail])),
+                   text=f"{prefix} {rest}", id="paused"),
+        CallerTurn(audio=float_to_pcm16(np.concatenate([silence, bye, tail])),
+                   text="Goodbye.", id="bye", may_end_call=True)])
+    assert result.ok, result.failure
+    assert not result.turns[0].overlapped  # TOM did not answer into the pause
+    detail = server.assistant.registry.get(result.call_sid).detail()
+    callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
+    assert len(callers) == 2, callers  # the paused sentence was one turn
+    assert "workshop" in callers[0].lower() and "sunday" in callers[0].lower(), callers
