@@ -47,6 +47,7 @@ DECAY = 0.02  # per estimate that did not replace it, so a bad first lock is not
 HEADROOM_DB = 3.0  # the echo is taken this much louder than its measured median
 MIN_LOSS_DB = 6.0  # an echo louder than this is taken for a caller talking over TOM
 QUIET_RATIO_DB = 18.0
+MIN_SPREAD = 0.05  # log10 energy spread (about 0.5 dB) a caller envelope needs to correlate
 RESYNC_NS = 600_000_000  # caller audio this late means a gap in the stream, not a busy loop
 CREEP = 0.002  # share of a lasting lateness taken into the stream clock per chunk  # reference blocks within this of the window's loudest count as TOM talking
 
@@ -199,6 +200,8 @@ class EchoGuard:
         # column k of the view is the reference delayed by lags[-1] - k blocks
         view = np.lib.stride_tricks.sliding_window_view(log_ref, WINDOW_BLOCKS)[::-1]
         h = log_heard - log_heard.mean()
+        if h.std() < MIN_SPREAD:
+            return  # a flat line (silence, a steady tone): nothing to correlate with
         r = view - view.mean(axis=1, keepdims=True)
         denom = np.sqrt((r ** 2).sum(axis=1) * (h ** 2).sum()) + 1e-12
         corr = (r @ h) / denom
