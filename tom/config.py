@@ -182,7 +182,7 @@ class TurnsSettings:
     smart_turn: bool = option(False)
     smart_turn_model: str = option("")
     smart_turn_threshold: float = option(0.5, min=0.05, max=0.95)
-    smart_turn_after_ms: int = option(160, min=32, max=2000)  # silence before it is asked
+    smart_turn_after_ms: int = option(256, min=32, max=2000)  # silence before it is asked
     # silence after which a turn the model judged unfinished ends anyway
     unfinished_silence_ms: int = option(1400, min=100, max=5000)
 

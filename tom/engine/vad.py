@@ -121,7 +121,7 @@ class TurnDetector:
                  clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 1024,
                  max_turn_s: float = 25.0,
                  on_judge: Callable[[Samples, int], None] | None = None,
-                 judge_after_ms: int = 160, unfinished_ms: int = 1400) -> None:
+                 judge_after_ms: int = 256, unfinished_ms: int = 1400) -> None:
         self.vad = vad
         self.settings = settings
         self.on_speech_start = on_speech_start
