@@ -23,7 +23,7 @@ system-packages-serve:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip wheel
 	$(BIN)/pip install -e '.[dev]'
