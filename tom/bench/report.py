@@ -25,6 +25,7 @@ E2E_TARGET_MS = 1000.0
 ACCURACY_TARGET = 0.95
 MOJIBAKE_TARGET = 0
 FAILED_PCT_TARGET = 2.0
+CLEAR_GRACE_NS = 1_500_000_000  # a clear this soon after the caller spoke answers their voice
 # Off-script turns (corpus ids with "-off-"): questions the FAQ does not list (issue 14).
 OFFSCRIPT_MARK = "-off-"
 TURN_KINDS = ("faq", "offscript")  # "faq": every scripted turn that is not off-script
@@ -35,8 +36,6 @@ _OFFER = re.compile(r"put you through|take a message|verbinden|nachricht aufnehm
 def turn_kind(turn_id: str) -> str:
     """"offscript" for a corpus turn id that has the off-script mark, else "faq"."""
     return "offscript" if OFFSCRIPT_MARK in turn_id else "faq"
-
-CLEAR_GRACE_NS = 1_500_000_000  # a clear this soon after the caller spoke answers their voice
 
 
 @dataclass
