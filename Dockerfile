@@ -29,6 +29,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY tom/ tom/
 RUN pip install .
+# Smart Turn's ONNX model (semantic end of turn) ships inside this wheel; only the file is used
+RUN pip install --no-deps 'pipecat-ai==1.14.0'
 
 # --- runtime: no compilers, non-root --------------------------------------------------------
 FROM python:3.11-slim

@@ -23,10 +23,12 @@ system-packages-serve:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip wheel
 	$(BIN)/pip install -e '.[dev]'
+	# Smart Turn's ONNX model ships inside this wheel; only the file is used, not the framework
+	$(BIN)/pip install --no-deps 'pipecat-ai==1.14.0'
 	touch $@
 
 dashboard: $(DIST)

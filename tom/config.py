@@ -192,6 +192,37 @@ class SipSettings:
 
 
 @dataclass
+class EchoSettings:
+    """The echo guard in front of the VAD (tom/engine/echo.py)."""
+
+    enabled: bool = option(True)
+    assume_loss_db: float = option(20.0, min=0, max=80)
+    margin_db: float = option(6.0, min=0, max=40)
+    min_delay_ms: int = option(-120, min=-1000, max=0)
+    max_delay_ms: int = option(600, min=20, max=3000)
+
+
+@dataclass
+class TurnsSettings:
+    """Turn-taking while TOM talks (tom/call/turns.py)."""
+
+    # Caller voice while TOM talks first pauses TOM; this much voice makes it an interruption
+    # (TOM stops); less, and a backchannel ("mhm", "okay") lets TOM go on. 0: stop at once.
+    hold_ms: int = option(600, min=0, max=3000)
+    backchannels: list[str] = option(["mhm", "mm", "hmm", "uh huh", "okay", "ok", "yes",
+                                      "yeah", "yep", "right", "sure", "alright", "i see",
+                                      "got it", "ja", "genau", "aha"])
+    # Semantic end of turn (tom/engine/smart_turn.py): at a pause the model decides whether
+    # the caller has finished; off here, on in config/tom.toml (needs the pipecat-ai wheel).
+    smart_turn: bool = option(False)
+    smart_turn_model: str = option("")
+    smart_turn_threshold: float = option(0.5, min=0.05, max=0.95)
+    smart_turn_after_ms: int = option(256, min=32, max=2000)  # silence before it is asked
+    # silence after which a turn the model judged unfinished ends anyway
+    unfinished_silence_ms: int = option(1400, min=100, max=5000)
+
+
+@dataclass
 class Settings:
     """Every setting of TOM; sections mirror `config/tom.toml`."""
 
@@ -211,6 +242,8 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     grounding: GroundingSettings = field(default_factory=GroundingSettings)
     sip: SipSettings = field(default_factory=SipSettings)
+    echo: EchoSettings = field(default_factory=EchoSettings)
+    turns: TurnsSettings = field(default_factory=TurnsSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,

@@ -158,3 +158,20 @@ def test_json_has_every_figure(report):
 ])
 def test_fact_in(fact, answer, lang, found):
     assert fact_in(fact, answer, lang) is found
+
+
+def test_false_barge_ins_are_clears_while_the_caller_was_silent():
+    from tom.bench.caller import CallResult, TurnResult
+    from tom.bench.line import Received
+    from tom.bench.report import BenchReport, CallRecord
+
+    s = 1_000_000_000
+    result = CallResult("CA1", "MZ1", turns=[
+        TurnResult("t1", "hello", speech_start_ns=10 * s, speech_end_ns=12 * s),
+        TurnResult("t2", "stop", speech_start_ns=20 * s, speech_end_ns=21 * s, barged=True)])
+    result.received = [Received("clear", 5 * s),  # TOM cut itself off: nobody spoke
+                       Received("clear", int(10.2 * s)),  # the caller's voice
+                       Received("clear", 30 * s)]  # again nobody
+    record = CallRecord(None, result, [], [], [], {})  # type: ignore[arg-type]
+    report = BenchReport({}, [record], None, [], None)  # type: ignore[arg-type]
+    assert report.false_barge_ins() == {"false": 2, "missed": 1, "calls": 1}

@@ -105,7 +105,7 @@ async def test_without_rephrase_an_off_script_question_never_reaches_the_llm(cal
 async def test_barge_in_clears_playback_and_records_what_was_heard(call_with):
     h = await call_with(greeting=GREETING)
     await h.clock.advance(0.5)  # into the second sentence of the greeting
-    await h.say(HELLO, 0.3)
+    await h.say(HELLO, 0.8)  # longer than turns.hold_ms: an interruption, not a backchannel
     assert h.cleared
     (barge,) = h.of(ev.BargeIn)
     heard = barge.heard.split()
@@ -130,7 +130,7 @@ async def test_marks_echoed_by_the_transport_decide_what_was_heard(call_with):
 
     h.on_mark = echo_first_only
     await h.clock.advance(0.66)  # the third sentence starts to go out at about 0.68 s
-    await h.say(HELLO, 0.2)  # the caller cuts in while it is being sent
+    await h.say(HELLO, 0.7)  # the caller cuts in while it is being sent
     (barge,) = h.of(ev.BargeIn)
     # The second sentence's mark never came back: the third one cannot have been heard.
     assert barge.heard == "One two three four. Five six seven eight."
@@ -138,8 +138,8 @@ async def test_marks_echoed_by_the_transport_decide_what_was_heard(call_with):
 
 async def test_without_mark_echoes_the_sentence_being_sent_counts_in_part(call_with):
     h = await call_with(greeting=GREETING)
-    await h.clock.advance(0.66)
-    await h.say(HELLO, 0.2)
+    await h.clock.advance(0.8)  # the third sentence is playing when TOM pauses for the caller
+    await h.say(HELLO, 0.7)
     (barge,) = h.of(ev.BargeIn)
     assert barge.heard.startswith("One two three four. Five six seven eight. Nine")
 

@@ -21,7 +21,7 @@ import structlog
 
 from tom.audio import PHONE_RATE
 from tom.bench import twilio_caller
-from tom.bench.line import PhoneLine, Received
+from tom.bench.line import FarEnd, LineEcho, PhoneLine, Received
 
 log = structlog.get_logger(__name__)
 
@@ -171,8 +171,12 @@ class _CallEnded(Exception):
 async def place_call(url: str, turns: list[CallerTurn], *, token: str = "",
                      caller: str = "+15550100", call_sid: str | None = None,
                      expect_greeting: bool = True, timeouts: Timeouts | None = None,
-                     session: aiohttp.ClientSession | None = None) -> CallResult:
-    """Call TOM over the Twilio protocol, play `turns` and report what the caller measured."""
+                     session: aiohttp.ClientSession | None = None,
+                     echo: LineEcho | None = None) -> CallResult:
+    """Call TOM over the Twilio protocol, play `turns` and report what the caller measured.
+
+    `echo`: the line sends TOM's own voice back, that much quieter and later.
+    """
     t = timeouts or Timeouts()
     result = CallResult(call_sid or new_sid("CA"), new_sid("MZ"))
     own = session is None
@@ -182,7 +186,8 @@ async def place_call(url: str, turns: list[CallerTurn], *, token: str = "",
         async with http.ws_connect(stream_url(url), params=params, heartbeat=None,
                                    timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
                                    max_msg_size=4 * 1024 * 1024) as ws:
-            await asyncio.wait_for(_run_call(ws, result, turns, caller, expect_greeting, t),
+            await asyncio.wait_for(_run_call(ws, result, turns, caller, expect_greeting, t,
+                                             echo),
                                    _call_budget(turns, t))
     except _CallFailed as exc:
         result.failure = str(exc)
@@ -206,8 +211,8 @@ def _call_budget(turns: list[CallerTurn], t: Timeouts) -> float:
 
 async def _run_call(ws: aiohttp.ClientWebSocketResponse, result: CallResult,
                     turns: list[CallerTurn], caller: str, expect_greeting: bool,
-                    t: Timeouts) -> None:
-    line = PhoneLine(ws, result.stream_sid)
+                    t: Timeouts, echo: LineEcho | None = None) -> None:
+    line = PhoneLine(ws, result.stream_sid, far_end=FarEnd(echo) if echo else None)
     receiver = asyncio.create_task(line.receive())
     pacer: asyncio.Task[None] | None = None
     try:

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tom.bench.caller import Timeouts
 from tom.bench.corpus import Corpus, CorpusError, load_corpus
+from tom.bench.line import LineEcho
 from tom.bench.report import BenchReport, CallRecord
 from tom.bench.run import SWEEP_LEVELS, BenchOptions, bench
 from tom.bench.table import render
@@ -41,6 +42,8 @@ def register(
                       help="band-limit callers to 300-3400 Hz with μ-law companding (default)")
     path.add_argument("--clean", dest="phone_path", action="store_false",
                       help="no phone band filter (audio is still 8 kHz μ-law on the wire)")
+    p.add_argument("--line", type=_line_echo, metavar="echo:-25dB@120ms",
+                   help="the line sends TOM's own voice back, this much quieter and later")
     p.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
     p.add_argument("--sweep", action="store_true",
                    help=f"raise concurrency {', '.join(map(str, SWEEP_LEVELS[:6]))}... until "
@@ -78,6 +81,13 @@ def _levels(text: str) -> tuple[int, ...]:
     return levels
 
 
+def _line_echo(text: str) -> LineEcho:
+    try:
+        return LineEcho.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -92,7 +102,8 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         sweep=args.sweep or bool(args.sweep_levels),
         sweep_levels=args.sweep_levels or SWEEP_LEVELS, sweep_all=bool(args.sweep_levels),
         cache_dir=args.cache, expect_greeting=not args.no_greeting,
-        timeouts=Timeouts(greeting_s=args.greeting_timeout, answer_s=args.answer_timeout))
+        timeouts=Timeouts(greeting_s=args.greeting_timeout, answer_s=args.answer_timeout),
+        echo=getattr(args, "line", None))
 
 
 async def run_bench(args: argparse.Namespace, settings: Settings | None = None) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
+import numpy as np
 import structlog
 
 from tom.audio import PHONE_RATE, ulaw_decode, ulaw_encode
@@ -39,6 +40,70 @@ class Received:
     t_ns: int
     name: str = ""
     samples: int = 0
+
+
+@dataclass(frozen=True)
+class LineEcho:
+    """TOM's own voice coming back on the line: `loss_db` below it, `delay_ms` after it played."""
+
+    loss_db: float
+    delay_ms: int
+
+    @classmethod
+    def parse(cls, text: str) -> LineEcho:
+        """`echo:-25dB@120ms` (or `-25dB@120ms`): 25 dB below TOM's level, 120 ms late."""
+        spec = text.strip().lower().removeprefix("echo:")
+        try:
+            level, delay = spec.split("@")
+            loss = abs(float(level.removesuffix("db")))
+            delay_ms = int(delay.removesuffix("ms"))
+        except ValueError:
+            raise ValueError(f"line echo {text!r}: expected echo:-25dB@120ms") from None
+        if not 0 <= delay_ms <= 2000:
+            raise ValueError(f"line echo {text!r}: the delay must be 0-2000 ms")
+        return cls(loss, delay_ms)
+
+    def __str__(self) -> str:
+        return f"echo:-{self.loss_db:g}dB@{self.delay_ms}ms"
+
+
+ECHO_RING = RATE * 8  # 8 s of far-end playout kept for the echo
+
+
+@dataclass
+class FarEnd:
+    """What the far end played, sample by sample on the wall clock, so its echo can be sent."""
+
+    echo: LineEcho
+    samples: np.ndarray = field(default_factory=lambda: np.zeros(ECHO_RING, np.float32))
+    stamps: np.ndarray = field(default_factory=lambda: np.full(ECHO_RING, -1, np.int64))
+
+    @staticmethod
+    def index(t_ns: int) -> int:
+        return t_ns * RATE // 1_000_000_000
+
+    def play(self, pcm: bytes, start_ns: int) -> None:
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+        idx = self.index(start_ns) + np.arange(len(audio))
+        self.samples[idx % ECHO_RING] = audio
+        self.stamps[idx % ECHO_RING] = idx
+
+    def clear(self, now_ns: int) -> None:
+        """Playback stopped now: what was buffered for later is never heard (nor echoed)."""
+        future = self.stamps > self.index(now_ns)
+        self.stamps[future] = -1
+
+    def mix(self, ulaw: bytes, now_ns: int) -> bytes:
+        """The caller's frame ending now with the echo of what played `delay_ms` before."""
+        end = self.index(now_ns - self.echo.delay_ms * 1_000_000)
+        idx = np.arange(end - FRAME_SAMPLES, end)
+        valid = self.stamps[idx % ECHO_RING] == idx
+        if not valid.any():
+            return ulaw
+        echo = np.where(valid, self.samples[idx % ECHO_RING], 0.0) * 10 ** (-self.echo.loss_db / 20)
+        caller = np.frombuffer(ulaw_decode(ulaw), dtype="<i2").astype(np.float32)
+        mixed = np.clip(caller + echo, -32768, 32767).astype("<i2")
+        return ulaw_encode(mixed.tobytes())
 
 
 @dataclass
@@ -69,6 +134,7 @@ class PhoneLine:
     marks_echoed: int = 0
     closed_at: int | None = None
     playback_end_ns: int = 0
+    far_end: FarEnd | None = None  # set: TOM's audio echoes back into what the caller sends
     _queue: deque[Utterance] = field(default_factory=deque)
     _pending_marks: list[tuple[int, str]] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -113,6 +179,8 @@ class PhoneLine:
     async def _send_frame(self) -> None:
         utt = self._queue[0] if self._queue else None
         frame = utt.frames[utt.pos] if utt else SILENCE
+        if self.far_end is not None:
+            frame = self.far_end.mix(frame, time.monotonic_ns())
         self._chunk += 1
         await self.ws.send_str(twilio_caller.inbound_media_message(
             self.stream_sid, frame, self._chunk, (self._chunk - 1) * 20, sequence=self._next_seq()))
@@ -179,6 +247,8 @@ class PhoneLine:
         else:
             self.received.append(Received("clear", now))
             self.clear_times.append(now)
+            if self.far_end is not None:
+                self.far_end.clear(now)
             self._pending_marks = [(0, name) for _, name in self._pending_marks]
             self.playback_end_ns = now
         self._wake.set()
@@ -187,8 +257,12 @@ class PhoneLine:
         self.received.append(Received("media", now, samples=len(ulaw)))
         self.media_times.append(now)
         self.media_offsets.append(len(self.audio) // 2)
-        self.audio += ulaw_decode(ulaw)
-        self.playback_end_ns = max(now, self.playback_end_ns) + len(ulaw) * 1_000_000_000 // RATE
+        pcm = ulaw_decode(ulaw)
+        self.audio += pcm
+        starts = max(now, self.playback_end_ns)
+        if self.far_end is not None:
+            self.far_end.play(pcm, starts)
+        self.playback_end_ns = starts + len(ulaw) * 1_000_000_000 // RATE
 
     # --- waiting ---------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ E2E_TARGET_MS = 1000.0
 ACCURACY_TARGET = 0.95
 MOJIBAKE_TARGET = 0
 FAILED_PCT_TARGET = 2.0
+CLEAR_GRACE_NS = 1_500_000_000  # a clear this soon after the caller spoke answers their voice
 # Off-script turns (corpus ids with "-off-"): questions the FAQ does not list (issue 14).
 OFFSCRIPT_MARK = "-off-"
 TURN_KINDS = ("faq", "offscript")  # "faq": every scripted turn that is not off-script
@@ -95,6 +96,20 @@ class BenchReport:
         """Turns where TOM's audio arrived while the caller was still speaking (no barge-in)."""
         turns = [t for r in self.records for t in r.result.turns if not t.barged]
         return {"turns": sum(t.overlapped for t in turns), "of": len(turns)}
+
+    def false_barge_ins(self) -> dict[str, int]:
+        """TOM dropped its playback (`clear`) while the caller was not speaking (its own echo,
+        line noise); and interruptions the caller made that TOM did not stop for."""
+        false = 0
+        for r in self.records:
+            spoken = [(t.speech_start_ns, t.speech_end_ns + CLEAR_GRACE_NS)
+                      for t in r.result.turns
+                      if t.speech_start_ns is not None and t.speech_end_ns is not None]
+            false += sum(1 for m in r.result.received if m.kind == "clear"
+                         and not any(a <= m.t_ns <= b for a, b in spoken))
+        missed = sum(1 for r in self.records for t in r.result.turns
+                     if t.barged and t.clear_ns is None)
+        return {"false": false, "missed": missed, "calls": len(self.records)}
 
     def greeting(self) -> Summary:
         return Summary.of(r.result.greeting_ms for r in self.records
@@ -262,6 +277,7 @@ class BenchReport:
             "stages": stages,
             "e2e": {**self.e2e().to_dict(), "target_ms": E2E_TARGET_MS},
             "talk_over": self.talk_over(),
+            "barge_in_errors": self.false_barge_ins(),
             "greeting": self.greeting().to_dict(),
             "barge_in": self.barge_in().to_dict(),
             "barge_in_server": self.barge_in_server().to_dict(),

@@ -19,6 +19,7 @@ import structlog
 from tom.bench.caller import CallerTurn, Timeouts, new_sid, place_call
 from tom.bench.corpus import CallScript, Corpus, CorpusError
 from tom.bench.cost import CallCost
+from tom.bench.line import LineEcho
 from tom.bench.report import BenchReport, CallRecord, Resources, caller_e2e
 from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
 from tom.bench.targets import InProcessTarget, RemoteTarget, bench_settings, temp_data_dir
@@ -48,6 +49,7 @@ class BenchOptions:
     cache_dir: Path | None = None
     expect_greeting: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
+    echo: LineEcho | None = None  # the line sends TOM's voice back (--line echo:-25dB@120ms)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class PlannedCall:
     script: CallScript
     call_sid: str
     turns: list[CallerTurn]
+    echo: LineEcho | None = None
 
 
 Progress = Callable[[CallRecord], None]
@@ -75,7 +78,7 @@ def plan_calls(corpus: Corpus, n: int, language: str, voice: CallerVoice,
                 barge_in=t.id in script.barge_in, barge_in_after_ms=script.barge_in_after_ms,
                 may_end_call=t.may_end_call, speech_start=spoken.speech_start,
                 speech_end=spoken.speech_end))
-        planned.append(PlannedCall(script, new_sid("CA"), turns))
+        planned.append(PlannedCall(script, new_sid("CA"), turns, options.echo))
     return planned
 
 
@@ -100,7 +103,7 @@ async def run_calls(target: InProcessTarget | RemoteTarget, planned: list[Planne
             result = await place_call(target.url, call.turns, token=target.token,
                                       call_sid=call.call_sid,
                                       expect_greeting=target.expect_greeting,
-                                      timeouts=timeouts, session=http)
+                                      timeouts=timeouts, session=http, echo=call.echo)
         info = await target.call_info(call.call_sid)
         record = CallRecord(call.script, result, info.transcript, info.turns, info.barge_ins,
                             info.raw)
@@ -162,6 +165,7 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
     meta = {"target": options.url or "in-process", "language": options.language,
             "calls": options.calls, "concurrency": options.concurrency,
             "noise_snr_db": options.snr_db, "phone_path": options.phone_path,
+            "line_echo": str(options.echo) if options.echo else None,
             "started_at": started, "duration_s": round(time.monotonic() - t0, 2),
             "voice": voice.model_path.name,
             "german_voice": "espeak-ng with MBROLA de2/de1/de5 (not TOM's own Pico voice)"}

@@ -73,6 +73,10 @@ def _latency_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
                       _mark(check["ok"]) if check else "")
     talk = data["talk_over"]
     table.add_row("TOM talked over caller", str(talk["turns"]), "", "", str(talk["of"]), "", "")
+    errors = data.get("barge_in_errors")
+    if errors:
+        table.add_row("false / missed barge-ins", f"{errors['false']} / {errors['missed']}", "",
+                      "", str(errors["calls"]), "0 / 0", "")
     for key, label in (("greeting", "greeting (caller)"), ("barge_in", "barge-in → clear"),
                        ("barge_in_server", "barge-in (TOM)")):
         s = data[key]

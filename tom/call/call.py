@@ -21,6 +21,7 @@ from tom.call.tasks import CallTasks
 from tom.call.turns import TurnTaking
 from tom.call.voice import Voice
 from tom.conversation.dialogue import Dialogue
+from tom.engine.echo import EchoGuard
 from tom.engine.playback import Outbound
 from tom.engine.vad import SAMPLE_RATE as STT_RATE
 from tom.flow import CallFlow
@@ -63,6 +64,10 @@ class Call:
         self.responder = Responder(self.id, engines, dialogue, self.voice, self.flow, self.end)
         self.turns = TurnTaking(self.id, engines, self.responder, self.voice, self.flow,
                                 self._tasks)
+        # What TOM plays is the reference that tells its echo from a caller barging in.
+        self.echo = EchoGuard(self.settings.echo, in_rate=STT_RATE, out_rate=out_rate,
+                              call_id=self.id)
+        self.voice.player.tap = self.echo.played
         self._ended = asyncio.Event()
         self._failing = False
         self._time_limit: Cancellable | None = None
@@ -200,7 +205,8 @@ class Call:
             chunk, arrival_ns = await self._inbound.get()
             pcm = self._resample_in.process(chunk)
             if pcm:
-                self.turns.feed(pcm16_to_float(pcm), arrival_ns)
+                samples = pcm16_to_float(pcm)
+                self.turns.feed(samples, arrival_ns, self.echo.clean(samples, arrival_ns))
 
 
 def new_call_id() -> str:

@@ -16,18 +16,23 @@ greeting, keypad replies and goodbyes.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import structlog
 
+from tom.call.backchannel import is_backchannel
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
 from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
 from tom.call.voice import Voice
+from tom.engine import smart_turn
 from tom.engine.samples import Samples
 from tom.engine.timings import TurnTimer
 from tom.engine.vad import TurnDetector, UserTurn
@@ -37,6 +42,15 @@ from tom.monitor import events as ev
 log = structlog.get_logger(__name__)
 
 PENDING_S = 2.5  # unanswered caller audio is joined to a turn that follows within this time
+HOLD_POLL_S = 0.032  # while TOM is paused, how often the caller's voiced time is looked at
+
+
+@dataclass
+class _Hold:
+    """TOM paused for caller voice that may be only a backchannel ("mhm")."""
+
+    paused_ns: int
+    timer: Cancellable | None = None
 
 
 class TurnTaking:
@@ -54,21 +68,27 @@ class TurnTaking:
         self.flow = flow
         self.tasks = tasks
         self.log = log.bind(call_id=call_id)
+        turns = self.settings.turns
+        self.smart = smart_turn.shared(turns.smart_turn_model) if turns.smart_turn else None
         self.detector = TurnDetector(
             engines.new_vad(), self.settings.vad, on_speech_start=self._speech_started,
             on_turn=self._turn_ended, on_resume=self._drop_speculation,
             on_pause=self._paused if self.settings.stt.speculative else None,
-            clock=self.clock.now_ns)
+            clock=self.clock.now_ns, on_judge=self._judge if self.smart else None,
+            judge_after_ms=turns.smart_turn_after_ms,
+            unfinished_ms=turns.unfinished_silence_ms)
         self.current: Speech | None = None
         self.speculation: Speech | None = None
         self.reprompts = 0
         self._pending: Samples | None = None  # caller audio not yet answered
         self._pending_until_ns = 0
         self._silence: Cancellable | None = None
+        self._hold: _Hold | None = None
         self._closed = False
 
-    def feed(self, samples: Samples, arrival_ns: int) -> None:
-        self.detector.feed(samples, arrival_ns)
+    def feed(self, samples: Samples, arrival_ns: int, heard: Samples | None = None) -> None:
+        """Caller audio; `heard` is the same with TOM's echo silenced (the VAD decides on it)."""
+        self.detector.feed(samples, arrival_ns, heard)
 
     @property
     def busy(self) -> bool:
@@ -84,6 +104,9 @@ class TurnTaking:
     def _speech_started(self, ts_ns: int) -> None:
         self._caller_active()
         cuts_off = False
+        if self.voice.playing and self.settings.turns.hold_ms > 0 and self._hold is None:
+            self._pause_tom()  # the call flow hears of the caller once it is an interruption
+            return
         if self.voice.playing:
             self._barge_in()
             cuts_off = True
@@ -95,15 +118,95 @@ class TurnTaking:
             cuts_off = True
         self.flow.caller_starts(cuts_off_tom=cuts_off)
 
-    def _barge_in(self) -> None:
+    def _barge_in(self, stopped_ns: int | None = None) -> None:
+        """TOM stops talking for the caller; `stopped_ns`: when its playback was paused."""
         if self.current is not None:
             self.current.interrupt()
         heard = self.voice.cut_off()
-        reaction_ms = round((self.clock.now_ns() - self.detector.start_ns) / 1e6, 1)
+        stopped_ns = self.clock.now_ns() if stopped_ns is None else stopped_ns
+        reaction_ms = round((stopped_ns - self.detector.start_ns) / 1e6, 1)
         self.responder.heard(heard, interrupted=True)
         self.bus.publish(ev.BargeIn(call_id=self.call_id, turn=self.responder.turn,
                                     reaction_ms=reaction_ms, heard=heard))
         self.log.info("barge-in", heard=heard, reaction_ms=reaction_ms)
+
+    # --- has the caller finished? ---------------------------------------------------------------
+
+    def _judge(self, audio: Samples, token: int) -> None:
+        self.tasks.spawn(self._judge_turn(audio, token), "smart-turn")
+
+    async def _judge_turn(self, audio: Samples, token: int) -> None:
+        """Smart Turn in a thread (tens of ms of CPU); the detector ends the turn on its word."""
+        smart = self.smart
+        if smart is None:
+            return
+        started = time.perf_counter()
+        probability = await asyncio.to_thread(smart.complete, audio)
+        complete = probability >= self.settings.turns.smart_turn_threshold
+        self.log.debug("smart turn", complete=complete, probability=round(probability, 3),
+                       ms=round((time.perf_counter() - started) * 1000, 1))
+        self.detector.verdict(token, complete)
+
+    # --- a backchannel or an interruption? -----------------------------------------------------
+
+    def _pause_tom(self) -> None:
+        """Caller voice while TOM talks: TOM pauses at once; how long the voice lasts and what
+        it says decide whether TOM stops (an interruption) or goes on (a backchannel)."""
+        self.voice.player.pause()
+        self._hold = _Hold(self.clock.now_ns())
+        self._check_hold()
+
+    def _check_hold(self) -> None:
+        hold = self._hold
+        if hold is None:
+            return
+        hold.timer = None
+        if not self.detector.speaking:
+            return  # the turn is over: `_turn_ended` decides
+        voiced_ms = (self.detector.last_voice_ns - self.detector.start_ns) / 1e6
+        if voiced_ms >= self.settings.turns.hold_ms:
+            self._end_hold()
+            self._barge_in(hold.paused_ns)
+            self.flow.caller_starts(cuts_off_tom=True)
+            return
+        hold.timer = self.clock.call_later(HOLD_POLL_S, self._check_hold)
+
+    def _end_hold(self) -> _Hold | None:
+        hold, self._hold = self._hold, None
+        if hold is not None and hold.timer is not None:
+            hold.timer.cancel()
+        return hold
+
+    def _go_on(self, utterance: UserTurn, hold: _Hold) -> None:
+        """Short caller voice while TOM was paused: TOM goes on at once, and the words decide
+        whether that was right (a backchannel) or TOM stops and answers them after all."""
+        self._drop_speculation()
+        self.voice.player.resume()
+        self.tasks.spawn(self._judge_backchannel(utterance, hold), "backchannel")
+
+    async def _judge_backchannel(self, utterance: UserTurn, hold: _Hold) -> None:
+        timed = await self.engines.transcribe(utterance.audio)
+        text = timed.value.text if timed.value.has_words else ""
+        if is_backchannel(text, self.settings.turns.backchannels):
+            self.log.info("backchannel: TOM goes on", text=text)
+            return
+        self.log.info("short interruption", text=text)
+        if self._closed:
+            return
+        again = self._end_hold()
+        if again is not None or self.detector.speaking:
+            # The caller is speaking again: TOM stops, and these words join what follows.
+            if self.voice.playing:
+                self._barge_in(hold.paused_ns)
+            if again is not None:
+                self.flow.caller_starts(cuts_off_tom=True)
+            self._keep_pending(utterance.audio)
+            return
+        if self.voice.playing:
+            self._barge_in(hold.paused_ns)
+        self.flow.caller_starts(cuts_off_tom=True)
+        self.flow.caller_stops()
+        self._answer_turn(utterance)
 
     def _paused(self, utterance: UserTurn) -> None:
         """Answer speculatively at a short pause; it is heard only if the turn ends here.
@@ -133,6 +236,10 @@ class TurnTaking:
 
     def _turn_ended(self, utterance: UserTurn) -> None:
         self._caller_active()
+        hold = self._end_hold()
+        if hold is not None:
+            self._go_on(utterance, hold)
+            return
         self.flow.caller_stops()
         speculation, self.speculation = self.speculation, None
         if speculation is not None and speculation.speech_end_ns == utterance.speech_end_ns:
@@ -146,11 +253,15 @@ class TurnTaking:
             return
         if speculation is not None:
             speculation.interrupt()
+        self._answer_turn(utterance)
+
+    def _answer_turn(self, utterance: UserTurn) -> None:
         self.responder.turn += 1
         timer = TurnTimer(self.responder.turn, utterance.speech_end_ns)
         timer.mark("eot_detected", utterance.detected_ns)
         audio = utterance.audio
-        if self._pending is not None and self.clock.now_ns() < self._pending_until_ns:
+        # joined when this utterance began soon enough after it, however long it then went on
+        if self._pending is not None and utterance.speech_start_ns < self._pending_until_ns:
             audio = np.concatenate([self._pending, audio])
         self._pending = None
         speech = Speech(self.responder.turn, self.responder.dialogue, timer=timer, audio=audio)
@@ -176,6 +287,7 @@ class TurnTaking:
     async def keypad(self, digit: str) -> None:
         self._caller_active()
         self._drop_speculation()
+        self._release_hold()
         reply = await self.responder.dialogue.on_dtmf(digit)
         if self._closed or not (reply.text or reply.llm_messages or reply.action):
             return
@@ -188,6 +300,7 @@ class TurnTaking:
 
     def goodbye(self, text: str, outcome: ev.Outcome, reason: str) -> Speech:
         """Say `text` and hang up; the caller can cut the words short but not the hang-up."""
+        self._release_hold()
         if self.current is not None:
             self.current.interrupt()
         self._drop_speculation()
@@ -265,3 +378,9 @@ class TurnTaking:
         self._closed = True
         self._cancel_silence()
         self._drop_speculation()
+        self._end_hold()
+
+    def _release_hold(self) -> None:
+        """Something else takes over the line: a paused TOM must not stay silent."""
+        if self._end_hold() is not None:
+            self.voice.player.resume()

@@ -84,6 +84,10 @@ class Player:
         self._idle = asyncio.Event()
         self._idle.set()
         self._next_ns = 0  # when the next frame is due at the far end
+        self.paused = False  # held while the caller may only be saying "mhm" (resume goes on)
+        self._paused_ns = 0
+        # Sees every frame sent with the time it is due at the far end (the echo reference).
+        self.tap: Callable[[bytes, int], None] | None = None
 
     def add(self, segment: Segment) -> None:
         self.queue.append(segment)
@@ -112,8 +116,35 @@ class Player:
             if seg.mark == mark:
                 return
 
+    def pause(self) -> None:
+        """Stop sending and drop what the transport has buffered; `resume` goes on from there.
+
+        Frames already sent but not yet due are sent again after the pause, so a caller who only
+        said "mhm" hears the sentence go on where it stopped.
+        """
+        if self.paused or not self.queue:
+            return
+        self.paused = True
+        self._paused_ns = self.clock()
+        seg = self.queue[0]
+        ahead = max(0, (self._next_ns - self.clock()) // self.frame_ns)
+        seg.sent -= min(seg.sent, ahead)
+        self._next_ns = 0
+        self.out(ClearOut())
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            # for what was heard, the sentence playing began that much later
+            shift = self.clock() - self._paused_ns
+            self._last_confirm_ns += shift
+            if self.queue and self.queue[0].sent:
+                self.queue[0].first_sent_ns += shift
+            self._wake.set()
+
     def clear(self) -> str:
         """Drop all queued audio; return the text of the part the caller already heard."""
+        self.paused = False
         partial = self._partly_heard()
         self.queue.clear()
         self.in_flight.clear()
@@ -133,7 +164,8 @@ class Player:
             return ""
         # It began to play when the one before it was confirmed, or when it was sent if later.
         began = max(playing.first_sent_ns, self._last_confirm_ns)
-        played = (self.clock() - began) // self.frame_ns
+        now = self._paused_ns if self.paused else self.clock()
+        played = (now - began) // self.frame_ns
         return playing.words_in(min(playing.sent, played))
 
     def take_heard(self) -> str:
@@ -153,6 +185,10 @@ class Player:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if self.paused:  # not idle: the reply still waits for its audio to play out
+                self._wake.clear()
+                await self._wake.wait()
+                continue
             now = self.clock()
             if self._next_ns < now:
                 self._next_ns = now  # the line went idle: restart the timeline now
@@ -169,6 +205,8 @@ class Player:
             if seg.on_first_frame is not None:
                 seg.on_first_frame(seg.first_sent_ns)
         self.out(AudioOut(seg.frames[seg.sent]))
+        if self.tap is not None:
+            self.tap(seg.frames[seg.sent], max(self._next_ns, self.clock()))
         seg.sent += 1
         if seg.sent >= len(seg.frames):
             self.queue.popleft()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tom.config import SttSettings
+from tom.engine.loops import cut_loop
 from tom.engine.samples import Samples
 
 SAMPLE_RATE = 16000
@@ -145,7 +146,7 @@ class SpeechToText:
             suppress_blank=True, suppress_tokens=self.suppress, max_initial_timestamp_index=50,
         )[0]
         tokens: list[int] = result.sequences_ids[0]
-        text = drop_repeats(self._segments_before(tokens, audio_s - 0.3))
+        text = cut_loop(drop_repeats(self._segments_before(tokens, audio_s - 0.3)))
         if not text:  # the short window occasionally ends at once; the stock path decides
             return self._stock(audio, audio_s, language)
         # scores[0] is the length-normalised log probability; Whisper's average adds one token.

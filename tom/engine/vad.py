@@ -119,7 +119,9 @@ class TurnDetector:
                  on_pause: Callable[[UserTurn], None] | None = None,
                  on_resume: Callable[[], None] | None = None,
                  clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 1024,
-                 max_turn_s: float = 25.0) -> None:
+                 max_turn_s: float = 25.0,
+                 on_judge: Callable[[Samples, int], None] | None = None,
+                 judge_after_ms: int = 256, unfinished_ms: int = 1400) -> None:
         self.vad = vad
         self.settings = settings
         self.on_speech_start = on_speech_start
@@ -128,6 +130,7 @@ class TurnDetector:
         self.on_resume = on_resume
         self.clock = clock
         self.buffer: Samples = np.zeros(0, dtype=np.float32)
+        self.heard_buffer: Samples = np.zeros(0, dtype=np.float32)
         self.preroll: deque[tuple[Samples, float]] = deque(
             maxlen=max(1, preroll_ms // CHUNK_MS))
         self.speech: list[Samples] = []
@@ -140,20 +143,37 @@ class TurnDetector:
         self.max_chunks = int(max_turn_s * 1000 / CHUNK_MS)
         self.last_prob = 0.0
         self.quiet_run = 0
+        # Semantic end of turn: at a pause `on_judge(audio, token)` asks whether the caller
+        # has finished; `verdict(token, complete)` answers. Until then, or when unfinished,
+        # the turn ends only after `unfinished_ms` of silence.
+        self.on_judge = on_judge
+        self.unfinished_chunks = max(1, unfinished_ms // CHUNK_MS)
+        self.judge_chunks = max(1, judge_after_ms // CHUNK_MS)
+        self.judge_token = 0
+        self.complete: bool | None = None
 
-    def feed(self, audio: Samples, end_ts_ns: int | None = None) -> None:
-        """Feed 16 kHz float32 audio; `end_ts_ns` is when its last sample arrived (default: now)."""
+    def feed(self, audio: Samples, end_ts_ns: int | None = None,
+             heard: Samples | None = None) -> None:
+        """Feed 16 kHz float32 audio; `end_ts_ns` is when its last sample arrived (default: now).
+
+        `heard` is the same audio with TOM's echo silenced (tom/engine/echo.py), as long as
+        `audio`: the VAD decides on it, while the turn keeps the untouched `audio` for STT.
+        """
         end_ts_ns = self.clock() if end_ts_ns is None else end_ts_ns
-        self.buffer = np.concatenate([self.buffer, audio.astype(np.float32, copy=False)])
+        audio = audio.astype(np.float32, copy=False)
+        cleaned = audio if heard is None else heard.astype(np.float32, copy=False)
+        self.buffer = np.concatenate([self.buffer, audio])
+        self.heard_buffer = np.concatenate([self.heard_buffer, cleaned])
         n = len(self.buffer) // CHUNK
         for i in range(n):
             chunk = self.buffer[i * CHUNK:(i + 1) * CHUNK]
             ts = end_ts_ns - int((len(self.buffer) - (i + 1) * CHUNK) * 1e9 / SAMPLE_RATE)
-            self._chunk(chunk, ts)
+            self._chunk(chunk, ts, self.heard_buffer[i * CHUNK:(i + 1) * CHUNK])
         self.buffer = self.buffer[n * CHUNK:]
+        self.heard_buffer = self.heard_buffer[n * CHUNK:]
 
-    def _chunk(self, chunk: Samples, ts_ns: int) -> None:
-        prob = self.last_prob = self.vad(chunk)
+    def _chunk(self, chunk: Samples, ts_ns: int, heard: Samples | None = None) -> None:
+        prob = self.last_prob = self.vad(chunk if heard is None else heard)
         threshold = self.settings.threshold
         voiced = prob >= threshold if not self.in_speech else prob >= threshold - 0.15
         start_chunks = max(1, self.settings.start_ms // CHUNK_MS)
@@ -175,6 +195,9 @@ class TurnDetector:
             return
         self.speech.append(chunk)
         if voiced:
+            if self.silent_run:
+                self.judge_token += 1  # a verdict on the pause before this voice is stale
+                self.complete = None
             self.silent_run = 0
             self.last_voice_ns = ts_ns
             if self.paused:
@@ -188,8 +211,25 @@ class TurnDetector:
                 self.paused = True
                 self.on_pause(UserTurn(np.concatenate(self.speech), self.start_ns,
                                        self.last_voice_ns, ts_ns))
+            if self.on_judge is not None and self.silent_run == min(self.judge_chunks,
+                                                                    end_chunks):
+                self.judge_token += 1
+                self.complete = None
+                self.on_judge(np.concatenate(self.speech), self.judge_token)
+                if not self.in_speech:  # answered at once, and the turn is over
+                    return
+        if self.on_judge is not None and self.complete is not True:
+            end_chunks = max(end_chunks, self.unfinished_chunks)
         if self.silent_run >= end_chunks or len(self.speech) >= self.max_chunks:
             self._finish(ts_ns)
+
+    def verdict(self, token: int, complete: bool) -> None:
+        """The answer to `on_judge(…, token)`: a finished turn ends now, if still silent."""
+        if token != self.judge_token or not self.in_speech or self.silent_run == 0:
+            return
+        self.complete = complete
+        if complete:
+            self._finish(self.clock())
 
     def _finish(self, ts_ns: int) -> None:
         audio = np.concatenate(self.speech) if self.speech else np.zeros(0, np.float32)
@@ -197,6 +237,8 @@ class TurnDetector:
         self.in_speech = False
         self.paused = False
         self.voiced_run = 0
+        self.judge_token += 1
+        self.complete = None
         self.speech = []
         self.preroll.clear()
         self.on_turn(turn)

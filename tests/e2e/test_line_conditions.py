@@ -1,0 +1,106 @@
+"""Line conditions e2e, real server, models and Twilio protocol: TOM's own voice echoed back
+does not make TOM cut itself off, a caller who really interrupts still stops it, "okay" while
+TOM talks does not, and a sentence with a pause in the middle is one turn."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from tomtest import e2e_settings, running_server
+
+from tom.audio import float_to_pcm16
+from tom.bench.caller import CallerTurn, place_call
+from tom.bench.line import LineEcho
+
+pytestmark = pytest.mark.e2e
+
+# TOM_E2E_ECHO_GUARD=0 / TOM_E2E_SMART_TURN=0 run the same calls with the echo guard / Smart
+# Turn off: the echo / paused-sentence tests must fail then.
+GUARD = os.environ.get("TOM_E2E_ECHO_GUARD", "1") != "0"
+SMART = os.environ.get("TOM_E2E_SMART_TURN", "1") != "0"
+
+
+@pytest.fixture(scope="module")
+async def server(tmp_path_factory):
+    settings = e2e_settings(tmp_path_factory.mktemp("tom"), echo={"enabled": GUARD},
+                            turns={"smart_turn": SMART})
+    async with running_server(settings) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("echo", ["echo:-20dB@40ms", "echo:-25dB@350ms"])
+async def test_tom_never_cuts_itself_off_on_an_echoing_line(server, turn, echo):
+    result = await place_call(server.url, [
+        turn("What are your opening hours on Saturday?"),
+        turn("Do you take new patients?"),
+        turn("Thank you, goodbye.", may_end_call=True)], echo=LineEcho.parse(echo))
+    assert result.ok, result.failure
+    assert result.clears == 0  # TOM never dropped its own playback
+    detail = server.assistant.registry.get(result.call_sid).detail()
+    assert detail["barge_ins"] == []
+    spoken = [t for t in detail["transcript"] if t["role"] == "assistant"]
+    assert spoken and not any(t["interrupted"] for t in spoken)
+    assert spoken[0]["text"] == server.assistant.profile.greeting  # the greeting, whole, once
+    assert all(t.answered for t in result.turns[:2])
+    callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
+    assert len(callers) == 3, callers  # one turn per question: no echo heard as a caller turn
+
+
+async def test_a_real_interruption_still_stops_tom_on_an_echoing_line(server, turn):
+    result = await place_call(server.url, [
+        turn("Hi, sorry to interrupt, I have a question.", barge_in=True,
+             barge_in_after_ms=2500)], echo=LineEcho.parse("echo:-20dB@120ms"))
+    assert result.ok, result.failure
+    barged = result.turns[0]
+    assert barged.barged and barged.clear_ns is not None
+    detail = server.assistant.registry.get(result.call_sid).detail()
+    assert detail["barge_ins"] and detail["barge_ins"][0]["turn"] == 0  # the greeting stopped
+    greeting = detail["transcript"][0]
+    assert greeting["role"] == "assistant" and greeting["interrupted"]
+
+
+async def test_a_backchannel_while_tom_talks_does_not_stop_it(server, turn):
+    result = await place_call(server.url, [
+        turn("Okay.", barge_in=True, barge_in_after_ms=1500, expect_reply=False),
+        turn("What are your opening hours on Saturday?"),
+        turn("Thank you, goodbye.", may_end_call=True)])
+    assert result.ok, result.failure
+    detail = server.assistant.registry.get(result.call_sid).detail()
+    assert detail["barge_ins"] == []
+    greeting = detail["transcript"][0]
+    assert greeting["role"] == "assistant" and not greeting["interrupted"]
+    assert greeting["text"] == server.assistant.profile.greeting  # went on to its end
+    callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
+    assert len(callers) == 2, callers  # "Okay." was no turn of its own
+
+
+def paused_sentence(speech, prefix: str, rest: str, rate: int, pause_s: float) -> np.ndarray:
+    """`prefix rest` spoken as one sentence, with `pause_s` of silence after `prefix` (at the
+    quietest 10 ms near where the prefix ends when spoken alone)."""
+    audio = speech(f"{prefix} {rest}", rate)
+    first, second = len(speech(prefix, rate)), len(speech(rest, rate))
+    near = len(audio) * first // (first + second) - rate // 10
+    step = rate // 100
+    quiet = [np.abs(audio[near + i:near + i + step]).mean() for i in range(0, rate // 5, step)]
+    cut = near + int(np.argmin(quiet)) * step
+    return np.concatenate([audio[:cut], np.zeros(int(pause_s * rate)), audio[cut:]])
+
+
+async def test_a_pause_inside_a_sentence_is_one_turn(server, speech):
+    prefix, rest = "Can I book a repair for my bike because the", "brakes are broken?"
+    paused = paused_sentence(speech, prefix, rest, 8000, 1.0)
+    bye = speech("Goodbye.", 8000)
+    silence, tail = np.zeros(1600), np.zeros(800)
+    result = await place_call(server.url, [
+        CallerTurn(audio=float_to_pcm16(np.concatenate([silence, paused, tail])),
+                   text=f"{prefix} {rest}", id="paused"),
+        CallerTurn(audio=float_to_pcm16(np.concatenate([silence, bye, tail])),
+                   text="Goodbye.", id="bye", may_end_call=True)])
+    assert result.ok, result.failure
+    assert not result.turns[0].overlapped  # TOM did not answer into the pause
+    detail = server.assistant.registry.get(result.call_sid).detail()
+    callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
+    assert len(callers) == 2, callers  # the paused sentence was one turn
+    assert "repair" in callers[0].lower() and "broken" in callers[0].lower(), callers

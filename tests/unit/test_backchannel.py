@@ -1,0 +1,89 @@
+"""Backchannels while TOM talks: "mhm" lets TOM go on; longer voice or real words stop it."""
+
+from __future__ import annotations
+
+import pytest
+from call_harness import Harness
+
+from tom.call.backchannel import is_backchannel
+from tom.config import Settings
+from tom.engine.playback import AudioOut, ClearOut
+from tom.monitor import events as ev
+
+GREETING = "One two three four. Five six seven eight. Nine ten eleven twelve."
+MHM, NO, HELLO = 0.25, 0.75, 0.5  # levels that survive PCM16 exactly: one utterance each
+WORDS = {MHM: "Mhm.", NO: "No, wait.", HELLO: "Hello there."}
+PHRASES = Settings().turns.backchannels
+
+
+@pytest.fixture
+async def call_with():
+    made: list[Harness] = []
+
+    async def make(**kw: object) -> Harness:
+        h = Harness(words=WORDS, greeting=GREETING, **kw)  # type: ignore[arg-type]
+        made.append(h)
+        return await h.start()
+
+    yield make
+    for h in made:
+        await h.stop()
+        assert not h.of(ev.CallError), h.of(ev.CallError)
+        assert len(h.call._tasks) == 0
+
+
+@pytest.mark.parametrize("text", ["Mhm.", "mm-hmm", "Okay.", "Okay, okay.", "Yeah, right.",
+                                  "Uh huh.", "I see.", "", "Ja, genau."])
+def test_backchannels(text):
+    assert is_backchannel(text, PHRASES)
+
+
+@pytest.mark.parametrize("text", ["No.", "Stop.", "Okay, but when do you open?",
+                                  "Right, I need a doctor.", "Hello there."])
+def test_not_backchannels(text):
+    assert not is_backchannel(text, PHRASES)
+
+
+async def test_mhm_while_tom_talks_pauses_it_and_it_goes_on(call_with):
+    h = await call_with()
+    await h.clock.advance(0.5)
+    await h.say(MHM, 0.25)
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert h.of(ev.BargeIn) == []
+    greeting = h.of(ev.Transcript)[0]
+    assert (greeting.text, greeting.interrupted) == (GREETING, False)
+    assert len(h.outbound(ClearOut)) == 1  # the pause; the sentence then went on
+    frames = [t for t, item in h.out if isinstance(item, AudioOut)]
+    assert len(frames) >= 60  # every frame of the greeting went out (a few twice: the pause)
+    assert h.said(ev.Role.CALLER) == []  # not a turn of its own
+
+
+async def test_longer_voice_while_tom_talks_stops_it(call_with):
+    h = await call_with()
+    await h.clock.advance(0.5)
+    await h.say(HELLO, 0.8)
+    (barge,) = h.of(ev.BargeIn)
+    assert barge.reaction_ms < 200  # measured to the pause, not to the confirmation
+    await h.silence(0.6)
+    await h.clock.advance(2)
+    assert h.said(ev.Role.CALLER) == ["Hello there."]
+    assert h.of(ev.Transcript)[0].interrupted
+
+
+async def test_short_words_that_are_no_backchannel_stop_tom_and_are_answered(call_with):
+    h = await call_with()
+    await h.clock.advance(0.5)
+    await h.say(NO, 0.3)
+    await h.silence(0.6)
+    await h.clock.advance(2)
+    assert len(h.of(ev.BargeIn)) == 1
+    assert h.said(ev.Role.CALLER) == ["No, wait."]
+    assert h.of(ev.Transcript)[0].interrupted
+
+
+async def test_hold_off_stops_tom_at_once(call_with):
+    h = await call_with(turns={"hold_ms": 0})
+    await h.clock.advance(0.5)
+    await h.say(MHM, 0.25)
+    assert len(h.of(ev.BargeIn)) == 1

@@ -1,0 +1,117 @@
+"""The echo guard: TOM's own voice coming back never starts a caller turn; a caller still does."""
+
+import numpy as np
+import pytest
+
+from tom.audio import float_to_pcm16, pcm16_to_float, resample, ulaw_decode, ulaw_encode
+from tom.config import Settings
+from tom.engine.echo import EchoGuard
+from tom.engine.vad import SileroStream, TurnDetector, load_silero
+from tom.models import resolve_vad
+
+OUT_RATE = 8000
+IN_RATE = 16000
+FRAME_NS = 20_000_000
+TOM_TEXT = ("Hello, you've reached the Green Leaf dental practice. I can book an appointment, "
+            "take a message or answer questions about opening hours.")
+
+
+@pytest.fixture(scope="module")
+def session():
+    return load_silero(str(resolve_vad(Settings()).path), 1)
+
+
+def phone(audio16k: np.ndarray) -> np.ndarray:
+    """Through a μ-law phone line and back to 16 kHz, as the caller's audio reaches TOM."""
+    pcm = float_to_pcm16(resample(np.clip(audio16k, -1, 1), IN_RATE, OUT_RATE))
+    return resample(pcm16_to_float(ulaw_decode(ulaw_encode(pcm))), OUT_RATE, IN_RATE)
+
+
+def simulate(session, tom: np.ndarray, *, echo_db: float, delay_ms: int,
+             caller: np.ndarray | None = None, caller_at_s: float = 0.0, guard: bool = True,
+             noise_db: float = -60.0, stalls: tuple[float, ...] = ()):
+    """Play `tom` (16 kHz) out in 20 ms frames while the line sends its echo (and a caller)
+    back; returns the speech starts the VAD saw and the guard."""
+    rng = np.random.default_rng(7)
+    out = resample(tom, IN_RATE, OUT_RATE)
+    out_frames = [out[i:i + 160] for i in range(0, len(out), 160)]
+    total = len(tom) + IN_RATE * 2
+    line = np.zeros(total)
+    d = int(delay_ms * IN_RATE / 1000)
+    line[d:d + len(tom)] += tom * 10 ** (echo_db / 20)
+    if caller is not None:
+        at = int(caller_at_s * IN_RATE)
+        line[at:at + len(caller)] += caller[:total - at]
+    line += rng.normal(0, 10 ** (noise_db / 20), total)
+    line = phone(line)
+    echo = EchoGuard(Settings().echo, in_rate=IN_RATE, out_rate=OUT_RATE)
+    starts: list[int] = []
+    det = TurnDetector(SileroStream(session), Settings().vad, on_speech_start=starts.append,
+                       on_turn=lambda _: None)
+    t0 = 10**12
+    stalled = {int(at * 50) + i: 7 - i for at in stalls for i in range(8)}
+    for k in range(total // 320):
+        due = t0 + k * FRAME_NS
+        if k < len(out_frames):
+            echo.played(float_to_pcm16(out_frames[k]), due)
+        chunk = line[k * 320:(k + 1) * 320].astype(np.float32)
+        # a busy event loop reads a few frames late, all at once
+        end = due + FRAME_NS + stalled.get(k, 0) * FRAME_NS
+        det.feed(chunk, end, echo.clean(chunk, end) if guard else None)
+    return starts, echo
+
+
+@pytest.mark.parametrize(("echo_db", "delay_ms"), [(-20, 20), (-20, 400), (-25, 120),
+                                                   (-30, 250)])
+def test_tom_echo_alone_starts_no_turn(session, speech, echo_db, delay_ms):
+    tom = speech(TOM_TEXT) * 0.8
+    starts, echo = simulate(session, tom, echo_db=echo_db, delay_ms=delay_ms)
+    assert starts == []
+    assert echo.path is not None and abs(echo.path.delay_ms - delay_ms) <= 24
+
+
+def test_late_arrivals_from_a_busy_loop_are_not_taken_for_a_caller(session, speech):
+    tom = speech(TOM_TEXT) * 0.8
+    starts, _ = simulate(session, tom, echo_db=-20, delay_ms=60,
+                         stalls=(2.5, 3.3, 4.1, 4.9, 5.7, 6.5))
+    assert starts == []
+
+
+def test_without_the_guard_the_echo_starts_turns(session, speech):
+    """The condition the guard exists for: Silero alone takes TOM's echo for a caller."""
+    tom = speech(TOM_TEXT) * 0.8
+    starts, _ = simulate(session, tom, echo_db=-25, delay_ms=120, guard=False)
+    assert starts
+
+
+@pytest.mark.parametrize("at_s", [0.5, 4.0])  # before and after the echo path is measured
+def test_caller_talking_over_the_echo_still_barges_in(session, speech, at_s):
+    tom = speech(TOM_TEXT) * 0.8
+    caller = speech("Sorry, I need to cancel my appointment for tomorrow.") * 0.45
+    starts, _ = simulate(session, tom, echo_db=-20, delay_ms=180, caller=caller,
+                         caller_at_s=at_s)
+    assert starts
+    assert (starts[0] - 10**12) / 1e9 - at_s < 0.6
+
+
+def test_audio_passes_untouched_when_tom_is_silent():
+    echo = EchoGuard(Settings().echo, in_rate=IN_RATE, out_rate=OUT_RATE)
+    chunk = np.random.default_rng(1).normal(0, 0.01, 320).astype(np.float32)
+    assert echo.clean(chunk, 10**12) is chunk
+    echo.played(float_to_pcm16(np.full(160, 0.5)), 10**12)
+    later = 10**12 + 2_000_000_000  # long past any echo delay
+    assert echo.clean(chunk, later) is chunk
+
+
+def test_bad_input_does_not_break_the_guard():
+    echo = EchoGuard(Settings().echo, in_rate=IN_RATE, out_rate=OUT_RATE)
+    rng = np.random.default_rng(3)
+    t = 10**12
+    for _ in range(400):
+        t += FRAME_NS
+        echo.played(rng.integers(-32768, 32767, 160, dtype=np.int16).tobytes(), t)
+        for chunk in (np.ones(320, np.float32), np.zeros(320, np.float32),
+                      np.clip(rng.normal(0, 3, 320), -1, 1).astype(np.float32),
+                      np.zeros(0, np.float32), np.ones(7, np.float32) * 0.3):
+            out = echo.clean(chunk, t)
+            assert out.shape == chunk.shape and np.isfinite(out).all()

@@ -1,0 +1,43 @@
+"""Whisper decoder loops: the same words again and again ("7 of hearts, 7 of hearts, 7 of …").
+
+A small Whisper model that loses its place repeats the last phrase until its token budget runs
+out. `drop_repeats` (tom/engine/stt.py) cuts repeats that start a sentence over; this catches
+the loops inside a sentence (phrases separated by commas or nothing) that reach the end of the
+text, where a person repeating themselves would not go on three times.
+"""
+
+from __future__ import annotations
+
+import re
+
+MIN_REPEATS = 3  # a phrase of two or more words said this often in a row, to the end, is a loop
+MIN_REPEATS_ONE_WORD = 4  # "no, no, no" is a caller; "hearts hearts hearts hearts" is not
+MIN_REPEATS_DIGIT = 8  # "my PIN is 5 5 5 5" is a caller
+
+
+def _norm(word: str) -> str:
+    return re.sub(r"\W", "", word.lower())
+
+
+def cut_loop(text: str) -> str:
+    """`text` with a loop that runs to its end reduced to its first round.
+
+    A loop is a run of words followed by itself at least `MIN_REPEATS` times in all (four for
+    a single word), possibly ending in a cut-off start of one more round.
+    """
+    words = text.split()
+    norm = [_norm(w) for w in words]
+    n = len(words)
+    for start in range(n):
+        for size in range(1, (n - start) // 2 + 1):
+            need = MIN_REPEATS if size > 1 else (
+                MIN_REPEATS_DIGIT if norm[start].isdigit() else MIN_REPEATS_ONE_WORD)
+            if n - start < size * need:
+                continue
+            if not all(norm[k] == norm[start + (k - start) % size] for k in range(start, n)):
+                continue
+            if not any(norm[start:start + size]):
+                continue  # punctuation only
+            kept = " ".join(words[:start + size]).rstrip(",;:-")
+            return kept if kept[-1:] in ".?!" else kept + "."
+    return text
