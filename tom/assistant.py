@@ -209,6 +209,11 @@ class Assistant:
         if self.settings.llm.backend == "llama":
             async for _ in self.llm.stream([{"role": "user", "content": "Hi"}], max_tokens=2):
                 pass
+        turns = self.settings.turns
+        if turns.smart_turn:  # loaded here, not on the loop when the first call starts
+            from tom.engine import smart_turn
+
+            await self.workers["vad"].run(smart_turn.shared, turns.smart_turn_model)
         log.info("engines warmed up", seconds=round(time.perf_counter() - started, 3))
 
     async def close(self) -> None:
