@@ -88,3 +88,11 @@ async def test_german_small_talk_and_thanks(de: Profile) -> None:
 
 def test_the_gate_and_checker_are_built_once_per_profile(en: Profile) -> None:
     assert grounding_for(en)[0] is grounding_for(en)[0]
+
+
+async def test_a_compound_the_recogniser_split_is_the_profile_s_word():
+    """STT writes "work shop" for "workshop": the gate must not take "shop" for a new topic."""
+    profile = load_profile(None, "en")
+    assert "workshop" in profile.retriever.query_terms("who runs the work shop")
+    reply = await Dialogue(profile, None, call_id="t").on_caller("Who runs the work shop?")
+    assert reply.text is not None and "Jana Brandt" in reply.text

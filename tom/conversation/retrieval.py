@@ -235,11 +235,26 @@ class Retriever:
 
     def _query_terms(self, query: str) -> Counter[str]:
         out: Counter[str] = Counter()
-        for w in self._words(query[-600:]):
+        joined = " ".join(self._joined(words(normalize(query[-600:]))))
+        for w in self._words(joined):
             s = stem(w)
             if s not in self._idf and len(w) >= 4:
                 s = self._repair(w) or s
             out[s] += 1
+        return out
+
+    def _joined(self, words: list[str]) -> list[str]:
+        """Two words the profile uses as one ("work shop" -> "workshop", "fahr rad" ->
+        "fahrrad"): speech recognisers split compounds that the profile writes together."""
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            if i + 1 < len(words) and (joined := words[i] + words[i + 1]) in self._surface:
+                out.append(joined)
+                i += 2
+            else:
+                out.append(words[i])
+                i += 1
         return out
 
     def _repair(self, word: str) -> str | None:
