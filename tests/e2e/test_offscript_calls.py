@@ -64,4 +64,7 @@ async def test_small_talk_and_a_long_rambling_turn(server, turn):
     assert _invented(server, replies) == [], replies
     # A caller's pause may split a turn (and TOM's cut-off reply to the first part is empty).
     assert any("Tom" in r and "Brandt Bike Works" in r for r in replies), replies
-    assert any("20 euros" in r for r in replies), replies
+    # The monologue gets a grounded reply: the truing price when STT heard the question's words
+    # right, else the honest offer (which price it is, is scored at text level by tom eval).
+    story_replies = replies[1:-1] or replies
+    assert any("20 euros" in r or all(o in r for o in OFFER) for r in story_replies), replies
