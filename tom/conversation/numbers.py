@@ -46,7 +46,7 @@ _DE_ORDINAL_STEMS = {"erst": 1, "dritt": 3, "siebt": 7, "acht": 8}
 _DE_ORDINAL_ENDINGS = ("", "e", "en", "er", "es", "em")
 _SCALES = {"en": {"hundred": 100, "thousand": 1000}, "de": {"hundert": 100, "tausend": 1000}}
 _MULTIPLIERS = {"double": 2, "doppel": 2, "triple": 3}
-_DIGIT_WORDS = {
+DIGIT_WORDS = {  # one word per digit, for reading numbers digit by digit
     "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
     "de": ["null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"],
 }
@@ -257,7 +257,7 @@ def _is_digitish(tok: str) -> bool:
 
 def spell_digits(digits: str, language: str = "en") -> str:
     """Speakable digit-by-digit form in groups ("zero seven six one, four five eight, ...")."""
-    names = _DIGIT_WORDS.get(language, _DIGIT_WORDS["en"])
+    names = DIGIT_WORDS.get(language, DIGIT_WORDS["en"])
     body = digits.lstrip("+")
     groups = [body[i:i + 3] for i in range(0, len(body), 3)]
     if len(groups) > 1 and len(groups[-1]) == 1:  # avoid a lonely last digit

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tom.conversation.numbers import DIGIT_WORDS
+
 _DE_ONES = ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
             "zehn", "elf", "zwölf", "dreizehn", "vierzehn", "fünfzehn", "sechzehn", "siebzehn",
             "achtzehn", "neunzehn")
@@ -23,7 +25,6 @@ _DE_MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "Aug
               "Oktober", "November", "Dezember")
 _DE_ORDINAL_IRREGULAR = {1: "erst", 3: "dritt", 7: "siebt", 8: "acht"}
 _DE_DATIVE = ("am", "vom", "zum", "ab", "seit", "bis", "dem", "den")
-_EN_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 ABBREVIATIONS = {
     "de": (("z. B.", "zum Beispiel"), ("z.B.", "zum Beispiel"), ("d. h.", "das heißt"),
@@ -89,7 +90,7 @@ def german_year(n: int) -> str:
 
 def spell_digits(digits: str, language: str) -> str:
     """Digit by digit: "079" -> "null sieben neun" / "zero seven nine"."""
-    names = _DE_ONES if language == "de" else _EN_DIGITS
+    names = DIGIT_WORDS.get(language, DIGIT_WORDS["en"])
     return " ".join(names[int(d)] for d in digits if d.isdigit())
 
 
