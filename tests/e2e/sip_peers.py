@@ -201,6 +201,11 @@ class Kamailio:
 
 def options_ok(port: int, timeout_s: float) -> bool:
     """One OPTIONS to 127.0.0.1:`port`; True for a 200 answer."""
+    return options_status(port, timeout_s).startswith("SIP/2.0 200")
+
+
+def options_status(port: int, timeout_s: float) -> str:
+    """One OPTIONS to 127.0.0.1:`port`; the answer's status line ("" for none)."""
     branch = os.urandom(6).hex()
     msg = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
            f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{branch};rport\r\nMax-Forwards: 70\r\n"
@@ -211,6 +216,6 @@ def options_ok(port: int, timeout_s: float) -> bool:
         s.bind(("127.0.0.1", 0))
         s.sendto(msg, ("127.0.0.1", port))
         try:
-            return s.recv(65536).startswith(b"SIP/2.0 200")
+            return s.recv(65536).decode(errors="replace").split("\r\n", 1)[0]
         except OSError:
-            return False
+            return ""

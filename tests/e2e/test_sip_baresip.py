@@ -159,17 +159,40 @@ async def test_a_callers_refer_is_refused_no_open_relay(sip_server, speech, tmp_
 async def test_busy_line_answers_486(sip_server, speech, tmp_path):
     first = Baresip(tmp_path / "first", mic(speech, "", 12, 0))
     second = Baresip(tmp_path / "second", mic(speech, "", 3, 0))
-    first.dial(f"sip:tom@127.0.0.1:{sip_server.sip.port}", max_s=20)
+    port = sip_server.sip.port
+    first.dial(f"sip:tom@127.0.0.1:{port}", max_s=20)
     try:
         assert await first.wait_log("Call established", 20), first.log()[-2000:]
+        # the line is taken: a balancer's probe hears 503 (pjsua alone would say 200)
+        assert await options_answer(port, "SIP/2.0 503 Busy"), "OPTIONS not 503 while busy"
         second.dial(f"sip:tom@127.0.0.1:{sip_server.sip.port}", max_s=10)
         run = await second.finish(20)
         assert "486 Busy Here" in run.log, run.log[-2000:]
         assert "Call established" not in run.log
+        first.key("q")  # the first caller hangs up (BYE): the line is free again
+        await first.finish(10)
+        assert await options_answer(port, "SIP/2.0 200 OK"), "OPTIONS not 200 once a line is free"
     finally:
         first.kill()
         second.kill()
-    await asyncio.sleep(1)  # the first call ends (its caller vanished)
+
+
+async def options_answer(port: int, expected: str, within_s: float = 10) -> bool:
+    """Probe with OPTIONS until the answer is `expected` (TOM's load is polled, not pushed)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        if await asyncio.to_thread(exchange, port, sip_request("OPTIONS", port)) == expected:
+            return True
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.3)
+
+
+async def test_media_ports_are_reused_across_calls(sip_server):
+    """Earlier calls in this module ran one at a time: their media ports came from one pool
+    (PJSIP 2.15 frees a deleted port while its clock thread may still use it)."""
+    ports = sip_server.sip.stack.ports
+    assert 1 <= ports.made <= 2, ports.made
 
 
 def sip_request(method: str, port: int, body: str = "", extra: str = "") -> bytes:

@@ -61,6 +61,8 @@ class CallRecordView(Protocol):
 class CallRecords(Protocol):
     def get(self, call_id: str) -> CallRecordView | None: ...
 
+    def refusal(self) -> str | None: ...
+
 
 class CallHost(Protocol):
     """What a bridge uses of the assistant that runs the calls."""

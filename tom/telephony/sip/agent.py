@@ -31,6 +31,7 @@ log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 MEDIA_TIMEOUT_S = 10.0  # PJSIP's clock delivers a frame every 20 ms; none this long: stack gone
 TRANSFER_TIMEOUT_S = 30.0  # REFER accepted but no final NOTIFY: give up and hang up
 DRAIN_POLL_S = 0.02
+BUSY_POLL_S = 0.25  # how often the OPTIONS answer (200/503) follows the box's load
 
 
 class Profile(Protocol):
@@ -58,6 +59,7 @@ class SipAgent:
         self._retry: asyncio.TimerHandle | None = None
         self.on_registered: Callable[[bool], None] = _nothing  # the server's readiness
         self.timings: deque[CallTiming] = deque(maxlen=200)  # recent calls, for measurements
+        self._busy_watch: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -68,6 +70,8 @@ class SipAgent:
                          asyncio.get_running_loop())
         await stack.start()
         self.stack = stack
+        self._busy_watch = asyncio.get_running_loop().create_task(self._watch_busy(stack),
+                                                                  name="sip-busy")
         s = self.settings
         max_calls = self.host.settings.server.max_calls
         if max_calls > PACKAGED_CALL_CAP or (s.busy == "message" and max_calls >= PACKAGED_CALL_CAP):
@@ -80,6 +84,12 @@ class SipAgent:
                         "that reaches the port can call TOM; list your trunk's or PBX's networks",
                         host=s.host)
 
+    async def _watch_busy(self, stack: SipStack) -> None:
+        """Keep `stack.busy_reason` current: OPTIONS probes get 503 while it names a reason."""
+        while True:
+            stack.busy_reason = self.host.registry.refusal()
+            await asyncio.sleep(BUSY_POLL_S)
+
     def stop_accepting(self) -> None:
         if self.stack is not None:
             self.stack.accepting = False
@@ -88,6 +98,8 @@ class SipAgent:
         self.stop_accepting()
         if self._retry is not None:
             self._retry.cancel()
+        if self._busy_watch is not None:
+            self._busy_watch.cancel()
         for task in list(self._sessions):
             task.cancel()
         if self._sessions:

@@ -23,6 +23,7 @@ from tom.config import SipSettings
 from tom.security.ratelimit import RateLimiter
 from tom.telephony.sip.events import CallEvent, Disconnected, Dtmf, TransferStatus
 from tom.telephony.sip.media import FRAME_BYTES, FrameBuffer, Marked
+from tom.telephony.sip.options import OptionsGate, pjsua2_library
 from tom.telephony.sip.sources import Sources, host_of, registrar_host
 
 log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
@@ -34,6 +35,8 @@ MAX_PJSUA_CALLS = 32  # the most pjsua accepts as maxCalls
 # 5th concurrent INVITE is answered 486 by PJSIP itself ("too many calls"), whatever maxCalls.
 PACKAGED_CALL_CAP = 4
 SILENCE = bytes(FRAME_BYTES)
+# Media ports and the OPTIONS module after shutdown: never freed (see PortPool), kept here.
+_RETIRED_PORTS: list[Any] = []
 
 
 class SipStartError(RuntimeError):
@@ -100,6 +103,9 @@ class SipStack:
         self.loop = loop
         self.port = 0
         self.accepting = True
+        # Why TOM cannot take a call now (None: it can); set by the loop, read by the OPTIONS
+        # gate on the SIP thread (a plain attribute: one reference swap, no lock needed).
+        self.busy_reason: str | None = None
         self.sources = Sources(settings.allowed_sources)
         self.flood = RateLimiter(settings.invites_per_min)
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -110,6 +116,8 @@ class SipStack:
         self._calls: dict[int, Any] = {}  # pjsua2 call objects by id, owned by the SIP thread
         self._handles: dict[int, CallHandle] = {}
         self._reap: list[int] = []
+        self.ports: PortPool | None = None
+        self.options: OptionsGate | None = None
         self.pj: Any = None
         self._log_writer: Any = None
         self.ep: Any = None
@@ -135,6 +143,10 @@ class SipStack:
         if self._thread.is_alive():
             self._stopping = True
             await asyncio.to_thread(self._thread.join, 10)
+        if self._thread.is_alive():  # a second endpoint beside a live one would crash PJSIP
+            log.error("the SIP thread did not stop within 10 s; SIP stays unavailable in this "
+                      "process")
+            return
         if SipStack._running is self:
             SipStack._running = None
 
@@ -186,6 +198,9 @@ class SipStack:
         finally:
             self._shutdown()
 
+    def _why_busy(self) -> str | None:
+        return "shutting down" if not self.accepting else self.busy_reason
+
     def _drain_jobs(self) -> None:
         while True:
             try:
@@ -231,6 +246,9 @@ class SipStack:
         ep.codecSetPriority("PCMA/8000/1", 255)  # European lines first
         ep.codecSetPriority("PCMU/8000/1", 254)
         ep.libStart()
+        self.ports = PortPool(pj)
+        self.options = OptionsGate(pjsua2_library(pj), self._why_busy)
+        self.options.install()
         self.account = _make_account(pj, self)
         log.info("sip listening", host=s.host, port=self.port, transports="udp,tcp",
                  registrar=s.registrar or None, user=s.user)
@@ -256,6 +274,11 @@ class SipStack:
             call.release()
         self._calls.clear()
         self.account = None
+        if self.ports is not None:
+            self.ports.retire()
+            self.ports = None
+        if self.options is not None:
+            _RETIRED_PORTS.append(self.options)  # PJSIP keeps pointers to it until libDestroy
         if self.ep is not None:
             try:
                 self.ep.libDestroy()
@@ -487,21 +510,6 @@ def _make_account(pj: Any, stack: SipStack) -> Any:
 def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
     """A pjsua2 Call whose callbacks feed the handle; its media port is TOM's FrameBuffer."""
 
-    class FramePort(pj.AudioMediaPort):  # type: ignore[misc]
-        def __init__(self, buffer: FrameBuffer) -> None:
-            super().__init__()
-            self.buffer = buffer
-
-        def onFrameRequested(self, frame: Any) -> None:  # media clock thread
-            pcm = self.buffer.next_frame()
-            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-            frame.buf = pj.ByteVector(pcm if pcm is not None else SILENCE)
-            frame.size = FRAME_BYTES
-
-        def onFrameReceived(self, frame: Any) -> None:  # media clock thread
-            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-                self.buffer.received(bytes(frame.buf))
-
     class Call(pj.Call):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__(account, call_id)
@@ -511,10 +519,8 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
 
         def attach(self, handle: CallHandle) -> None:
             self.handle = handle
-            fmt = pj.MediaFormatAudio()
-            fmt.init(pj.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16, 0, 0)
-            self.port = FramePort(handle.media)
-            self.port.createPort(f"tom-{call_id}", fmt)
+            assert stack.ports is not None
+            self.port = stack.ports.take(handle.media)
 
         def onCallState(self, prm: Any) -> None:
             info = self.getInfo()
@@ -557,7 +563,82 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
             prm.reason = "Replaces not allowed"
 
         def release(self) -> None:
-            """Drop the media port (on the SIP thread) before pjsua2 forgets the call."""
+            """Hand the media port back to the pool (on the SIP thread) before pjsua2 forgets
+            the call; the call's stream leaving the bridge ends its connections to it."""
+            if self.port is not None and stack.ports is not None:
+                stack.ports.give_back(self.port)
             self.port = None
 
     return Call()
+
+
+class PortPool:
+    """TOM's conference ports (`FramePort`), made once and reused by later calls, never deleted
+    while PJSIP runs.
+
+    PJSIP 2.15 (the packaged build) removes a port from its conference bridge asynchronously, on
+    the media clock thread, after the application may have freed it: deleting an AudioMediaPort
+    is a use-after-free that crashes the process now and then (pjproject #4200, fixed after
+    2.15). A port whose call ended plays silence to nobody until the next call takes it; at
+    shutdown the ports are disowned (their C++ side is never destroyed) and kept referenced.
+    """
+
+    def __init__(self, pj: Any) -> None:
+        self.pj = pj
+        self._free: list[Any] = []
+        self._all: list[Any] = []
+        self._port_class = _make_port_class(pj)
+
+    def take(self, buffer: FrameBuffer) -> Any:
+        if self._free:
+            port = self._free.pop()
+        else:
+            port = self._port_class()
+            fmt = self.pj.MediaFormatAudio()
+            fmt.init(self.pj.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16, 0, 0)
+            port.createPort(f"tom-{len(self._all)}", fmt)
+            self._all.append(port)
+        port.buffer = buffer
+        return port
+
+    def give_back(self, port: Any) -> None:
+        port.buffer = _IDLE
+        if port not in self._free:
+            self._free.append(port)
+
+    @property
+    def made(self) -> int:
+        return len(self._all)
+
+    def retire(self) -> None:
+        """Before libDestroy: no port is ever deleted, not even by Python's garbage collector."""
+        for port in self._all:
+            port.buffer = _IDLE
+            port.thisown = False
+        _RETIRED_PORTS.extend(self._all)
+        self._all.clear()
+        self._free.clear()
+
+
+_IDLE = FrameBuffer(_nowhere)
+
+
+def _make_port_class(pj: Any) -> type:
+    class FramePort(pj.AudioMediaPort):  # type: ignore[misc]
+        """One call's audio at the bridge: frames from and to its `buffer`."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.buffer = _IDLE
+
+        def onFrameRequested(self, frame: Any) -> None:  # media clock thread
+            pcm = self.buffer.next_frame()
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+            frame.buf = pj.ByteVector(pcm if pcm is not None else SILENCE)
+            frame.size = FRAME_BYTES
+
+        def onFrameReceived(self, frame: Any) -> None:  # media clock thread
+            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+                self.buffer.received(bytes(frame.buf))
+
+    return FramePort
