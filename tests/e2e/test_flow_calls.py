@@ -18,7 +18,10 @@ from tom.bench import twilio_caller as tc
 from tom.bench.caller import place_call, speech_bounds
 from tom.bench.line import PhoneLine
 
-pytestmark = pytest.mark.e2e
+# A spoken caller is sampled anew each session (piper's VITS noise) and shares two cores with
+# TOM: now and then a turn is heard or timed differently (a short "No, Friday." missed, a long
+# turn split at a pause). One re-run tells that from a regression, which fails both times.
+pytestmark = [pytest.mark.e2e, pytest.mark.flaky(reruns=1)]
 
 
 def lines(server, call_sid: str, role: str) -> list[str]:

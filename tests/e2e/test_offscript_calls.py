@@ -9,7 +9,10 @@ import pytest
 from tom.bench.caller import place_call
 from tom.conversation.grounding import grounding_for
 
-pytestmark = pytest.mark.e2e
+# A spoken caller is sampled anew each session (piper's VITS noise) and shares two cores with
+# TOM: now and then a turn is heard or timed differently (a short "No, Friday." missed, a long
+# turn split at a pause). One re-run tells that from a regression, which fails both times.
+pytestmark = [pytest.mark.e2e, pytest.mark.flaky(reruns=1)]
 
 OFFER = ("put you through", "take a message")
 
