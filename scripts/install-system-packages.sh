@@ -39,6 +39,8 @@ test    | mbrola        | command -v mbrola                                     
 test    | mbrola-de1    | test -f /usr/share/mbrola/de1/de1                       | non-free
 test    | mbrola-de2    | test -f /usr/share/mbrola/de2/de2                       | non-free
 test    | mbrola-de5    | test -f /usr/share/mbrola/de5/de5                       | non-free
+test    | asterisk-core-sounds-en-wav | test -f /usr/share/asterisk/sounds/en_US_f_Allison/agent-pass.wav |
+test    | asterisk-core-sounds-en | test -f /usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz |
 '
 # More lines in the same format, e.g. for a local tool (also how the tests try a component).
 PACKAGES+="${TOM_EXTRA_SYSTEM_PACKAGES:-}"

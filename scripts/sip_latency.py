@@ -1,11 +1,19 @@
-"""Measure TOM's SIP answer and greeting latency with baresip callers (docs/sip.md).
+"""Measure TOM's SIP latency with baresip callers (docs/sip.md).
 
     PYTHONPATH=. python scripts/sip_latency.py --calls 4 [--parallel 1]
+    PYTHONPATH=. python scripts/sip_latency.py --turns 12 [--parallel 1]
 
-Starts a TomServer with [sip] on a free port, lets `--calls` baresip processes dial it (at most
-`--parallel` at once), each silent for 8 s, and prints per call: INVITE → 200 OK and 200 OK →
-first greeting frame (TOM's side, from the agent) and the greeting's start in what the caller
-recorded (caller's side, from baresip's decoded-audio dump). Needs baresip (Debian baresip-core).
+Starts a TomServer with [sip] on a free port. Default: `--calls` baresip processes dial it (at
+most `--parallel` at once), each silent for 8 s; per call: INVITE → 200 OK and 200 OK → first
+greeting frame (TOM's side, from the agent) and the greeting's start in what the caller recorded
+(caller's side, from baresip's decoded-audio dump).
+
+`--turns N`: N calls over SIP and N over the Twilio protocol to the same server, one question
+each (rotating over a few FAQ questions, the same audio on both transports), taken in turns
+(`--parallel` at once, SIP and Twilio batches alternating); per transport the caller-side
+latency end of the question → first audio of TOM's answer: over SIP from baresip's own
+timeline (what it played vs what it recorded, so the jitter buffer counts), over Twilio as
+`tom bench` measures it. Needs baresip (Debian baresip-core).
 """
 
 from __future__ import annotations
@@ -26,7 +34,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "e2e")]
 from sip_peers import Baresip  # noqa: E402
 from tomtest import e2e_settings, running_server  # noqa: E402
 
-from tom.audio import float_to_pcm16  # noqa: E402
+from tom.audio import PHONE_RATE, float_to_pcm16  # noqa: E402
+from tom.bench.caller import CallerTurn, place_call, speech_bounds  # noqa: E402
+from tom.bench.stats import percentile  # noqa: E402
+
+QUESTIONS = ("Where are you located?", "What are your opening hours?",
+             "Do you repair electric bikes?", "How much is a bike service?")
+GREETING_S = 9.0  # the caller waits this long (TOM's greeting) before asking
+AFTER_S = 9.0  # and listens this long to the answer
 
 SPEECH_LEVEL = 0.02  # |sample| above this (of full scale) counts as TOM speaking
 
@@ -51,11 +66,95 @@ async def one_call(port: int, workdir: Path) -> float | None:
     return heard_after_ms(run.heard, run.rate)
 
 
+def spoken(text: str) -> bytes:
+    """The question as PCM16 8 kHz, spoken by the bundled piper voice (as the e2e tests do)."""
+    from piper import PiperVoice
+
+    from tom.audio import resample
+    from tom.config import Settings
+    from tom.models import resolve_tts
+
+    voice = PiperVoice.load(str(resolve_tts(Settings.from_dict({})).path))
+    audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
+    return float_to_pcm16(resample(audio * 0.6, voice.config.sample_rate, PHONE_RATE))
+
+
+def answer_after_ms(mic: bytes, heard: np.ndarray, rate: int) -> float | None:
+    """End of the question in what baresip played → first loud sample of what it recorded
+    after that; None when TOM was still talking while the question was asked."""
+    start, end = speech_bounds(mic)
+    t_start, t_end = start / PHONE_RATE, end / PHONE_RATE
+    if np.any(np.abs(heard[int(t_start * rate):int(t_end * rate)]) > SPEECH_LEVEL):
+        return None  # overlapped the greeting: not a clean turn
+    after = heard[int(t_end * rate):]
+    loud = np.flatnonzero(np.abs(after) > SPEECH_LEVEL)
+    return round(float(loud[0]) / rate * 1000, 1) if len(loud) else None
+
+
+async def sip_turn(port: int, workdir: Path, question: bytes) -> float | None:
+    silence = float_to_pcm16(np.zeros(int(PHONE_RATE * GREETING_S)))
+    mic = silence + question + float_to_pcm16(np.zeros(int(PHONE_RATE * AFTER_S)))
+    phone = Baresip(workdir, mic)
+    phone.dial(f"sip:tom@127.0.0.1:{port}", max_s=GREETING_S + AFTER_S + 20)
+    try:
+        run = await phone.finish(GREETING_S + AFTER_S + 30)
+    finally:
+        phone.kill()
+    return answer_after_ms(mic, run.heard, run.rate)
+
+
+async def twilio_turn(url: str, question: bytes, text: str) -> float | None:
+    pad = float_to_pcm16(np.zeros(PHONE_RATE // 5))
+    result = await place_call(url, [CallerTurn(audio=pad + question + pad, text=text,
+                                               id=text[:20])])
+    return result.turns[0].e2e_ms if result.ok and result.turns else None
+
+
+def summary(name: str, values: list[float], asked: int) -> str:
+    if not values:
+        return f"{name}: no answered turn of {asked}"
+    return (f"{name}: p50 {percentile(values, 50):.0f} ms, p95 {percentile(values, 95):.0f} ms,"
+            f" max {max(values):.0f} ms ({len(values)} of {asked} turns)")
+
+
+async def compare_turns(turns: int, parallel: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="tom-sip-turns-"))
+    questions = [(text, spoken(text)) for text in QUESTIONS]
+    settings = e2e_settings(tmp, server={"max_calls": max(4, parallel)},
+                            sip={"enabled": True, "port": 0})
+    results: dict[str, list[float]] = {"sip": [], "twilio": []}
+    async with running_server(settings) as server:
+        await twilio_turn(server.url, *questions[0][::-1])  # warm-up, not counted
+        for batch in range(0, turns, parallel):
+            ids = range(batch, min(turns, batch + parallel))
+            for transport in ("sip", "twilio") if batch % 2 == 0 else ("twilio", "sip"):
+                if transport == "sip":
+                    got = await asyncio.gather(*(
+                        sip_turn(server.sip.port, tmp / f"sip{i}", questions[i % 4][1])
+                        for i in ids))
+                else:
+                    got = await asyncio.gather(*(
+                        twilio_turn(server.url, questions[i % 4][1], questions[i % 4][0])
+                        for i in ids))
+                results[transport] += [g for g in got if g is not None]
+                print(f"turns {batch + 1}-{ids[-1] + 1} over {transport}: {got}", flush=True)
+    print(f"caller-side end of question → TOM's answer heard, {parallel} call(s) at once:")
+    for transport, values in results.items():
+        print("  " + summary(transport, values, turns))
+    if results["sip"] and results["twilio"]:
+        gap = percentile(results["sip"], 50) - percentile(results["twilio"], 50)
+        print(f"  SIP − Twilio, p50: {gap:+.0f} ms")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=4)
     parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--turns", type=int, default=0,
+                        help="compare caller-side turn latency over SIP and Twilio")
     args = parser.parse_args()
+    if args.turns:
+        return await compare_turns(args.turns, args.parallel)
     tmp = Path(tempfile.mkdtemp(prefix="tom-sip-latency-"))
     settings = e2e_settings(tmp, server={"max_calls": max(4, args.parallel)},
                             sip={"enabled": True, "port": 0})

@@ -61,3 +61,27 @@ async def test_a_german_call_keeps_its_umlauts(tmp_path):
     said = " ".join(t["text"] for c in data["per_call"] for t in c["transcript"]
                     if t["role"] == "assistant")
     assert any(ch in said for ch in "äöüß"), said  # the German profile's replies, intact
+
+
+async def test_real_human_recordings_are_heard_as_well_as_stock_whisper_hears_them(tmp_path):
+    """Two calls of Asterisk's recorded prompts (a human speaker, not piper) through the phone
+    path into TOM: TOM's transcripts against the prompts' texts, beside stock faster-whisper
+    on the same audio. Words lost at turn boundaries or to a cut-off turn show as a gap."""
+    out = tmp_path / "bench.json"
+    status = await run_bench(_args("--callers", "recorded", "--calls", "2", "--json", str(out),
+                                   "--no-progress"), _settings(tmp_path))
+    assert status == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["calls"]["failed"] == 0, data["calls"]["failures"]
+    assert data["meta"]["callers"].startswith("Asterisk core sounds")
+    recorded = data["accuracy"]["recorded"]
+    assert recorded["words"] > 30, recorded
+    assert recorded["stock"] >= 0.9, recorded  # the recordings are clear speech
+    assert recorded["gap_points"] <= 5.0, (recorded, data["per_call"])
+
+
+async def test_recorded_callers_refuse_german_with_a_message(tmp_path, capsys):
+    status = await run_bench(_args("--callers", "recorded", "--language", "de",
+                                   "--no-progress"), _settings(tmp_path))
+    assert status == 2
+    assert "recorded prompts are English" in capsys.readouterr().err

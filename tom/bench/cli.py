@@ -44,6 +44,13 @@ def register(
                       help="no phone band filter (audio is still 8 kHz μ-law on the wire)")
     p.add_argument("--line", type=_line_echo, metavar="echo:-25dB@120ms",
                    help="the line sends TOM's own voice back, this much quieter and later")
+    p.add_argument("--callers", choices=("piper", "recorded"), default="piper",
+                   help="who calls: synthesised voices (piper, MBROLA for German), or real "
+                        "human recordings (Asterisk's core sound prompts, Debian "
+                        "asterisk-core-sounds-en-wav; compared with stock faster-whisper)")
+    p.add_argument("--recordings", type=Path, metavar="DIR",
+                   help="folder of the recorded prompts (WAV + core-sounds-en.txt) for "
+                        "--callers recorded (default: the installed Debian package)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write every figure as JSON")
     p.add_argument("--sweep", action="store_true",
                    help=f"raise concurrency {', '.join(map(str, SWEEP_LEVELS[:6]))}... until "
@@ -103,7 +110,8 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         sweep_levels=args.sweep_levels or SWEEP_LEVELS, sweep_all=bool(args.sweep_levels),
         cache_dir=args.cache, expect_greeting=not args.no_greeting,
         timeouts=Timeouts(greeting_s=args.greeting_timeout, answer_s=args.answer_timeout),
-        echo=getattr(args, "line", None))
+        echo=getattr(args, "line", None), callers=getattr(args, "callers", "piper"),
+        recordings_dir=getattr(args, "recordings", None))
 
 
 async def run_bench(args: argparse.Namespace, settings: Settings | None = None) -> int:

@@ -80,6 +80,9 @@ class BenchReport:
     log_mojibake: list[str] = field(default_factory=list)
     sweep: dict[str, Any] | None = None
     cost: dict[str, Any] | None = None  # tom.bench.cost.CallCost.to_dict() of a plain run
+    # recorded callers: stock faster-whisper on the same audio ({"model", "decoding", "heard":
+    # {script id: text}}), the baseline for TOM's accuracy
+    stock: dict[str, Any] | None = None
 
     # --- figures ---------------------------------------------------------------------------------
 
@@ -143,6 +146,27 @@ class BenchReport:
         total = sum(self.word_errors().values(), WordErrors(0, 0))
         return None if total.ref_words == 0 else max(0.0, 1.0 - total.wer)
 
+    def stock_accuracy(self) -> dict[str, Any] | None:
+        """TOM's accuracy beside stock faster-whisper's on the same calls (those that did not
+        fail, as for TOM's own figure); None unless the callers were recordings."""
+        if self.stock is None:
+            return None
+        heard: dict[str, str] = self.stock["heard"]
+        tom = stock = WordErrors(0, 0)
+        for r in self.records:
+            spoken = r.spoken()
+            if not spoken or not r.result.ok or r.script.id not in heard:
+                continue
+            ref = " ".join(t.text for t in spoken)
+            tom += word_errors(ref, " ".join(t["text"] for t in r.lines("caller")))
+            stock += word_errors(ref, heard[r.script.id])
+        if not stock.ref_words:
+            return None
+        tom_acc, stock_acc = max(0.0, 1 - tom.wer), max(0.0, 1 - stock.wer)
+        return {"tom": tom_acc, "stock": stock_acc, "gap_points": round(100 * (stock_acc - tom_acc), 2),
+                "words": stock.ref_words, "model": self.stock["model"],
+                "decoding": self.stock["decoding"]}
+
     def failures(self) -> list[dict[str, str]]:
         return [{"call_sid": r.result.call_sid, "script": r.script.id,
                  "failure": r.result.failure or ""} for r in self.records if not r.result.ok]
@@ -176,7 +200,7 @@ class BenchReport:
                 continue
             by_turn = {t.get("turn"): t.get("intent") for t in r.turns}
             for spoken, heard in pairs:
-                if heard.get("turn") in by_turn and by_turn[heard.get("turn")]:
+                if spoken.intent and by_turn.get(heard.get("turn")):
                     total += 1
                     matched += by_turn[heard.get("turn")] == spoken.intent
         return {"matched": matched, "total": total, "rate": matched / total if total else None}
@@ -283,7 +307,7 @@ class BenchReport:
             "barge_in_server": self.barge_in_server().to_dict(),
             "accuracy": {"value": self.accuracy(), "target": ACCURACY_TARGET,
                          "words": total.ref_words, "errors": total.errors,
-                         "by_language": by_lang},
+                         "by_language": by_lang, "recorded": self.stock_accuracy()},
             "intents": self.intents(),
             "facts": self.facts(),
             "by_kind": {kind: {"e2e": self.e2e_by_kind()[kind].to_dict(),

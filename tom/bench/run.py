@@ -20,8 +20,15 @@ from tom.bench.caller import CallerTurn, Timeouts, new_sid, place_call
 from tom.bench.corpus import CallScript, Corpus, CorpusError
 from tom.bench.cost import CallCost
 from tom.bench.line import LineEcho
+from tom.bench.recordings import (
+    SOURCE,
+    RecordedVoice,
+    find_recordings,
+    recorded_corpus,
+    stock_transcripts,
+)
 from tom.bench.report import BenchReport, CallRecord, Resources, caller_e2e
-from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
+from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions, Speaker
 from tom.bench.targets import InProcessTarget, RemoteTarget, bench_settings, temp_data_dir
 from tom.config import Settings
 from tom.monitor.events import QUEUE_KEYS
@@ -50,6 +57,8 @@ class BenchOptions:
     expect_greeting: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
     echo: LineEcho | None = None  # the line sends TOM's voice back (--line echo:-25dB@120ms)
+    callers: str = "piper"  # "recorded": real human prompts instead of synthesised callers
+    recordings_dir: Path | None = None
 
 
 @dataclass
@@ -63,7 +72,7 @@ class PlannedCall:
 Progress = Callable[[CallRecord], None]
 
 
-def plan_calls(corpus: Corpus, n: int, language: str, voice: CallerVoice,
+def plan_calls(corpus: Corpus, n: int, language: str, voice: Speaker,
                options: BenchOptions, offset: int = 0) -> list[PlannedCall]:
     """n calls cycling through the scripts; caller i gets voice style i and noise seed i."""
     line = LineOptions(phone_path=options.phone_path, snr_db=options.snr_db)
@@ -127,7 +136,9 @@ async def measured_calls(target: InProcessTarget | RemoteTarget, planned: list[P
 async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None = None,
                 progress: Progress | None = None) -> BenchReport:
     """Run the whole bench and return its report (the caller prints or saves it)."""
-    voice = CallerVoice(options.cache_dir)
+    voice: Speaker = CallerVoice(options.cache_dir)
+    if options.callers == "recorded":
+        corpus, voice = _recorded(options)
     schedule(corpus, 1, options.language)  # raises CorpusError when there is nothing to call
     languages = ([lang for lang in ("en", "de") if corpus.calls_for(lang)]
                  if options.language == "all" else [options.language])
@@ -169,9 +180,40 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
             "started_at": started, "duration_s": round(time.monotonic() - t0, 2),
             "voice": voice.model_path.name,
             "german_voice": "espeak-ng with MBROLA de2/de1/de5 (not TOM's own Pico voice)"}
+    if options.callers == "recorded":
+        meta["callers"] = SOURCE
+        meta["german_voice"] = None
     report = BenchReport(meta, records, _merge(resources), log_bad, sweep)
     report.cost = costs[-1].to_dict() if len(costs) == 1 else None
+    if options.callers == "recorded":
+        report.stock = await _stock(corpus, options, voice, settings)
     return report
+
+
+def _recorded(options: BenchOptions) -> tuple[Corpus, RecordedVoice]:
+    if options.language != "en":
+        raise CorpusError("--callers recorded: the recorded prompts are English; use "
+                          "--language en")
+    if options.sweep:
+        raise CorpusError("--callers recorded measures what TOM hears, not capacity: leave "
+                          "out --sweep")
+    recordings = find_recordings(options.recordings_dir)
+    return recorded_corpus(recordings, options.calls), RecordedVoice(recordings)
+
+
+async def _stock(corpus: Corpus, options: BenchOptions, voice: Speaker,
+                 settings: Settings | None) -> dict[str, Any]:
+    """Stock faster-whisper on the same audio (planned again: same scripts, same seeds), after
+    the calls, so it never competes with TOM for the CPU while TOM is measured."""
+    from tom.models import resolve_stt
+
+    planned = plan_calls(corpus, options.calls, "en", voice, options)
+    model = resolve_stt(settings or Settings.load())
+    heard = await asyncio.to_thread(
+        stock_transcripts, [(p.script.id, [t.audio for t in p.turns]) for p in planned],
+        model.path)
+    return {"model": model.name, "decoding": "faster-whisper defaults (beam 5)",
+            "heard": heard}
 
 
 def _first_count(options: BenchOptions) -> int:
@@ -179,7 +221,7 @@ def _first_count(options: BenchOptions) -> int:
 
 
 async def _run(target: InProcessTarget | RemoteTarget, corpus: Corpus, options: BenchOptions,
-               language: str, voice: CallerVoice, http: aiohttp.ClientSession,
+               language: str, voice: Speaker, http: aiohttp.ClientSession,
                progress: Progress | None, planned: list[PlannedCall] | None = None
                ) -> tuple[list[CallRecord], dict[str, Any] | None, list[CallCost]]:
     if planned is None:
@@ -195,7 +237,7 @@ async def _run(target: InProcessTarget | RemoteTarget, corpus: Corpus, options: 
 
 
 async def _sweep(target: InProcessTarget | RemoteTarget, corpus: Corpus, options: BenchOptions,
-                 language: str, voice: CallerVoice, http: aiohttp.ClientSession,
+                 language: str, voice: Speaker, http: aiohttp.ClientSession,
                  progress: Progress | None, first: list[PlannedCall]
                  ) -> tuple[list[CallRecord], dict[str, Any]]:
     """Raise concurrency until p95 e2e passes 1 s (or calls fail); keep the last that held.

@@ -19,7 +19,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import structlog
@@ -82,6 +82,15 @@ class SpokenAudio:
         return len(self.pcm) / 2 / self.rate
 
 
+class Speaker(Protocol):
+    """Who speaks the bench's callers: piper (CallerVoice) or recordings (RecordedVoice)."""
+
+    model_path: Path
+
+    def say(self, text: str, language: str = "en", style: VoiceStyle = VoiceStyle(),
+            options: LineOptions = LineOptions(), seed: int = 0) -> SpokenAudio: ...
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "tom" / "bench"
@@ -133,18 +142,7 @@ class CallerVoice:
             options: LineOptions = LineOptions(), seed: int = 0) -> SpokenAudio:
         """The utterance as the far end receives it: padded, noisy and phone-shaped if asked."""
         audio, rate = self.speech(text, language, style)
-        x = resample(audio, rate, options.rate)
-        start, end = speech_bounds(float_to_pcm16(x), options.rate)
-        x = x[start:end]
-        lead = int(options.rate * options.lead_ms / 1000)
-        tail = int(options.rate * options.tail_ms / 1000)
-        x = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(tail, np.float32)])
-        if options.snr_db is not None:
-            x = mix_noise(x, options.snr_db, seed=seed, speech=slice(lead, lead + end - start))
-        if options.phone_path:
-            x = phone_path(x, options.rate)
-        pcm = float_to_pcm16(x)
-        return SpokenAudio(pcm, options.rate, lead, lead + end - start)
+        return on_the_line(audio, rate, options, seed)
 
     def _synthesize(self, text: str, language: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
         if language == "de":
@@ -199,6 +197,22 @@ def speak_german(text: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
         audio, rate = read_wav(out)
     log.debug("bench_synthesized", text=text, language="de", voice=voice)
     return audio.astype(np.float32), rate
+
+
+def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int) -> SpokenAudio:
+    """Speech as the far end receives it: trimmed to its voiced part, padded, noisy and
+    phone-shaped as `options` say (pink noise reproducible per seed)."""
+    x = resample(audio, rate, options.rate)
+    start, end = speech_bounds(float_to_pcm16(x), options.rate)
+    x = x[start:end]
+    lead = int(options.rate * options.lead_ms / 1000)
+    tail = int(options.rate * options.tail_ms / 1000)
+    x = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(tail, np.float32)])
+    if options.snr_db is not None:
+        x = mix_noise(x, options.snr_db, seed=seed, speech=slice(lead, lead + end - start))
+    if options.phone_path:
+        x = phone_path(x, options.rate)
+    return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start)
 
 
 def mix_noise(x: np.ndarray, snr_db: float, *, seed: int = 0,

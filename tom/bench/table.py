@@ -89,6 +89,12 @@ def _quality_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
                   _pct(acc["target"]), _mark(checks["accuracy"]["ok"]))
     for lang, a in acc["by_language"].items():
         table.add_row(f"  accuracy {lang}", _pct(a["accuracy"]), "", "", str(a["words"]), "", "")
+    rec = acc.get("recorded")
+    if rec:
+        table.add_row("  stock Whisper, same audio", _pct(rec["stock"]), "", "",
+                      str(rec["words"]), "", "")
+        table.add_row("  TOM below stock (points)", f"{rec['gap_points']:.1f}", "", "", "",
+                      "≤ 1.0", _mark(rec["gap_points"] <= 1.0))
     facts, intents = data["facts"], data["intents"]
     table.add_row("answer facts", _pct(facts["rate"]), "", "", str(facts["total"]), "", "")
     table.add_row("intent", _pct(intents["rate"]), "", "", str(intents["total"]), "", "")
