@@ -220,6 +220,9 @@ class TurnsSettings:
     smart_turn_after_ms: int = option(256, min=32, max=2000)  # silence before it is asked
     # silence after which a turn the model judged unfinished ends anyway
     unfinished_silence_ms: int = option(1400, min=100, max=5000)
+    # … and after this much when the words so far read as a finished sentence (STT at the
+    # pause, tom/call/finished.py); 0: the model's verdict alone
+    finished_words_silence_ms: int = option(640, min=0, max=5000)
 
 
 @dataclass

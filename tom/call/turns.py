@@ -28,6 +28,7 @@ import structlog
 from tom.call.backchannel import is_backchannel
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
+from tom.call.finished import reads_finished
 from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
@@ -142,10 +143,20 @@ class TurnTaking:
             return
         started = time.perf_counter()
         probability = await asyncio.to_thread(smart.complete, audio)
-        complete = probability >= self.settings.turns.smart_turn_threshold
+        turns = self.settings.turns
+        complete = probability >= turns.smart_turn_threshold
         self.log.debug("smart turn", complete=complete, probability=round(probability, 3),
                        ms=round((time.perf_counter() - started) * 1000, 1))
         self.detector.verdict(token, complete)
+        if complete or not 0 < turns.finished_words_silence_ms < turns.unfinished_silence_ms:
+            return
+        if self.engines.backlog():
+            return  # a second opinion costs an STT run other calls are waiting for
+        timed = await self.engines.transcribe(audio)
+        text = timed.value.text if timed.value.has_words else ""
+        if reads_finished(text):
+            self.log.debug("unfinished by its sound, finished by its words", text=text)
+            self.detector.shorten(token, turns.finished_words_silence_ms)
 
     # --- a backchannel or an interruption? -----------------------------------------------------
 

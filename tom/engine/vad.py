@@ -151,6 +151,8 @@ class TurnDetector:
         self.judge_chunks = max(1, judge_after_ms // CHUNK_MS)
         self.judge_token = 0
         self.complete: bool | None = None
+        # An unfinished verdict whose words read finished (`shorten`): this pause ends sooner.
+        self.shortened: int | None = None
 
     def feed(self, audio: Samples, end_ts_ns: int | None = None,
              heard: Samples | None = None) -> None:
@@ -198,6 +200,7 @@ class TurnDetector:
             if self.silent_run:
                 self.judge_token += 1  # a verdict on the pause before this voice is stale
                 self.complete = None
+                self.shortened = None
             self.silent_run = 0
             self.last_voice_ns = ts_ns
             if self.paused:
@@ -215,11 +218,12 @@ class TurnDetector:
                                                                     end_chunks):
                 self.judge_token += 1
                 self.complete = None
+                self.shortened = None
                 self.on_judge(np.concatenate(self.speech), self.judge_token)
                 if not self.in_speech:  # answered at once, and the turn is over
                     return
         if self.on_judge is not None and self.complete is not True:
-            end_chunks = max(end_chunks, self.unfinished_chunks)
+            end_chunks = max(end_chunks, self.shortened or self.unfinished_chunks)
         if self.silent_run >= end_chunks or len(self.speech) >= self.max_chunks:
             self._finish(ts_ns)
 
@@ -231,6 +235,17 @@ class TurnDetector:
         if complete:
             self._finish(self.clock())
 
+    def shorten(self, token: int, after_ms: int) -> None:
+        """Unfinished by its sound, finished by its words (tom/call/finished.py): this pause
+        ends the turn after `after_ms` of silence instead of `unfinished_ms`."""
+        if token != self.judge_token or not self.in_speech or self.silent_run == 0 \
+                or self.complete:
+            return
+        end_chunks = max(1, self.settings.end_silence_ms // CHUNK_MS)
+        self.shortened = max(end_chunks, after_ms // CHUNK_MS)
+        if self.silent_run >= self.shortened:
+            self._finish(self.clock())
+
     def _finish(self, ts_ns: int) -> None:
         audio = np.concatenate(self.speech) if self.speech else np.zeros(0, np.float32)
         turn = UserTurn(audio, self.start_ns, self.last_voice_ns, ts_ns)
@@ -239,6 +254,7 @@ class TurnDetector:
         self.voiced_run = 0
         self.judge_token += 1
         self.complete = None
+        self.shortened = None
         self.speech = []
         self.preroll.clear()
         self.on_turn(turn)

@@ -1,0 +1,25 @@
+"""Which words read as a finished sentence (the tie-breaker when Smart Turn says unfinished)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tom.call.finished import reads_finished
+
+
+@pytest.mark.parametrize("text", [
+    "Thank you very much. Goodbye.", "Yes, that's right.", "Great. Thanks. Bye.",
+    "Do you also repair electric bikes?", "I would like to move my appointment to Thursday afternoon.",
+    "Vielen Dank, auf Wiederhören!", "Ja, genau.", "Haben Sie am Samstag geöffnet?",
+])
+def test_finished_sentences(text):
+    assert reads_finished(text)
+
+
+@pytest.mark.parametrize("text", [
+    "", "I'd like to book a service for my.", "I'd like to book a service for my...",
+    "I'd like to book a", "So the chain is rusty and", "Um.", "Ich möchte einen Termin für…",
+    "Ich hätte gern einen Termin und.", "Ich möchte den.", "well -",
+])
+def test_cut_off_or_trailing_sentences(text):
+    assert not reads_finished(text)
