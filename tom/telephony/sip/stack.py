@@ -21,10 +21,11 @@ import structlog
 
 from tom.config import SipSettings
 from tom.security.ratelimit import RateLimiter
-from tom.telephony.sip.events import CallEvent, Disconnected, Dtmf, TransferStatus
+from tom.telephony.sip.events import CallEvent, Disconnected, Dtmf, TransferStatus, keypad_digit
 from tom.telephony.sip.media import FRAME_BYTES, FrameBuffer, Marked
 from tom.telephony.sip.options import OptionsGate, pjsua2_library
 from tom.telephony.sip.sources import Sources, host_of, registrar_host
+from tom.telephony.sip.strays import StrayRequests
 
 log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 
@@ -108,6 +109,7 @@ class SipStack:
         self.busy_reason: str | None = None
         self.sources = Sources(settings.allowed_sources)
         self.flood = RateLimiter(settings.invites_per_min)
+        self._junk_log = LogBudget(per_s=5)
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="tom-sip", daemon=True)
         self._ready = threading.Event()
@@ -118,6 +120,7 @@ class SipStack:
         self._reap: list[int] = []
         self.ports: PortPool | None = None
         self.options: OptionsGate | None = None
+        self.strays: StrayRequests | None = None
         self.pj: Any = None
         self._log_writer: Any = None
         self.ep: Any = None
@@ -249,6 +252,8 @@ class SipStack:
         self.ports = PortPool(pj)
         self.options = OptionsGate(pjsua2_library(pj), self._why_busy)
         self.options.install()
+        self.strays = StrayRequests(pjsua2_library(pj))
+        self.strays.install()
         self.account = _make_account(pj, self)
         log.info("sip listening", host=s.host, port=self.port, transports="udp,tcp",
                  registrar=s.registrar or None, user=s.user)
@@ -277,8 +282,9 @@ class SipStack:
         if self.ports is not None:
             self.ports.retire()
             self.ports = None
-        if self.options is not None:
-            _RETIRED_PORTS.append(self.options)  # PJSIP keeps pointers to it until libDestroy
+        for module in (self.options, self.strays):
+            if module is not None:
+                _RETIRED_PORTS.append(module)  # PJSIP keeps pointers to it until libDestroy
         if self.ep is not None:
             try:
                 self.ep.libDestroy()
@@ -388,6 +394,14 @@ class SipStack:
         if handle is not None:
             self._post(_gone, handle, Disconnected(code, reason))
         self._reap.append(call_id)
+
+    def junk_dtmf(self, call_id: int, raw: str) -> None:
+        """A DTMF event that names no key (a SIP INFO's `Signal=` is not checked by PJSIP):
+        dropped, said in the log (at most a few lines a second: a caller could send many)."""
+        ok, dropped = self._junk_log.take()
+        if ok:
+            log.warning("DTMF ignored: not a keypad key (0-9 * # A-D)", sip_call=call_id,
+                        signal=raw[:20], dropped_before=dropped or None)
 
     def post_event(self, handle: CallHandle, event: CallEvent) -> None:
         self._post(handle.events.put_nowait, event)
@@ -541,8 +555,11 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
                     self.port.startTransmit(audio)
 
         def onDtmfDigit(self, prm: Any) -> None:  # RFC 4733 events and SIP INFO alike
-            if self.handle is not None:
-                stack.post_event(self.handle, Dtmf(str(prm.digit)))
+            digit = keypad_digit(str(prm.digit))
+            if digit is None:
+                stack.junk_dtmf(call_id, str(prm.digit))
+            elif self.handle is not None:
+                stack.post_event(self.handle, Dtmf(digit))
 
         def onCallTransferStatus(self, prm: Any) -> None:
             if self.handle is not None:
