@@ -89,7 +89,7 @@ class RtpSender:
         seq = 0
         next_tick = time.monotonic()
         while not self._stop.is_set():
-            for sock, pt, ssrc in self.sources:
+            for sock, pt, ssrc in list(self.sources):
                 payload = b"\xff" * 160 if pt in (0, 8) else bytes(range(40))
                 sock.sendto(rtp_packet(seq, pt, ssrc, payload), self.dest)
             self.sent += 1
@@ -244,16 +244,18 @@ async def test_rtp_of_a_wrong_type_or_from_elsewhere_is_dropped(raw_server, call
 
 
 async def test_rtp_follows_a_new_source_once_the_caller_goes_quiet(raw_server, caller):
-    """Symmetric RTP (what NAT'd phones need), as PJSIP does it: after 10 packets in a row
-    from one new source, with none from the caller's address between them, TOM sends there."""
+    """Symmetric RTP (what NAT'd phones need), as PJSIP 2.15 does it: once the caller's own RTP
+    stops and 10 packets in a row come from one new source, TOM sends its RTP there."""
     started = events_of(raw_server, ev.CallStarted)
     answer = await asyncio.to_thread(caller.call)
     tom = tom_rtp_address(answer.body)
     moved = udp_socket()
     sender = RtpSender(tom)
-    sender.add(moved, 0, 0x3333)
+    sender.add(caller.rtp, 0, 0x3333)
     try:
         sender.start()
+        await asyncio.sleep(0.5)
+        sender.sources = [(moved, 0, 0x3333)]  # the caller's NAT binding changed
         await asyncio.sleep(1)
         drain(caller.rtp)
         drain(moved)
