@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from sip_raw import HOST, RawCaller, count_datagrams, drain, one_shot, rtp_packet
+from sip_raw import HOST, RawCaller, count_datagrams, drain, one_shot, rtp_packet, sdp
 from tomtest import e2e_settings, running_server
 
 from tom.monitor import events as ev
@@ -287,11 +287,18 @@ async def test_unknown_methods_and_truncated_requests(raw_server, caller):
     statuses = {m: (a.status if a else None) for m, a in out_of_dialog.items()}
     assert statuses == {"FOO": 501, "PUBLISH": 501, "BYE": 481, "INFO": 481}, statuses
 
-    invite = fresh("INVITE", body="v=0\r\n", content_type="application/sdp")
-    for cut in (invite[: len(invite) // 3],  # in the middle of a header: PJSIP drops it
-                invite.replace(b"Content-Length: 5", b"Content-Length: 500")):  # body missing
-        answer = await asyncio.to_thread(one_shot, port, cut, 2)
-        assert answer is None or answer.status == 400, answer
+    offer = RawCaller(port)  # an INVITE with a good PCMU offer, then cut in two ways
+    try:
+        invite = offer.request("INVITE", to_tag="", cseq=1, body=sdp(offer.rtp_port),
+                               content_type="application/sdp")
+    finally:
+        offer.close()
+    headers_cut = invite[: len(invite) // 3]  # in the middle of a header: PJSIP drops it
+    body_cut = invite[:-20]  # the SDP's last line lost: Content-Length promises more
+    assert await asyncio.to_thread(one_shot, port, headers_cut, 2) is None
+    answer = await asyncio.to_thread(one_shot, port, body_cut)
+    assert answer is not None and answer.status == 400, answer  # RFC 3261 §18.3
+    assert not raw_server.assistant.registry.active  # neither became a call
 
     started = events_of(raw_server, ev.CallStarted)
     await asyncio.to_thread(caller.call)

@@ -1,8 +1,10 @@
-"""Which unhandled out-of-dialog requests get which answer, and which DTMF signals are keys."""
+"""Bad input PJSIP lets through: which unhandled out-of-dialog requests get which answer,
+which DTMF signals are keys, which datagrams end before their Content-Length."""
 
 from __future__ import annotations
 
 from tom.telephony.sip.events import keypad_digit
+from tom.telephony.sip.framing import body_cut_short
 from tom.telephony.sip.strays import StrayAnswer, stray_answer
 
 
@@ -26,3 +28,24 @@ def test_only_keypad_keys_are_digits():
     assert keypad_digit(" 5\r\n") == "5"
     for junk in ("Z", "\r", "", "<", "12", "R", "\x00"):
         assert keypad_digit(junk) is None, junk
+
+
+def _invite(body: str, length: int | str, name: str = "Content-Length") -> str:
+    return (f"INVITE sip:tom@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060\r\n"
+            f"{name}: {length}\r\n\r\n{body}")
+
+
+def test_a_datagram_shorter_than_its_content_length_is_cut_short():
+    sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"
+    assert not body_cut_short(_invite(sdp, len(sdp)))
+    assert not body_cut_short(_invite(sdp + "extra", len(sdp)))  # bytes beyond it: dropped
+    assert body_cut_short(_invite(sdp[:-5], len(sdp)))
+    assert body_cut_short(_invite(sdp, len(sdp) + 1, name="l"))  # the compact form
+    assert body_cut_short(_invite("", 10, name="content-length"))
+
+
+def test_without_a_readable_length_nothing_is_cut_short():
+    assert not body_cut_short(_invite("v=0\r\n", "many"))
+    assert not body_cut_short("INVITE sip:tom@127.0.0.1 SIP/2.0\r\nVia: x\r\n\r\nv=0\r\n")
+    assert not body_cut_short("INVITE sip:tom@127.0.0.1 SIP/2.0\r\nContent-Length: 9")
+    assert not body_cut_short("")

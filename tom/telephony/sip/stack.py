@@ -22,6 +22,7 @@ import structlog
 from tom.config import SipSettings
 from tom.security.ratelimit import RateLimiter
 from tom.telephony.sip.events import CallEvent, Disconnected, Dtmf, TransferStatus, keypad_digit
+from tom.telephony.sip.framing import body_cut_short
 from tom.telephony.sip.media import FRAME_BYTES, FrameBuffer, Marked
 from tom.telephony.sip.options import OptionsGate, pjsua2_library
 from tom.telephony.sip.sources import Sources, host_of, registrar_host
@@ -303,7 +304,7 @@ class SipStack:
 
     # --- called by pjsua2 callbacks and jobs (SIP thread) ------------------------------------
 
-    def on_incoming(self, account: Any, call_id: int, source: str) -> None:
+    def on_incoming(self, account: Any, call_id: int, source: str, message: str) -> None:
         pj = self.pj
         call = _make_call(pj, self, account, call_id)
         self._calls[call_id] = call
@@ -316,6 +317,10 @@ class SipStack:
         if not self.flood.allow(host_of(source)):
             bound.warning("INVITE refused: over sip.invites_per_min for this source")
             return self._refuse(call, 503, "Rate limited", {"Retry-After": "60"})
+        if body_cut_short(message):
+            bound.warning("INVITE refused: its datagram ends before the body its "
+                          "Content-Length announces (truncated)")
+            return self._refuse(call, 400, "Truncated message")
         if not self.accepting:
             bound.info("INVITE refused: TOM is shutting down")
             return self._refuse(call, 503, "Shutting down",
@@ -493,7 +498,8 @@ def _make_account(pj: Any, stack: SipStack) -> Any:
 
     class Account(pj.Account):  # type: ignore[misc]
         def onIncomingCall(self, prm: Any) -> None:
-            stack.on_incoming(self, prm.callId, str(prm.rdata.srcAddress))
+            stack.on_incoming(self, prm.callId, str(prm.rdata.srcAddress),
+                              str(prm.rdata.wholeMsg))
 
         def onRegState(self, prm: Any) -> None:
             stack.on_registration(int(prm.code), str(prm.reason), int(prm.expiration))
