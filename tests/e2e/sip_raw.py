@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -200,6 +201,57 @@ class RawCaller:
     def rtp_count(self, listen_s: float) -> int:
         """How many RTP packets reach this caller's SDP address within `listen_s`."""
         return count_datagrams(self.rtp, listen_s)
+
+
+def tom_rtp_address(answer_sdp: str) -> tuple[str, int]:
+    """Where TOM receives RTP: the answer's audio port and (media-level) connection address."""
+    lines = answer_sdp.split("\r\n")
+    port = next(int(line.split()[1]) for line in lines if line.startswith("m=audio "))
+    host = [line.split()[2] for line in lines if line.startswith("c=IN IP4 ")][-1]
+    return host, port
+
+
+class RtpSender:
+    """Sends one packet per source on a 20 ms tick, from a thread of its own. A source is
+    (socket, payload type, SSRC): the caller's PCMU, a payload type never offered, a stranger's
+    address; `sources` may be changed while it runs (a caller whose address moves)."""
+
+    def __init__(self, dest: tuple[str, int]) -> None:
+        self.dest = dest
+        self.sources: list[tuple[socket.socket, int, int]] = []  # socket, PT, SSRC
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+
+    def add(self, sock: socket.socket, payload_type: int, ssrc: int) -> None:
+        self.sources.append((sock, payload_type, ssrc))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        seq = 0
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            for sock, pt, ssrc in list(self.sources):
+                payload = b"\xff" * 160 if pt in (0, 8) else bytes(range(40))
+                sock.sendto(rtp_packet(seq, pt, ssrc, payload), self.dest)
+            self.sent += 1
+            seq += 1
+            next_tick += 0.02
+            self._stop.wait(max(0.0, next_tick - time.monotonic()))
+
+
+def udp_socket(host: str = HOST) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((host, 0))
+    return s
 
 
 def count_datagrams(sock: socket.socket, listen_s: float) -> int:

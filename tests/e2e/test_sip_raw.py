@@ -6,12 +6,18 @@ unknown methods and truncated requests. Each case ends alone; the agent goes on 
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 
 import pytest
-from sip_raw import HOST, RawCaller, count_datagrams, drain, one_shot, rtp_packet, sdp
+from sip_raw import (
+    RawCaller,
+    RtpSender,
+    count_datagrams,
+    drain,
+    one_shot,
+    sdp,
+    tom_rtp_address,
+    udp_socket,
+)
 from tomtest import e2e_settings, running_server
 
 from tom.monitor import events as ev
@@ -53,55 +59,6 @@ async def ended(server, call_id: str, within_s: float = 10) -> str | None:
             return None if record is None else record.outcome
         await asyncio.sleep(0.1)
     raise AssertionError(f"call {call_id} still active after {within_s} s")
-
-
-def tom_rtp_address(answer_sdp: str) -> tuple[str, int]:
-    lines = answer_sdp.split("\r\n")
-    port = next(int(line.split()[1]) for line in lines if line.startswith("m=audio "))
-    host = [line.split()[2] for line in lines if line.startswith("c=IN IP4 ")][-1]
-    return host, port
-
-
-class RtpSender:
-    """Sends on a 20 ms tick from its own thread: the caller's PCMU (optional) and any extra
-    packets `(socket, payload_type)` — wrong payload types, other source addresses."""
-
-    def __init__(self, dest: tuple[str, int]) -> None:
-        self.dest = dest
-        self.sources: list[tuple[socket.socket, int, int]] = []  # socket, PT, SSRC
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.sent = 0
-
-    def add(self, sock: socket.socket, payload_type: int, ssrc: int) -> None:
-        self.sources.append((sock, payload_type, ssrc))
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        seq = 0
-        next_tick = time.monotonic()
-        while not self._stop.is_set():
-            for sock, pt, ssrc in list(self.sources):
-                payload = b"\xff" * 160 if pt in (0, 8) else bytes(range(40))
-                sock.sendto(rtp_packet(seq, pt, ssrc, payload), self.dest)
-            self.sent += 1
-            seq += 1
-            next_tick += 0.02
-            self._stop.wait(max(0.0, next_tick - time.monotonic()))
-
-
-def udp_socket(host: str = HOST) -> socket.socket:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((host, 0))
-    return s
 
 
 # --- DTMF by SIP INFO -----------------------------------------------------------------------
