@@ -81,6 +81,7 @@ class RawCaller:
     # called and TOM's fallback for a failed transfer runs
     answers: dict[str, tuple[int, str]] = field(
         default_factory=lambda: {"REFER": (603, "Decline")})
+    display_name: bytes = b""  # raw bytes before the From URI: any encoding a PBX may use
 
     def __post_init__(self) -> None:
         self.sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -120,6 +121,8 @@ class RawCaller:
                 f"Content-Length: {len(body.encode())}\r\n\r\n{body}").encode()
 
     def send(self, data: bytes) -> None:
+        if self.display_name:
+            data = data.replace(b"\r\nFrom: <", b"\r\nFrom: " + self.display_name + b" <", 1)
         self.sip.sendto(data, (HOST, self.tom_port))
 
     def send_invite(self, body: str | None = None) -> None:

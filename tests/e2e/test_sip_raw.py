@@ -292,3 +292,15 @@ async def test_unknown_methods_and_truncated_requests(raw_server, caller):
     assert await ended(raw_server, call_id) == "hung_up_by_caller"
     options = await asyncio.to_thread(one_shot, port, fresh("OPTIONS"))
     assert options is not None and options.status == 200
+
+
+async def test_a_latin1_display_name_is_read_as_latin1(raw_server, caller):
+    """SIP text is UTF-8, but older PBXs send "Müller" in Latin-1: the call is taken and its
+    caller reads "Müller", not a lone surrogate that would reach events, logs and dashboard."""
+    started = events_of(raw_server, ev.CallStarted)
+    caller.display_name = b'"M\xfcller"'
+    await asyncio.to_thread(caller.call)
+    assert started and started[0].caller == '"Müller" <sip:raw@127.0.0.1>', started
+    bye = await asyncio.to_thread(caller.hang_up)
+    assert bye is not None and bye.status == 200, caller.firsts()
+    assert await ended(raw_server, started[0].call_id) == "hung_up_by_caller"

@@ -1,10 +1,11 @@
 """Bad input PJSIP lets through: which unhandled out-of-dialog requests get which answer,
-which DTMF signals are keys, which datagrams end before their Content-Length."""
+which DTMF signals are keys, which datagrams end before their Content-Length, which text
+is not UTF-8."""
 
 from __future__ import annotations
 
 from tom.telephony.sip.events import keypad_digit
-from tom.telephony.sip.framing import body_cut_short
+from tom.telephony.sip.framing import body_cut_short, wire_text
 from tom.telephony.sip.strays import StrayAnswer, stray_answer
 
 
@@ -49,3 +50,10 @@ def test_without_a_readable_length_nothing_is_cut_short():
     assert not body_cut_short("INVITE sip:tom@127.0.0.1 SIP/2.0\r\nVia: x\r\n\r\nv=0\r\n")
     assert not body_cut_short("INVITE sip:tom@127.0.0.1 SIP/2.0\r\nContent-Length: 9")
     assert not body_cut_short("")
+
+
+def test_text_that_is_not_utf8_is_read_as_latin1():
+    latin1 = b'"M\xfcller" <sip:1@pbx>'.decode("utf-8", "surrogateescape")  # as pjsua2 gives it
+    assert wire_text(latin1) == '"Müller" <sip:1@pbx>'
+    assert wire_text('"Müller" <sip:1@pbx>') == '"Müller" <sip:1@pbx>'  # UTF-8 stays
+    assert wire_text("") == ""

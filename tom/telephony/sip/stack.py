@@ -22,7 +22,7 @@ import structlog
 from tom.config import SipSettings
 from tom.security.ratelimit import RateLimiter
 from tom.telephony.sip.events import CallEvent, Disconnected, Dtmf, TransferStatus, keypad_digit
-from tom.telephony.sip.framing import body_cut_short
+from tom.telephony.sip.framing import body_cut_short, wire_text
 from tom.telephony.sip.media import FRAME_BYTES, FrameBuffer, Marked
 from tom.telephony.sip.options import OptionsGate, pjsua2_library
 from tom.telephony.sip.sources import Sources, host_of, registrar_host
@@ -309,7 +309,7 @@ class SipStack:
         call = _make_call(pj, self, account, call_id)
         self._calls[call_id] = call
         info = call.getInfo()
-        caller = str(info.remoteUri)
+        caller = wire_text(str(info.remoteUri))  # a Latin-1 display name from an old PBX
         bound = log.bind(sip_call=call_id, source=source, caller=caller)
         if not self.sources.allowed(source):
             bound.warning("INVITE refused: source not in sip.allowed_sources")
@@ -502,7 +502,8 @@ def _make_account(pj: Any, stack: SipStack) -> Any:
                               str(prm.rdata.wholeMsg))
 
         def onRegState(self, prm: Any) -> None:
-            stack.on_registration(int(prm.code), str(prm.reason), int(prm.expiration))
+            stack.on_registration(int(prm.code), wire_text(str(prm.reason)),
+                                  int(prm.expiration))
 
     acfg = pj.AccountConfig()
     if s.registrar:
@@ -547,7 +548,7 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
             if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
                 self.ended = True
                 stack.on_state_disconnected(call_id, int(info.lastStatusCode),
-                                            str(info.lastReason))
+                                            wire_text(str(info.lastReason)))
 
         def onCallMediaState(self, prm: Any) -> None:
             if self.port is None:
@@ -563,13 +564,13 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
         def onDtmfDigit(self, prm: Any) -> None:  # RFC 4733 events and SIP INFO alike
             digit = keypad_digit(str(prm.digit))
             if digit is None:
-                stack.junk_dtmf(call_id, str(prm.digit))
+                stack.junk_dtmf(call_id, wire_text(str(prm.digit)))
             elif self.handle is not None:
                 stack.post_event(self.handle, Dtmf(digit))
 
         def onCallTransferStatus(self, prm: Any) -> None:
             if self.handle is not None:
-                status = TransferStatus(int(prm.statusCode), str(prm.reason),
+                status = TransferStatus(int(prm.statusCode), wire_text(str(prm.reason)),
                                         bool(prm.finalNotify))
                 stack._post(self.handle.transfers.put_nowait, status)
             prm.cont = not prm.finalNotify
@@ -577,7 +578,7 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
         def onCallTransferRequest(self, prm: Any) -> None:
             # No open relay: a caller's REFER would make TOM call whoever the caller names.
             log.warning("caller's REFER refused: TOM calls no one on a caller's behalf",
-                        sip_call=call_id, target=str(prm.dstUri))
+                        sip_call=call_id, target=wire_text(str(prm.dstUri)))
             prm.statusCode = 603
 
         def onCallReplaceRequest(self, prm: Any) -> None:
