@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+KEYPAD = frozenset("0123456789*#ABCD")
+
 
 @dataclass(frozen=True)
 class Dtmf:
     digit: str
+
+
+def keypad_digit(raw: str) -> str | None:
+    """The key a DTMF event names, or None when it names none: PJSIP passes a SIP INFO's
+    `Signal=` through unchecked (measured: "Z", "<", even "\\r" for an empty one)."""
+    digit = raw.strip().upper()
+    return digit if len(digit) == 1 and digit in KEYPAD else None
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ import structlog
 
 from tom.config import SipSettings
 from tom.security.ratelimit import RateLimiter
-from tom.telephony.sip.events import CallEvent, Disconnected, Dtmf, TransferStatus
+from tom.telephony.sip.events import CallEvent, Disconnected, Dtmf, TransferStatus, keypad_digit
+from tom.telephony.sip.framing import body_cut_short, wire_text
 from tom.telephony.sip.media import FRAME_BYTES, FrameBuffer, Marked
 from tom.telephony.sip.options import OptionsGate, pjsua2_library
 from tom.telephony.sip.sources import Sources, host_of, registrar_host
+from tom.telephony.sip.strays import StrayRequests
 
 log: structlog.stdlib.BoundLogger = structlog.get_logger(__name__)
 
@@ -108,6 +110,7 @@ class SipStack:
         self.busy_reason: str | None = None
         self.sources = Sources(settings.allowed_sources)
         self.flood = RateLimiter(settings.invites_per_min)
+        self._junk_log = LogBudget(per_s=5)
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="tom-sip", daemon=True)
         self._ready = threading.Event()
@@ -118,6 +121,7 @@ class SipStack:
         self._reap: list[int] = []
         self.ports: PortPool | None = None
         self.options: OptionsGate | None = None
+        self.strays: StrayRequests | None = None
         self.pj: Any = None
         self._log_writer: Any = None
         self.ep: Any = None
@@ -249,6 +253,8 @@ class SipStack:
         self.ports = PortPool(pj)
         self.options = OptionsGate(pjsua2_library(pj), self._why_busy)
         self.options.install()
+        self.strays = StrayRequests(pjsua2_library(pj))
+        self.strays.install()
         self.account = _make_account(pj, self)
         log.info("sip listening", host=s.host, port=self.port, transports="udp,tcp",
                  registrar=s.registrar or None, user=s.user)
@@ -277,8 +283,9 @@ class SipStack:
         if self.ports is not None:
             self.ports.retire()
             self.ports = None
-        if self.options is not None:
-            _RETIRED_PORTS.append(self.options)  # PJSIP keeps pointers to it until libDestroy
+        for module in (self.options, self.strays):
+            if module is not None:
+                _RETIRED_PORTS.append(module)  # PJSIP keeps pointers to it until libDestroy
         if self.ep is not None:
             try:
                 self.ep.libDestroy()
@@ -297,12 +304,12 @@ class SipStack:
 
     # --- called by pjsua2 callbacks and jobs (SIP thread) ------------------------------------
 
-    def on_incoming(self, account: Any, call_id: int, source: str) -> None:
+    def on_incoming(self, account: Any, call_id: int, source: str, message: str) -> None:
         pj = self.pj
         call = _make_call(pj, self, account, call_id)
         self._calls[call_id] = call
         info = call.getInfo()
-        caller = str(info.remoteUri)
+        caller = wire_text(str(info.remoteUri))  # a Latin-1 display name from an old PBX
         bound = log.bind(sip_call=call_id, source=source, caller=caller)
         if not self.sources.allowed(source):
             bound.warning("INVITE refused: source not in sip.allowed_sources")
@@ -310,6 +317,10 @@ class SipStack:
         if not self.flood.allow(host_of(source)):
             bound.warning("INVITE refused: over sip.invites_per_min for this source")
             return self._refuse(call, 503, "Rate limited", {"Retry-After": "60"})
+        if body_cut_short(message):
+            bound.warning("INVITE refused: its datagram ends before the body its "
+                          "Content-Length announces (truncated)")
+            return self._refuse(call, 400, "Truncated message")
         if not self.accepting:
             bound.info("INVITE refused: TOM is shutting down")
             return self._refuse(call, 503, "Shutting down",
@@ -388,6 +399,14 @@ class SipStack:
         if handle is not None:
             self._post(_gone, handle, Disconnected(code, reason))
         self._reap.append(call_id)
+
+    def junk_dtmf(self, call_id: int, raw: str) -> None:
+        """A DTMF event that names no key (a SIP INFO's `Signal=` is not checked by PJSIP):
+        dropped, said in the log (at most a few lines a second: a caller could send many)."""
+        ok, dropped = self._junk_log.take()
+        if ok:
+            log.warning("DTMF ignored: not a keypad key (0-9 * # A-D)", sip_call=call_id,
+                        signal=raw[:20], dropped_before=dropped or None)
 
     def post_event(self, handle: CallHandle, event: CallEvent) -> None:
         self._post(handle.events.put_nowait, event)
@@ -479,10 +498,12 @@ def _make_account(pj: Any, stack: SipStack) -> Any:
 
     class Account(pj.Account):  # type: ignore[misc]
         def onIncomingCall(self, prm: Any) -> None:
-            stack.on_incoming(self, prm.callId, str(prm.rdata.srcAddress))
+            stack.on_incoming(self, prm.callId, str(prm.rdata.srcAddress),
+                              str(prm.rdata.wholeMsg))
 
         def onRegState(self, prm: Any) -> None:
-            stack.on_registration(int(prm.code), str(prm.reason), int(prm.expiration))
+            stack.on_registration(int(prm.code), wire_text(str(prm.reason)),
+                                  int(prm.expiration))
 
     acfg = pj.AccountConfig()
     if s.registrar:
@@ -527,7 +548,7 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
             if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
                 self.ended = True
                 stack.on_state_disconnected(call_id, int(info.lastStatusCode),
-                                            str(info.lastReason))
+                                            wire_text(str(info.lastReason)))
 
         def onCallMediaState(self, prm: Any) -> None:
             if self.port is None:
@@ -541,12 +562,15 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
                     self.port.startTransmit(audio)
 
         def onDtmfDigit(self, prm: Any) -> None:  # RFC 4733 events and SIP INFO alike
-            if self.handle is not None:
-                stack.post_event(self.handle, Dtmf(str(prm.digit)))
+            digit = keypad_digit(str(prm.digit))
+            if digit is None:
+                stack.junk_dtmf(call_id, wire_text(str(prm.digit)))
+            elif self.handle is not None:
+                stack.post_event(self.handle, Dtmf(digit))
 
         def onCallTransferStatus(self, prm: Any) -> None:
             if self.handle is not None:
-                status = TransferStatus(int(prm.statusCode), str(prm.reason),
+                status = TransferStatus(int(prm.statusCode), wire_text(str(prm.reason)),
                                         bool(prm.finalNotify))
                 stack._post(self.handle.transfers.put_nowait, status)
             prm.cont = not prm.finalNotify
@@ -554,7 +578,7 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
         def onCallTransferRequest(self, prm: Any) -> None:
             # No open relay: a caller's REFER would make TOM call whoever the caller names.
             log.warning("caller's REFER refused: TOM calls no one on a caller's behalf",
-                        sip_call=call_id, target=str(prm.dstUri))
+                        sip_call=call_id, target=wire_text(str(prm.dstUri)))
             prm.statusCode = 603
 
         def onCallReplaceRequest(self, prm: Any) -> None:
