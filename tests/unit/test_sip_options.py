@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ctypes
 
-from tom.telephony.sip.options import _Module, is_options
+from tom.telephony.sip.options import is_options
+from tom.telephony.sip.pjmodule import PjsipModule as _Module
 
 
 def test_only_an_options_request_is_taken():

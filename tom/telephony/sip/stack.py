@@ -24,7 +24,8 @@ from tom.security.ratelimit import RateLimiter
 from tom.telephony.sip.events import CallEvent, Disconnected, Dtmf, TransferStatus, keypad_digit
 from tom.telephony.sip.framing import body_cut_short, wire_text
 from tom.telephony.sip.media import FRAME_BYTES, FrameBuffer, Marked
-from tom.telephony.sip.options import OptionsGate, pjsua2_library
+from tom.telephony.sip.options import OptionsGate
+from tom.telephony.sip.pjmodule import pjsua2_library
 from tom.telephony.sip.sources import Sources, host_of, registrar_host
 from tom.telephony.sip.strays import StrayRequests
 
