@@ -58,3 +58,4 @@ def test_missing_package_names_what_to_install(tmp_path):
         find_recordings(tmp_path / "nowhere")
     with pytest.raises(CorpusError, match="core-sounds-en.txt"):
         find_recordings(tmp_path)
+

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from tom.audio import ulaw_decode, ulaw_encode
-from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions, mix_noise, phone_path
+from tom.bench.synth import (
+    CALLER_STYLES,
+    CallerVoice,
+    LineOptions,
+    mix_noise,
+    on_the_line,
+    phone_path,
+    with_pause,
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +81,18 @@ def test_phone_path_keeps_the_voice_band_and_is_mu_law():
     assert _rms(phone_path(mid, 8000)) == pytest.approx(_rms(mid), rel=0.05)
     pcm = (phone_path(mid, 8000) * 32768).astype("<i2").tobytes()
     assert ulaw_decode(ulaw_encode(pcm)) == pcm  # already on the μ-law grid
+
+
+def test_a_pause_goes_into_the_quiet_gap_mid_utterance():
+    rate = 8000
+    tone = 0.3 * np.sin(np.arange(rate) * 2 * np.pi * 300 / rate).astype(np.float32)
+    gap = np.zeros(rate // 25, np.float32)  # 40 ms between two "words"
+    x = np.concatenate([tone, gap, tone])
+    paused = with_pause(x, rate, 1000)
+    assert len(paused) == len(x) + rate
+    middle = paused[rate:rate + rate + len(gap)]
+    assert np.abs(middle).max() == 0.0  # the pause joined the gap: no word was cut
+    spoken = on_the_line(x, rate, LineOptions(phone_path=False, pause_ms=1000), seed=0)
+    assert spoken.speech_end - spoken.speech_start == len(paused)
+    short = on_the_line(tone, rate, LineOptions(phone_path=False, pause_ms=1000), seed=0)
+    assert short.speech_end - short.speech_start == len(tone)  # under 1.5 s: no pause

@@ -44,6 +44,10 @@ def register(
                       help="no phone band filter (audio is still 8 kHz μ-law on the wire)")
     p.add_argument("--line", type=_line_echo, metavar="echo:-25dB@120ms",
                    help="the line sends TOM's own voice back, this much quieter and later")
+    p.add_argument("--pauses", type=_pause_ms, default=0, metavar="MS",
+                   help="a caller who stops to think: a pause of MS ms (≤ 3000) inside every "
+                        "utterance of 1.5 s or more; 'TOM talked over caller' counts the "
+                        "pauses TOM took for an end of turn")
     p.add_argument("--callers", choices=("piper", "recorded"), default="piper",
                    help="who calls: synthesised voices (piper, MBROLA for German), or real "
                         "human recordings (Asterisk's core sound prompts, Debian "
@@ -95,6 +99,16 @@ def _line_echo(text: str) -> LineEcho:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _pause_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"milliseconds, got {text!r}") from None
+    if not 0 <= value <= 3000:
+        raise argparse.ArgumentTypeError(f"between 0 and 3000 ms, got {value}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -106,6 +120,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
     return BenchOptions(
         url=args.url, token=args.token, calls=args.calls, concurrency=args.concurrency,
         language=args.language, snr_db=args.noise, phone_path=args.phone_path,
+        pause_ms=getattr(args, "pauses", 0),
         sweep=args.sweep or bool(args.sweep_levels),
         sweep_levels=args.sweep_levels or SWEEP_LEVELS, sweep_all=bool(args.sweep_levels),
         cache_dir=args.cache, expect_greeting=not args.no_greeting,

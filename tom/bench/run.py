@@ -49,6 +49,7 @@ class BenchOptions:
     concurrency: int = 1
     language: str = "en"
     snr_db: float | None = None
+    pause_ms: int = 0  # a pause this long inside every longer caller utterance (--pauses)
     phone_path: bool = True
     sweep: bool = False
     sweep_levels: tuple[int, ...] = SWEEP_LEVELS
@@ -75,7 +76,8 @@ Progress = Callable[[CallRecord], None]
 def plan_calls(corpus: Corpus, n: int, language: str, voice: Speaker,
                options: BenchOptions, offset: int = 0) -> list[PlannedCall]:
     """n calls cycling through the scripts; caller i gets voice style i and noise seed i."""
-    line = LineOptions(phone_path=options.phone_path, snr_db=options.snr_db)
+    line = LineOptions(phone_path=options.phone_path, snr_db=options.snr_db,
+                       pause_ms=options.pause_ms)
     planned = []
     for i, script in enumerate(schedule(corpus, n, language), start=offset):
         style = CALLER_STYLES[i % len(CALLER_STYLES)]
@@ -176,6 +178,7 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
     meta = {"target": options.url or "in-process", "language": options.language,
             "calls": options.calls, "concurrency": options.concurrency,
             "noise_snr_db": options.snr_db, "phone_path": options.phone_path,
+            "pause_ms": options.pause_ms or None,
             "line_echo": str(options.echo) if options.echo else None,
             "started_at": started, "duration_s": round(time.monotonic() - t0, 2),
             "voice": voice.model_path.name,

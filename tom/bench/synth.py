@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+PAUSED_MIN_S = 1.5  # `--pauses`: only utterances this long get a pause inside
 SYNTH_VERSION = 2  # bump when the synthesis recipe changes, so stale cache entries are ignored
 ESPEAK_VOICES = {"en": "en-us", "de": "de"}
 # German callers: espeak-ng voices backed by MBROLA German diphones (apt mbrola-de1/-de2/-de5).
@@ -64,6 +65,7 @@ class LineOptions:
     rate: int = 8000
     phone_path: bool = True  # band-limit to 300-3400 Hz and μ-law round trip
     snr_db: float | None = None  # mix pink noise at this SNR; None: no noise
+    pause_ms: int = 0  # a pause this long inside every utterance of PAUSED_MIN_S or more
     lead_ms: int = 120  # audio before speech starts (noise or silence)
     tail_ms: int = 120
 
@@ -205,6 +207,9 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int) -
     x = resample(audio, rate, options.rate)
     start, end = speech_bounds(float_to_pcm16(x), options.rate)
     x = x[start:end]
+    if options.pause_ms and len(x) >= PAUSED_MIN_S * options.rate:
+        x = with_pause(x, options.rate, options.pause_ms)
+        end = start + len(x)
     lead = int(options.rate * options.lead_ms / 1000)
     tail = int(options.rate * options.tail_ms / 1000)
     x = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(tail, np.float32)])
@@ -213,6 +218,18 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int) -
     if options.phone_path:
         x = phone_path(x, options.rate)
     return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start)
+
+
+def with_pause(x: np.ndarray, rate: int, pause_ms: int) -> np.ndarray:
+    """`x` with `pause_ms` of silence inserted mid-sentence: at its quietest 20 ms in the middle
+    fifth (a gap between words, or a stop's closure), as a caller who stops to think."""
+    frame = rate // 50
+    lo, hi = int(len(x) * 0.4) // frame, int(len(x) * 0.6) // frame
+    rms = [float(np.sqrt(np.mean(np.square(x[i * frame:(i + 1) * frame], dtype=np.float64))))
+           for i in range(lo, max(lo + 1, hi))]
+    cut = (lo + int(np.argmin(rms))) * frame + frame // 2
+    silence = np.zeros(int(rate * pause_ms / 1000), np.float32)
+    return np.concatenate([x[:cut], silence, x[cut:]]).astype(np.float32)
 
 
 def mix_noise(x: np.ndarray, snr_db: float, *, seed: int = 0,
