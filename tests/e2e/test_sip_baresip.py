@@ -193,6 +193,8 @@ async def test_media_ports_are_reused_across_calls(sip_server):
     (PJSIP 2.15 frees a deleted port while its clock thread may still use it)."""
     ports = sip_server.sip.stack.ports
     assert 1 <= ports.made <= 2, ports.made
+    # every ended call's pjsua2 objects were freed on the SIP thread, none kept alive elsewhere
+    assert sip_server.sip.stack.unfreed_calls == 0
 
 
 def sip_request(method: str, port: int, body: str = "", extra: str = "") -> bytes:

@@ -57,3 +57,30 @@ def test_text_that_is_not_utf8_is_read_as_latin1():
     assert wire_text(latin1) == '"Müller" <sip:1@pbx>'
     assert wire_text('"Müller" <sip:1@pbx>') == '"Müller" <sip:1@pbx>'  # UTF-8 stays
     assert wire_text("") == ""
+
+
+def test_an_error_crosses_to_the_loop_without_frames():
+    """Frames hold pjsua2 objects; a traceback kept on the loop would free them there."""
+    from tom.telephony.sip.stack import detached
+
+    def fail() -> None:
+        held = object()  # stands for a pjsua2 Call in the failing job's frame
+        try:
+            raise ValueError("inner")
+        except ValueError:
+            raise ConnectionError("the caller has hung up", held) from None
+
+    try:
+        fail()
+    except ConnectionError as exc:
+        copy = detached(exc)
+    assert type(copy) is ConnectionError and copy.args[0] == "the caller has hung up"
+    assert copy.__traceback__ is None and copy.__context__ is None
+    assert len(copy.args) == 1  # only words and numbers travel, never an object
+
+    class Odd(Exception):
+        def __init__(self) -> None:  # cannot be rebuilt from its args
+            super().__init__()
+            self.reason = "PJSIP said no"
+
+    assert str(detached(Odd())) == "PJSIP said no"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +39,8 @@ MAX_PJSUA_CALLS = 32  # the most pjsua accepts as maxCalls
 # 5th concurrent INVITE is answered 486 by PJSIP itself ("too many calls"), whatever maxCalls.
 PACKAGED_CALL_CAP = 4
 SILENCE = bytes(FRAME_BYTES)
-# Media ports and the OPTIONS module after shutdown: never freed (see PortPool), kept here.
+# Media ports, PJSIP modules and calls still held elsewhere after shutdown: never freed by
+# Python (see PortPool, SipStack._bury), kept here.
 _RETIRED_PORTS: list[Any] = []
 
 
@@ -120,6 +122,9 @@ class SipStack:
         self._calls: dict[int, Any] = {}  # pjsua2 call objects by id, owned by the SIP thread
         self._handles: dict[int, CallHandle] = {}
         self._reap: list[int] = []
+        # Ended calls' pjsua2 objects, freed here on the SIP thread once nothing else holds them
+        # (freed on another thread, a Call's destructor calls PJSIP there: PJSIP aborts).
+        self._graveyard: list[Any] = []
         self.ports: PortPool | None = None
         self.options: OptionsGate | None = None
         self.strays: StrayRequests | None = None
@@ -163,7 +168,7 @@ class SipStack:
             try:
                 result = job()
             except Exception as exc:  # the loop side decides what an error means
-                self._post(_settle, fut, None, exc)
+                self._post(_settle, fut, None, detached(exc))
             else:
                 self._post(_settle, fut, result, None)
 
@@ -198,6 +203,7 @@ class SipStack:
                 self._drain_jobs()
                 self.ep.libHandleEvents(POLL_MS)
                 self._reap_calls()
+                self._bury()
         except BaseException:
             log.exception("SIP thread failed")
         finally:
@@ -279,8 +285,16 @@ class SipStack:
     def _destroy(self) -> None:
         for call in self._calls.values():
             call.release()
+        self._graveyard.extend(self._calls.values())
         self._calls.clear()
-        self.account = None
+        if self.account is not None:
+            self._graveyard.append(self.account)
+            self.account = None
+        self._bury()
+        for obj in self._graveyard:  # still held elsewhere: never destroyed by Python at all
+            obj.thisown = False
+        _RETIRED_PORTS.extend(self._graveyard)
+        self._graveyard = []
         if self.ports is not None:
             self.ports.retire()
             self.ports = None
@@ -302,6 +316,18 @@ class SipStack:
             call = self._calls.pop(self._reap.pop(), None)
             if call is not None:
                 call.release()
+                self._graveyard.append(call)
+
+    @property
+    def unfreed_calls(self) -> int:
+        """Ended calls whose pjsua2 objects something still holds (0 in a healthy stack)."""
+        return len(self._graveyard)
+
+    def _bury(self) -> None:
+        """Free the ended calls nothing else holds any more, here on the SIP thread: a list,
+        the comprehension's name and getrefcount's argument make 3 references."""
+        if self._graveyard:
+            self._graveyard = [c for c in self._graveyard if sys.getrefcount(c) > 3]
 
     # --- called by pjsua2 callbacks and jobs (SIP thread) ------------------------------------
 
@@ -434,6 +460,20 @@ def free_port(host: str) -> int:
                     continue
                 return port
     raise SipStartError(f"no port is free for both UDP and TCP on {host}")
+
+
+def detached(exc: BaseException) -> BaseException:
+    """The error as the loop may keep it: same type and words, no traceback or context. Their
+    frames hold pjsua2 objects, which must be freed on the SIP thread only (a traceback kept on
+    the loop is freed there, by the garbage collector at any moment)."""
+    args = tuple(a for a in exc.args if isinstance(a, (str, int, float)))
+    try:
+        copy = type(exc)(*args)
+    except Exception:
+        return RuntimeError(pj_reason(exc))
+    if not str(copy) and pj_reason(exc):
+        return RuntimeError(pj_reason(exc))
+    return copy
 
 
 def _settle(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
