@@ -268,6 +268,9 @@ async def test_llama_failure_is_an_llm_error_and_the_model_recovers(llama_chat):
 
 # --- a whole call through TOM on the openai backend --------------------------------------------
 
+# A spoken question: now and then STT hears "Who rents the workshop?", which names nothing
+# the profile knows, so the honest offer is given without the LLM. One re-run tells that apart.
+@pytest.mark.flaky(reruns=1)
 async def test_call_through_tom_uses_the_openai_endpoint(llama_server, tmp_path, turn, speech):
     settings = e2e_settings(tmp_path, llm={"backend": "openai", "base_url": llama_server,
                                            "model": ALIAS}, grounding={"rephrase": True})
