@@ -11,6 +11,8 @@ from tom.call.finished import reads_finished
     "Thank you very much. Goodbye.", "Yes, that's right.", "Great. Thanks. Bye.",
     "Do you also repair electric bikes?", "I would like to move my appointment to Thursday afternoon.",
     "Vielen Dank, auf Wiederhören!", "Ja, genau.", "Haben Sie am Samstag geöffnet?",
+    "Thank you.", "Yes, I do.", "Can you fix it?", "What's it for?", "Ich rufe morgen an.",
+    "Ja, das mache ich so.",
 ])
 def test_finished_sentences(text):
     assert reads_finished(text)
@@ -20,6 +22,7 @@ def test_finished_sentences(text):
     "", "I'd like to book a service for my.", "I'd like to book a service for my...",
     "I'd like to book a", "So the chain is rusty and", "Um.", "Ich möchte einen Termin für…",
     "Ich hätte gern einen Termin und.", "Ich möchte den.", "well -",
+    "I'd like to talk to.", "Can I book a service for.",
 ])
 def test_cut_off_or_trailing_sentences(text):
     assert not reads_finished(text)

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import re
 
-# Words a sentence does not end on: articles, possessives, prepositions, conjunctions, fillers.
+# Words no sentence ends on: articles, possessives, conjunctions, subject pronouns, fillers.
+# (Not auxiliaries or object pronouns: "Yes, I do.", "Thank you.", "Can you fix it?"; not
+# "an", which is also a German particle: "Ich rufe morgen an.")
 CONTINUES = frozenset("""
-a an the my your our their his her its this that these those some any no every
-to for of in on at by with from into about than as like
-and or but so because if when while although though whether then
-is are was were be am will would can could should shall may might must do does did have has
-i you we they he she it i'm it's there's
-um uh er erm hmm eh
-der die das den dem des ein eine einen einem einer eines mein meine meinen meinem ihr ihre
-ihren ihrem unser unsere zu zum zur für mit von vom aus an am auf im in bei nach über um
-und oder aber denn weil dass wenn ob als wie sondern also dann
-ist sind war bin bist hat habe haben wird werden kann können möchte würde
-ich sie wir er es äh ähm öh
+a the my your our their his its every
+and or but because if when while although though whether
+i we they he she i'm it's there's
+um uh er erm
+der die das den dem des ein eine einen einem einer eines mein meine meinen meinem unser
+unsere und oder aber denn weil dass wenn ob sondern ich wir äh ähm öh
+""".split())
+# Prepositions end a statement rarely, a question often ("What's it for?"); German separable
+# particles ("Ich rufe morgen an.") are left out on purpose.
+PREPOSITIONS = frozenset("""
+to for of in on at by with from into about than as
+zum zur für von vom am im
 """.split())
 _LAST_WORD = re.compile(r"([\w'äöüß]+)\W*$", re.IGNORECASE)
 
@@ -36,4 +39,7 @@ def reads_finished(text: str) -> bool:
     if not words or words[-1] not in ".?!" or words.endswith(("...", "..", "…")):
         return False
     last = _LAST_WORD.search(words)
-    return last is not None and last.group(1).lower() not in CONTINUES
+    if last is None:
+        return False
+    word = last.group(1).lower()
+    return word not in CONTINUES and (words[-1] == "?" or word not in PREPOSITIONS)
