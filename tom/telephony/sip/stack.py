@@ -41,7 +41,7 @@ PACKAGED_CALL_CAP = 4
 SILENCE = bytes(FRAME_BYTES)
 # Media ports, PJSIP modules and calls still held elsewhere after shutdown: never freed by
 # Python (see PortPool, SipStack._bury), kept here.
-_RETIRED_PORTS: list[Any] = []
+_NEVER_FREED: list[Any] = []
 
 
 class SipStartError(RuntimeError):
@@ -258,9 +258,10 @@ class SipStack:
         ep.codecSetPriority("PCMU/8000/1", 254)
         ep.libStart()
         self.ports = PortPool(pj)
-        self.options = OptionsGate(pjsua2_library(pj), self._why_busy)
+        library = pjsua2_library(pj)
+        self.options = OptionsGate(library, self._why_busy)
         self.options.install()
-        self.strays = StrayRequests(pjsua2_library(pj))
+        self.strays = StrayRequests(library)
         self.strays.install()
         self.account = _make_account(pj, self)
         log.info("sip listening", host=s.host, port=self.port, transports="udp,tcp",
@@ -293,14 +294,14 @@ class SipStack:
         self._bury()
         for obj in self._graveyard:  # still held elsewhere: never destroyed by Python at all
             obj.thisown = False
-        _RETIRED_PORTS.extend(self._graveyard)
+        _NEVER_FREED.extend(self._graveyard)
         self._graveyard = []
         if self.ports is not None:
             self.ports.retire()
             self.ports = None
         for module in (self.options, self.strays):
             if module is not None:
-                _RETIRED_PORTS.append(module)  # PJSIP keeps pointers to it until libDestroy
+                _NEVER_FREED.append(module)  # PJSIP keeps pointers to it until libDestroy
         if self.ep is not None:
             try:
                 self.ep.libDestroy()
@@ -680,7 +681,7 @@ class PortPool:
         for port in self._all:
             port.buffer = _IDLE
             port.thisown = False
-        _RETIRED_PORTS.extend(self._all)
+        _NEVER_FREED.extend(self._all)
         self._all.clear()
         self._free.clear()
 
