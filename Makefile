@@ -48,7 +48,7 @@ test: system-packages install dashboard
 	$(BIN)/pytest -m "not slow" $(wildcard $(SIP_E2E))
 
 soak: system-packages install
-	$(BIN)/pytest -m slow -s
+	$(BIN)/pytest -m slow -s --timeout 2700
 
 lint: install
 	$(BIN)/ruff check tom tests scripts

@@ -12,6 +12,7 @@ CASES = {
         "can you tell me your opening hours", "i have a problem with my gears",
         "wann haben sie am samstag offen", "brauche ich einen termin", "hallo do you fix e-bikes",
         "my bike makes a weird noise when i brake going downhill",
+        "that's helpful but where are you located", "das ist nett wann haben sie offen",
     ],
     "booking": [
         "i'd like to book a service for tuesday", "can i make an apointment",
@@ -36,6 +37,10 @@ CASES = {
     ],
     "smalltalk": [
         "hello", "thank you", "hi there how are you", "danke schön", "guten morgen", "yes", "no",
+        # appreciation after an answer is thanks, not a statement to look up
+        "thanks that helps a lot", "okay good to know thanks", "much appreciated",
+        "that is really kind of you thank you", "danke das war sehr hilfreich",
+        "super das hilft mir weiter", "das ist aber nett",
     ],
     "unclear": ["asdf qwer", "purple monkey dishwasher", "the the the"],
     "empty": ["", "   ", "um uh", "[Music]", "(silence)", "...", "Thank you for watching!"],

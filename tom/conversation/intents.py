@@ -78,6 +78,16 @@ SMALLTALK = _rx(
     r"\b(yes|yeah|yep|ok|okay|alright|sure|great|perfect|good|fine|ja|gut|super|prima|genau|"
     r"no|nope|nein|nee|please|bitte|sorry|entschuldigung|so|also|well|right)\b",
     r"\bthis is \w+\b|\bmy name is \w+\b|\bhier ist \w+\b",
+    # appreciation after an answer: thanks, not a statement to look up ("that's very helpful")
+    r"\b(that'?s|that is|that was|this is|this was|it'?s|it is|it was|sounds) (very |really |so |"
+    r"super |most |extremely |quite )?(helpful|kind|nice|great|good|lovely|wonderful|useful|"
+    r"perfect|brilliant|excellent|fantastic|awesome|good to know)\b",
+    r"\b(that|this|it) (helps|helped)( me)?( a lot| a great deal| very much)?\b",
+    r"\b(good|nice|great) to know\b", r"\b(much |really |i really )?appreciated?( it| that)?\b",
+    r"\bdas (ist|war) (aber |sehr |wirklich |echt |ja )?(nett|hilfreich|lieb|gut|prima|super|"
+    r"toll|klasse|perfekt)\b",
+    r"\bdas hilft( mir)?( sehr| weiter| schon)?\b", r"\bgut zu wissen\b",
+    r"\bsehr (nett|freundlich|hilfreich|lieb)\b",
 )
 # ("was" is left out: in English it is no question word: "it was on Tuesday")
 WH_WORDS = frozenset({"what", "when", "where", "why", "how", "who", "which", "whose", "wann", "wo",
