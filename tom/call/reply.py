@@ -8,6 +8,7 @@ waits for its authorisation and then announces, once each, what it has decided s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
@@ -19,9 +20,10 @@ from tom.call.voice import Voice
 from tom.conversation.dialogue import Dialogue, Reply
 from tom.conversation.lang import foreign_reply
 from tom.engine.llm import LLMError, Messages, StreamTiming
+from tom.engine.samples import Samples
 from tom.engine.sentences import SentenceChunker
 from tom.engine.stt import Transcript
-from tom.engine.workers import urgent
+from tom.engine.workers import Timed, urgent
 from tom.flow import CallFlow
 from tom.monitor import events as ev
 
@@ -50,16 +52,23 @@ class Responder:
 
     # --- speech bodies ----------------------------------------------------------------------
 
+    async def transcribe(self, audio: Samples, dialogue: Dialogue) -> Timed[Transcript]:
+        """The caller's words: on a multilingual TOM in the caller's language so far (None,
+        i.e. identified, before they spoke)."""
+        if self.engines.multilingual:
+            spoke = any(turn["role"] == "user" for turn in dialogue.history)
+            return await self.engines.transcribe(audio,
+                                                 dialogue.profile.language if spoke else None)
+        return await self.engines.transcribe(audio)
+
     async def caller_turn(self, speech: Speech) -> bool:
         """Answer the caller's audio; False when it held no words (the caller may go on)."""
         assert speech.audio is not None
-        with urgent(speech.urgency):  # a caller is waiting, unless it is speculative
-            if self.engines.multilingual:  # the caller's language so far; None before they spoke
-                spoke = any(turn["role"] == "user" for turn in speech.dialogue.history)
-                timed = await self.engines.transcribe(
-                    speech.audio, speech.dialogue.profile.language if spoke else None)
-            else:
-                timed = await self.engines.transcribe(speech.audio)
+        if speech.words is not None:  # transcribed at the pause already: not a second time
+            timed = await asyncio.shield(speech.words)
+        else:
+            with urgent(speech.urgency):  # a caller is waiting, unless it is speculative
+                timed = await self.transcribe(speech.audio, speech.dialogue)
         speech.mark("stt_queued", timed.submitted_ns)
         speech.mark("stt_start", timed.started_ns)
         speech.mark("stt_done", timed.done_ns)

@@ -15,8 +15,9 @@ from typing import Any
 
 from tom.conversation.dialogue import Dialogue
 from tom.engine.samples import Samples
+from tom.engine.stt import Transcript
 from tom.engine.timings import TurnTimer
-from tom.engine.workers import Urgency
+from tom.engine.workers import Timed, Urgency
 
 
 class Speech:
@@ -36,6 +37,9 @@ class Speech:
         self.timer = timer
         self.audio = audio
         self.speech_end_ns = speech_end_ns  # which pause a speculative answer was made at
+        # The transcript of `audio` when turn-taking already made it (the end-of-turn check
+        # reads the words at a pause; the answer to that pause reuses them): None = transcribe.
+        self.words: asyncio.Future[Timed[Transcript]] | None = None
         self.intent = ""
         self.answered = False  # the caller's words were announced: no longer joined to the next
         # To announce once authorised, each at most once:

@@ -35,8 +35,10 @@ from tom.call.tasks import CallTasks
 from tom.call.voice import Voice
 from tom.engine import smart_turn
 from tom.engine.samples import Samples
+from tom.engine.stt import Transcript
 from tom.engine.timings import TurnTimer
 from tom.engine.vad import TurnDetector, UserTurn
+from tom.engine.workers import Timed, Urgency, urgent
 from tom.flow import CallFlow
 from tom.monitor import events as ev
 
@@ -86,6 +88,8 @@ class TurnTaking:
         self._silence: Cancellable | None = None
         self._hold: _Hold | None = None
         self._closed = False
+        # (last voice of the pause, its transcript): see `_words_at`
+        self._pause_words: tuple[int, asyncio.Future[Timed[Transcript]]] | None = None
 
     def feed(self, samples: Samples, arrival_ns: int, heard: Samples | None = None) -> None:
         """Caller audio; `heard` is the same with TOM's echo silenced (the VAD decides on it)."""
@@ -134,10 +138,13 @@ class TurnTaking:
     # --- has the caller finished? ---------------------------------------------------------------
 
     def _judge(self, audio: Samples, token: int) -> None:
-        self.tasks.spawn(self._judge_turn(audio, token), "smart-turn")
+        self.tasks.spawn(self._judge_turn(audio, token, self.detector.last_voice_ns),
+                         "smart-turn")
 
-    async def _judge_turn(self, audio: Samples, token: int) -> None:
-        """Smart Turn in a thread (tens of ms of CPU); the detector ends the turn on its word."""
+    async def _judge_turn(self, audio: Samples, token: int, speech_end_ns: int) -> None:
+        """Smart Turn in a thread (tens of ms of CPU), then the words at the pause (see
+        tom/call/finished.py): the turn ends now only when both read finished; sound alone
+        decides when the words are not to be had (no word heard, or off)."""
         smart = self.smart
         if smart is None:
             return
@@ -147,16 +154,42 @@ class TurnTaking:
         complete = probability >= turns.smart_turn_threshold
         self.log.debug("smart turn", complete=complete, probability=round(probability, 3),
                        ms=round((time.perf_counter() - started) * 1000, 1))
-        self.detector.verdict(token, complete)
-        if complete or not 0 < turns.finished_words_silence_ms < turns.unfinished_silence_ms:
+        words = self._words_at(audio, speech_end_ns)
+        if words is None:
+            self.detector.verdict(token, complete)
             return
-        if self.engines.backlog():
-            return  # a second opinion costs an STT run other calls are waiting for
-        timed = await self.engines.transcribe(audio)
+        if not complete:
+            self.detector.verdict(token, False)
+        timed = await asyncio.shield(words)
         text = timed.value.text if timed.value.has_words else ""
-        if reads_finished(text):
+        if complete:
+            # "I'd like to book a": it sounds finished, but no sentence ends on "a".
+            finished = reads_finished(text) or not text
+            if not finished:
+                self.log.debug("finished by its sound, unfinished by its words", text=text)
+            self.detector.verdict(token, finished)
+        elif reads_finished(text):
             self.log.debug("unfinished by its sound, finished by its words", text=text)
             self.detector.shorten(token, turns.finished_words_silence_ms)
+
+    def _words_at(self, audio: Samples, speech_end_ns: int,
+                  level: Urgency = Urgency.NOW) -> asyncio.Future[Timed[Transcript]] | None:
+        """The transcript of the caller's audio up to this pause, made once for the end-of-turn
+        check and the answer; None when the words rule is off, or when making it would cost
+        an STT run other calls are waiting for."""
+        turns = self.settings.turns
+        if not 0 < turns.finished_words_silence_ms < turns.unfinished_silence_ms:
+            return None
+        made = self._pause_words
+        if made is not None and made[0] == speech_end_ns:
+            return made[1]
+        if self.engines.backlog():
+            return None
+        with urgent(level):
+            task = self.tasks.spawn(self.responder.transcribe(audio, self.responder.dialogue),
+                                    "stt-at-pause")
+        self._pause_words = (speech_end_ns, task)
+        return task
 
     # --- a backchannel or an interruption? -----------------------------------------------------
 
@@ -237,6 +270,7 @@ class TurnTaking:
         speech = Speech(number, dialogue.fork(), timer=TurnTimer(number, utterance.speech_end_ns),
                         audio=utterance.audio, speech_end_ns=utterance.speech_end_ns,
                         authorized=False)
+        speech.words = self._words_at(utterance.audio, utterance.speech_end_ns, Urgency.LATER)
         self._run(speech, self._answer(speech), "speculation")
         self.speculation = speech
 
@@ -271,11 +305,15 @@ class TurnTaking:
         timer = TurnTimer(self.responder.turn, utterance.speech_end_ns)
         timer.mark("eot_detected", utterance.detected_ns)
         audio = utterance.audio
+        words = self._pause_words
         # joined when this utterance began soon enough after it, however long it then went on
         if self._pending is not None and utterance.speech_start_ns < self._pending_until_ns:
             audio = np.concatenate([self._pending, audio])
+            words = None
         self._pending = None
         speech = Speech(self.responder.turn, self.responder.dialogue, timer=timer, audio=audio)
+        if words is not None and words[0] == utterance.speech_end_ns:
+            speech.words = words[1]  # the end-of-turn check heard these very words
         self._start(speech, self._answer(speech))
 
     async def _answer(self, speech: Speech) -> None:

@@ -1,0 +1,91 @@
+"""The end of a turn needs its sound and its words to agree (TurnTaking._judge_turn).
+
+Smart Turn is replaced by a stub with a fixed verdict; the STT is the harness's fake ears, so
+each case says exactly what the caller's words at the pause are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from call_harness import FRAME_S, IN_RATE, Harness
+
+from tom.audio import float_to_pcm16
+from tom.monitor import events as ev
+
+LEVEL = 0.25
+
+
+class FixedVerdict:
+    """Smart Turn's place: the same probability of "finished" at every pause."""
+
+    def __init__(self, probability: float) -> None:
+        self.probability = probability
+
+    def complete(self, audio: np.ndarray) -> float:
+        return self.probability
+
+
+async def ended_after_ms(probability: float, words: str, **sections: dict[str, object]) -> int:
+    """Silence (ms) after the caller's last voice until TOM starts thinking about the turn."""
+    turns = {"smart_turn": True, **sections.pop("turns", {})}
+    h = Harness(words={LEVEL: words}, turns=turns, **sections)
+    await h.start()
+    h.call.turns.smart = FixedVerdict(probability)  # type: ignore[assignment]
+    try:
+        await h.say(LEVEL, 1.0)
+        quiet = float_to_pcm16(np.zeros(int(IN_RATE * FRAME_S), dtype=np.float32))
+        for n in range(1, 100):
+            h.call.feed(quiet)
+            await asyncio.sleep(0.003)  # Smart Turn runs in a thread: let it answer
+            await h.clock.advance(FRAME_S)
+            if h.call.flow.state != "caller_speaking":
+                return round(n * FRAME_S * 1000)
+        raise AssertionError("the turn never ended")
+    finally:
+        await h.stop()
+
+
+async def test_sounds_finished_and_reads_finished_ends_at_once() -> None:
+    assert await ended_after_ms(0.95, "Where are you located?") < 500
+
+
+async def test_sounds_finished_but_stops_on_an_article_waits_for_the_rest() -> None:
+    assert await ended_after_ms(0.95, "I'd like to book a") >= 1400
+
+
+@pytest.mark.parametrize("words", ["Ich möchte einen Termin für meine", "I was wondering whether"])
+async def test_words_that_need_a_continuation_wait_in_any_language(words: str) -> None:
+    assert await ended_after_ms(0.95, words) >= 1400
+
+
+async def test_no_words_heard_leaves_it_to_the_sound() -> None:
+    assert await ended_after_ms(0.95, "") < 500
+
+
+async def test_unfinished_sound_but_finished_words_end_after_the_shorter_silence() -> None:
+    ms = await ended_after_ms(0.1, "Where are you located?")
+    assert 600 <= ms < 1400
+
+
+async def test_the_words_rule_off_leaves_it_to_the_sound() -> None:
+    assert await ended_after_ms(0.95, "I'd like to book a",
+                                turns={"finished_words_silence_ms": 0}) < 500
+
+
+async def test_the_words_read_at_the_pause_are_the_ones_answered() -> None:
+    h = Harness(words={LEVEL: "Where are you located?"}, turns={"smart_turn": True})
+    await h.start()
+    h.call.turns.smart = FixedVerdict(0.95)  # type: ignore[assignment]
+    try:
+        await h.say(LEVEL, 1.0)
+        for _ in range(50):
+            await h.silence(FRAME_S)
+            await asyncio.sleep(0.003)
+        await h.clock.advance(3)
+        assert len(h.ears.heard) == 1  # one STT run: the answer reused the end-of-turn check's
+        assert h.said(ev.Role.CALLER) == ["Where are you located?"] and h.said()
+    finally:
+        await h.stop()
