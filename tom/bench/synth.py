@@ -26,6 +26,7 @@ import structlog
 
 from tom.audio import float_to_pcm16, read_wav, resample, ulaw_decode, ulaw_encode, write_wav
 from tom.bench.caller import speech_bounds
+from tom.bench.hesitation import pause_share
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PAUSED_MIN_S = 1.5  # `--pauses`: only utterances this long get a pause inside
+HESITATION_WINDOW = 0.05  # a pause point known from the words is looked for this close
 SYNTH_VERSION = 2  # bump when the synthesis recipe changes, so stale cache entries are ignored
 ESPEAK_VOICES = {"en": "en-us", "de": "de"}
 # German callers: espeak-ng voices backed by MBROLA German diphones (apt mbrola-de1/-de2/-de5).
@@ -144,7 +146,11 @@ class CallerVoice:
             options: LineOptions = LineOptions(), seed: int = 0) -> SpokenAudio:
         """The utterance as the far end receives it: padded, noisy and phone-shaped if asked."""
         audio, rate = self.speech(text, language, style)
-        return on_the_line(audio, rate, options, seed)
+        near = None
+        if options.pause_ms:  # a hesitation after a word no sentence ends on, when it has one
+            near = pause_share(lambda part: self.speech(part, language, style), speech_bounds,
+                               text, language)
+        return on_the_line(audio, rate, options, seed, pause_near=near)
 
     def _synthesize(self, text: str, language: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
         if language == "de":
@@ -201,14 +207,17 @@ def speak_german(text: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
     return audio.astype(np.float32), rate
 
 
-def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int) -> SpokenAudio:
+def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int, *,
+                pause_near: float | None = None) -> SpokenAudio:
     """Speech as the far end receives it: trimmed to its voiced part, padded, noisy and
-    phone-shaped as `options` say (pink noise reproducible per seed)."""
+    phone-shaped as `options` say (pink noise reproducible per seed); a pause goes near the
+    share `pause_near` of the voiced part (tom/bench/hesitation.py), else mid-way."""
     x = resample(audio, rate, options.rate)
     start, end = speech_bounds(float_to_pcm16(x), options.rate)
     x = x[start:end]
     if options.pause_ms and len(x) >= PAUSED_MIN_S * options.rate:
-        x = with_pause(x, options.rate, options.pause_ms)
+        x = with_pause(x, options.rate, options.pause_ms, *(
+            (0.5, 0.1) if pause_near is None else (pause_near, HESITATION_WINDOW)))
         end = start + len(x)
     lead = int(options.rate * options.lead_ms / 1000)
     tail = int(options.rate * options.tail_ms / 1000)
@@ -220,11 +229,14 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int) -
     return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start)
 
 
-def with_pause(x: np.ndarray, rate: int, pause_ms: int) -> np.ndarray:
-    """`x` with `pause_ms` of silence inserted mid-sentence: at its quietest 20 ms in the middle
-    fifth (a gap between words, or a stop's closure), as a caller who stops to think."""
+def with_pause(x: np.ndarray, rate: int, pause_ms: int, near: float = 0.5,
+               window: float = 0.1) -> np.ndarray:
+    """`x` with `pause_ms` of silence inserted at its quietest 20 ms within `window` (a share
+    of its length) either side of the share `near` (a gap between words, or a stop's closure),
+    as a caller who stops to think."""
     frame = rate // 50
-    lo, hi = int(len(x) * 0.4) // frame, int(len(x) * 0.6) // frame
+    lo = int(len(x) * max(0.0, near - window)) // frame
+    hi = int(len(x) * min(1.0, near + window)) // frame
     rms = [float(np.sqrt(np.mean(np.square(x[i * frame:(i + 1) * frame], dtype=np.float64))))
            for i in range(lo, max(lo + 1, hi))]
     cut = (lo + int(np.argmin(rms))) * frame + frame // 2
