@@ -115,3 +115,29 @@ def test_bad_input_does_not_break_the_guard():
                       np.zeros(0, np.float32), np.ones(7, np.float32) * 0.3):
             out = echo.clean(chunk, t)
             assert out.shape == chunk.shape and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("noise_db", [-60, -45])
+@pytest.mark.parametrize("gap_s", [0.3, 0.8])
+def test_a_line_without_echo_finds_no_echo_path(session, speech, noise_db, gap_s):
+    """TOM talks, the caller answers after a gap, TOM talks again: the turn-taking itself (and
+    the silence before the call) must not pass for an echo, or a caller talking over TOM later
+    would be taken for one."""
+    first = speech(TOM_TEXT) * 0.8
+    second = speech("Our opening hours are Monday to Friday from nine to six.") * 0.8
+    caller = speech("Hi, are you open on Saturday?") * 0.5
+    gap = np.zeros(int(IN_RATE * gap_s))
+    tom = np.concatenate([first, gap, np.zeros(len(caller)), gap, second])
+    heard = np.concatenate([np.zeros(len(first)), gap, caller])
+    _, echo = simulate(session, tom, echo_db=-200, delay_ms=0, caller=heard, noise_db=noise_db)
+    assert echo.path is None
+
+
+def test_an_echo_is_found_through_the_turn_taking(session, speech):
+    first = speech(TOM_TEXT) * 0.8
+    caller = speech("Hi, are you open on Saturday?") * 0.5
+    gap = np.zeros(IN_RATE // 2)
+    tom = np.concatenate([first, gap, np.zeros(len(caller)), gap, first])
+    heard = np.concatenate([np.zeros(len(first) + IN_RATE * 3 // 10), gap, caller])
+    _, echo = simulate(session, tom, echo_db=-25, delay_ms=300, caller=heard)
+    assert echo.path is not None and abs(echo.path.delay_ms - 300) <= 24

@@ -199,12 +199,10 @@ class EchoGuard:
         log_ref = np.log10(np.maximum(ref, loud * 1e-6))
         # column k of the view is the reference delayed by lags[-1] - k blocks
         view = np.lib.stride_tricks.sliding_window_view(log_ref, WINDOW_BLOCKS)[::-1]
-        h = log_heard - log_heard.mean()
-        if h.std() < MIN_SPREAD:
-            return  # a flat line (silence, a steady tone): nothing to correlate with
-        r = view - view.mean(axis=1, keepdims=True)
-        denom = np.sqrt((r ** 2).sum(axis=1) * (h ** 2).sum()) + 1e-12
-        corr = (r @ h) / denom
+        corr = _correlation_while_talking(view, log_heard, np.log10(loud) - QUIET_RATIO_DB / 10,
+                                          heard > FLOOR)
+        if corr is None:
+            return  # a flat line (silence, a steady tone) or too little of TOM: nothing to say
         best = int(np.argmax(corr))
         lag = int(lags[best])
         # Where TOM's voice is loud at that lag, how loud is what came back? (upper quantile,
@@ -237,3 +235,30 @@ class EchoGuard:
         bound = float(np.quantile(heard[speaking] / np.maximum(windows[speaking], FLOOR), 0.95))
         assumed = 10 ** (-self.settings.assume_loss_db / 10)
         self.bound_gain = min(assumed, max(bound, FLOOR))
+
+
+def _correlation_while_talking(view: np.ndarray, log_heard: np.ndarray, talking: float,
+                               received: np.ndarray) -> np.ndarray | None:
+    """Per lag, the correlation of the caller's log envelope with TOM's over the blocks where
+    TOM (at that lag) was talking and caller audio was received; None when there is too little.
+
+    Only those blocks: an echo follows TOM's syllables while TOM talks. Over the whole window
+    the turn-taking itself correlates — TOM talks, then the caller; both silent before the call
+    began — and locked a path on lines with no echo at all, after which a caller talking over
+    TOM was taken for echo.
+    """
+    mask = (view >= talking) & received[None, :]
+    n = mask.sum(axis=1)
+    usable = n >= MIN_ACTIVE
+    if not usable.any():
+        return None
+    safe_n = np.maximum(n, 1)
+    h_mean = (mask * log_heard).sum(axis=1) / safe_n
+    r_mean = (mask * view).sum(axis=1) / safe_n
+    h = np.where(mask, log_heard[None, :] - h_mean[:, None], 0.0)
+    r = np.where(mask, view - r_mean[:, None], 0.0)
+    h_var = (h ** 2).sum(axis=1)
+    if float(np.sqrt(h_var.max() / safe_n[int(np.argmax(h_var))])) < MIN_SPREAD:
+        return None
+    corr = (r * h).sum(axis=1) / (np.sqrt((r ** 2).sum(axis=1) * h_var) + 1e-12)
+    return np.where(usable, corr, -1.0)
