@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 STREAM_PATH = "/twilio/stream"
 BACKCHANNEL_WAIT_S = 1.0  # TOM quiet this long at a backchannel's moment: its reply is over
+BACKCHANNEL_RESUME_S = 2.5  # after a backchannel, TOM's audio is awaited this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +385,11 @@ class _Script:
             raise _CallFailed(f"could not send the audio of backchannel {turn.id!r} in time")
         res.played = True
         res.speech_start_ns, res.speech_end_ns = utt.started.result(), utt.ended.result()
+        # TOM pauses for any caller voice and goes on once it is over: a caller who said
+        # "okay" waits for that (or for TOM's answer) before the script goes on.
+        end = res.speech_end_ns
+        await self.line.wait_for(lambda: self.line.first_media_after(end) is not None,
+                                 BACKCHANNEL_RESUME_S)
 
     async def _speak(self, turn: CallerTurn, barged: bool) -> TurnResult:
         res = TurnResult(turn.id, turn.text, barged=barged)
