@@ -375,34 +375,30 @@ class _Script:
         self._check_line(f"before backchannel {turn.id!r}")
         if not await self.line.wait_for(self._audible, BACKCHANNEL_WAIT_S):
             return
+        res.speech_start_ns, res.speech_end_ns = await self._say(turn, "backchannel")
+        res.played = True
+        # TOM pauses for any caller voice and goes on once it is over: a caller who said
+        # "okay" waits for that (or for TOM's answer) before the script goes on.
+        said = res.speech_end_ns
+        await self.line.wait_for(lambda: self.line.first_media_after(said) is not None,
+                                 BACKCHANNEL_RESUME_S)
+
+    async def _say(self, turn: CallerTurn, what: str) -> tuple[int, int]:
+        """Send the turn's audio at real-time pace; when its speech started and ended."""
         start, end = speech_bounds(turn.audio)
         start = start if turn.speech_start is None else turn.speech_start
         end = end if turn.speech_end is None else turn.speech_end
         utt = self.line.speak(turn.audio, start, end)
         await self.line.wait_for(lambda: utt.done.done(), len(turn.audio) / 2 / PHONE_RATE + 5.0)
-        self._check_line(f"while the caller said backchannel {turn.id!r}")
+        self._check_line(f"while the caller spoke {what} {turn.id!r}")
         if not utt.done.done():
-            raise _CallFailed(f"could not send the audio of backchannel {turn.id!r} in time")
-        res.played = True
-        res.speech_start_ns, res.speech_end_ns = utt.started.result(), utt.ended.result()
-        # TOM pauses for any caller voice and goes on once it is over: a caller who said
-        # "okay" waits for that (or for TOM's answer) before the script goes on.
-        end = res.speech_end_ns
-        await self.line.wait_for(lambda: self.line.first_media_after(end) is not None,
-                                 BACKCHANNEL_RESUME_S)
+            raise _CallFailed(f"could not send the audio of {what} {turn.id!r} in time")
+        return utt.started.result(), utt.ended.result()
 
     async def _speak(self, turn: CallerTurn, barged: bool) -> TurnResult:
         res = TurnResult(turn.id, turn.text, barged=barged)
         self.result.turns.append(res)
-        start, end = speech_bounds(turn.audio)
-        start = start if turn.speech_start is None else turn.speech_start
-        end = end if turn.speech_end is None else turn.speech_end
-        utt = self.line.speak(turn.audio, start, end)
-        await self.line.wait_for(lambda: utt.done.done(), len(turn.audio) / 2 / PHONE_RATE + 5.0)
-        self._check_line(f"while the caller spoke turn {turn.id!r}")
-        if not utt.done.done():
-            raise _CallFailed(f"could not send the audio of turn {turn.id!r} in time")
-        res.speech_start_ns, res.speech_end_ns = utt.started.result(), utt.ended.result()
+        res.speech_start_ns, res.speech_end_ns = await self._say(turn, "turn")
         if not barged:
             early = self.line.first_media_after(res.speech_start_ns)
             res.overlapped = early is not None and early <= res.speech_end_ns
