@@ -46,3 +46,18 @@ def test_remote_target_base_url():
         assert RemoteTarget(url, "", None).base == "http://h:8080"  # type: ignore[arg-type]
     assert RemoteTarget("wss://tom.example.org/twilio/stream", "", None).base == \
         "https://tom.example.org"  # type: ignore[arg-type]
+
+
+async def test_in_process_transcript_lines_carry_their_unix_time_as_the_api_does():
+    """`--backchannels` judges by when TOM recorded each line, in-process as with --url."""
+    from tom.bench.targets import InProcessTarget
+    from tom.monitor import events as ev
+
+    target = InProcessTarget(Settings())
+    target._on_event(ev.Transcript(call_id="CA1", role=ev.Role.ASSISTANT, text="Hello!",
+                                   turn=0, wall=1_700_000_000.5))
+    target._on_event(ev.CallEnded(call_id="CA1", outcome=ev.Outcome.COMPLETED, duration_s=1.0,
+                                  transport="twilio"))
+    info = await target.call_info("CA1", wait_s=0.1)
+    assert info.transcript == [{"role": "assistant", "text": "Hello!", "turn": 0,
+                                "interrupted": False, "wall": 1_700_000_000.5}]

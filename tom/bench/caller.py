@@ -26,6 +26,8 @@ from tom.bench.line import FarEnd, LineEcho, PhoneLine, Received
 log = structlog.get_logger(__name__)
 
 STREAM_PATH = "/twilio/stream"
+BACKCHANNEL_WAIT_S = 1.0  # TOM quiet this long at a backchannel's moment: its reply is over
+BACKCHANNEL_RESUME_S = 2.5  # after a backchannel, TOM's audio is awaited this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,9 @@ class CallerTurn:
 
     speech_start/speech_end are sample indices of the voiced part (found by energy if None);
     barge_in starts the turn `barge_in_after_ms` after TOM's previous reply began, while TOM
-    is still talking; may_end_call lets TOM hang up after it (goodbye, transfer).
+    is still talking; may_end_call lets TOM hang up after it (goodbye, transfer). A
+    backchannel ("okay" while TOM talks) is said `barge_in_after_ms` into TOM's reply, only
+    while TOM is audibly talking; it expects no answer and is no turn of the script.
     """
 
     audio: bytes
@@ -49,6 +53,24 @@ class CallerTurn:
     may_end_call: bool = False
     speech_start: int | None = None
     speech_end: int | None = None
+    backchannel: bool = False
+
+
+@dataclass(slots=True)
+class BackchannelResult:
+    """One backchannel: whether it was said (TOM was still talking), and when.
+
+    before_turn: how many scripted turns the caller had said before it (the index of the
+    next one in `CallResult.turns`).
+    """
+
+    id: str
+    text: str
+    at_ms: int
+    before_turn: int
+    played: bool = False
+    speech_start_ns: int | None = None
+    speech_end_ns: int | None = None
 
 
 @dataclass(slots=True)
@@ -92,9 +114,11 @@ class CallResult:
     stream_sid: str
     failure: str | None = None
     started_ns: int = 0
+    started_wall: float = 0.0  # time.time() at started_ns: TOM's records carry Unix times
     ended_ns: int = 0
     greeting_ns: int | None = None
     turns: list[TurnResult] = field(default_factory=list)
+    backchannels: list[BackchannelResult] = field(default_factory=list)
     received: list[Received] = field(default_factory=list, repr=False)
     audio: bytes = field(default=b"", repr=False)
     protocol_errors: list[str] = field(default_factory=list)
@@ -113,6 +137,10 @@ class CallResult:
     @property
     def duration_s(self) -> float:
         return max(0, self.ended_ns - self.started_ns) / 1e9
+
+    def wall(self, t_ns: int) -> float:
+        """A monotonic time of this call as Unix time (what TOM's transcript lines carry)."""
+        return self.started_wall + (t_ns - self.started_ns) / 1e9
 
     @property
     def clears(self) -> int:
@@ -219,7 +247,7 @@ async def _run_call(ws: aiohttp.ClientWebSocketResponse, result: CallResult,
         await line.send_text(twilio_caller.connected_message())
         await line.send_text(twilio_caller.start_message(
             result.stream_sid, result.call_sid, {"caller": caller}, sequence=1))
-        result.started_ns = time.monotonic_ns()
+        result.started_ns, result.started_wall = time.monotonic_ns(), time.time()
         pacer = asyncio.create_task(line.pace())
         try:
             await _Script(line, result, turns, t).run(expect_greeting)
@@ -292,8 +320,11 @@ class _Script:
             if not got:
                 raise _CallFailed(f"no greeting within {self.t.greeting_s:g} s")
             reply_start = self.result.greeting_ns = self.line.media_times[0]
-        for i, turn in enumerate(self.turns):
-            prev = self.turns[i - 1] if i else None
+        prev: CallerTurn | None = None
+        for turn in self.turns:
+            if turn.backchannel:
+                await self._backchannel(turn, reply_start)
+                continue
             try:
                 barged = await self._before_turn(turn, reply_start)
             except _CallFailed:
@@ -301,6 +332,7 @@ class _Script:
                     self.result.closed_by = "tom"
                     return  # TOM ended the call after a goodbye/transfer: as scripted
                 raise
+            prev = turn
             res = await self._speak(turn, barged)
             try:
                 reply_start = await self._await_reply(turn, res)
@@ -325,18 +357,48 @@ class _Script:
         self._check_line(f"before turn {turn.id!r}")
         return False
 
-    async def _speak(self, turn: CallerTurn, barged: bool) -> TurnResult:
-        res = TurnResult(turn.id, turn.text, barged=barged)
-        self.result.turns.append(res)
+    def _audible(self) -> bool:
+        """TOM's audio is playing at the far end now, or arrived in the last 100 ms."""
+        now = time.monotonic_ns()
+        last = self.line.media_times[-1] if self.line.media_times else None
+        return self.line.playback_end_ns > now or (last is not None and now - last < 100_000_000)
+
+    async def _backchannel(self, turn: CallerTurn, reply_start: int | None) -> None:
+        """Say "okay" into TOM's reply `barge_in_after_ms` after it began; not said when TOM is
+        quiet by then (and stays so for BACKCHANNEL_WAIT_S: a gap between sentences)."""
+        res = BackchannelResult(turn.id, turn.text, turn.barge_in_after_ms, len(self.result.turns))
+        self.result.backchannels.append(res)
+        if reply_start is None:
+            return
+        at = reply_start + turn.barge_in_after_ms * 1_000_000
+        await asyncio.sleep(max(0, at - time.monotonic_ns()) / 1e9)
+        self._check_line(f"before backchannel {turn.id!r}")
+        if not await self.line.wait_for(self._audible, BACKCHANNEL_WAIT_S):
+            return
+        res.speech_start_ns, res.speech_end_ns = await self._say(turn, "backchannel")
+        res.played = True
+        # TOM pauses for any caller voice and goes on once it is over: a caller who said
+        # "okay" waits for that (or for TOM's answer) before the script goes on.
+        said = res.speech_end_ns
+        await self.line.wait_for(lambda: self.line.first_media_after(said) is not None,
+                                 BACKCHANNEL_RESUME_S)
+
+    async def _say(self, turn: CallerTurn, what: str) -> tuple[int, int]:
+        """Send the turn's audio at real-time pace; when its speech started and ended."""
         start, end = speech_bounds(turn.audio)
         start = start if turn.speech_start is None else turn.speech_start
         end = end if turn.speech_end is None else turn.speech_end
         utt = self.line.speak(turn.audio, start, end)
         await self.line.wait_for(lambda: utt.done.done(), len(turn.audio) / 2 / PHONE_RATE + 5.0)
-        self._check_line(f"while the caller spoke turn {turn.id!r}")
+        self._check_line(f"while the caller spoke {what} {turn.id!r}")
         if not utt.done.done():
-            raise _CallFailed(f"could not send the audio of turn {turn.id!r} in time")
-        res.speech_start_ns, res.speech_end_ns = utt.started.result(), utt.ended.result()
+            raise _CallFailed(f"could not send the audio of {what} {turn.id!r} in time")
+        return utt.started.result(), utt.ended.result()
+
+    async def _speak(self, turn: CallerTurn, barged: bool) -> TurnResult:
+        res = TurnResult(turn.id, turn.text, barged=barged)
+        self.result.turns.append(res)
+        res.speech_start_ns, res.speech_end_ns = await self._say(turn, "turn")
         if not barged:
             early = self.line.first_media_after(res.speech_start_ns)
             res.overlapped = early is not None and early <= res.speech_end_ns

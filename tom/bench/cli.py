@@ -48,6 +48,13 @@ def register(
                    help="a caller who stops to think: a pause of MS ms (≤ 3000) inside every "
                         "utterance of 1.5 s or more; 'TOM talked over caller' counts the "
                         "pauses TOM took for an end of turn")
+    p.add_argument("--backchannels", action="store_true",
+                   help="the caller says \"okay\", \"mhm\", \"I see\" (German: \"ja\", "
+                        "\"genau\") 0.8-2.5 s into TOM's replies (seeded); reports how often "
+                        "TOM went on (target ≥ 90 %%), stopped, or answered it as a turn")
+    p.add_argument("--babble", type=float, metavar="SNR_DB",
+                   help="mix babble (4 other callers' utterances at once, never the caller's "
+                        "own words) under every caller utterance at this SNR")
     p.add_argument("--callers", choices=("piper", "recorded"), default="piper",
                    help="who calls: synthesised voices (piper, MBROLA for German), or real "
                         "human recordings (Asterisk's core sound prompts, Debian "
@@ -126,7 +133,9 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         cache_dir=args.cache, expect_greeting=not args.no_greeting,
         timeouts=Timeouts(greeting_s=args.greeting_timeout, answer_s=args.answer_timeout),
         echo=getattr(args, "line", None), callers=getattr(args, "callers", "piper"),
-        recordings_dir=getattr(args, "recordings", None))
+        recordings_dir=getattr(args, "recordings", None),
+        backchannels=getattr(args, "backchannels", False),
+        babble_snr_db=getattr(args, "babble", None))
 
 
 async def run_bench(args: argparse.Namespace, settings: Settings | None = None) -> int:

@@ -135,9 +135,10 @@ class RecordedVoice:
         self.model_path = first  # what the bench report names as its voice
 
     def say(self, text: str, language: str = "en", style: VoiceStyle = _PLAIN,
-            options: LineOptions = _LINE, seed: int = 0) -> SpokenAudio:
+            options: LineOptions = _LINE, seed: int = 0,
+            babble: np.ndarray | None = None) -> SpokenAudio:
         rec = self.by_text.get(text)
         if rec is None:
             raise CorpusError(f"no recording says {text!r}")
         audio, rate = read_wav(rec.path)
-        return on_the_line(audio.astype(np.float32), rate, options, seed)
+        return on_the_line(audio.astype(np.float32), rate, options, seed, babble)

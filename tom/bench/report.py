@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tom.bench import mojibake
+from tom.bench import backchannels, mojibake
 from tom.bench.caller import CallResult
 from tom.bench.corpus import CallScript, CorpusTurn
 from tom.bench.language_id import language_id
@@ -105,14 +105,24 @@ class BenchReport:
         line noise); and interruptions the caller made that TOM did not stop for."""
         false = 0
         for r in self.records:
-            spoken = [(t.speech_start_ns, t.speech_end_ns + CLEAR_GRACE_NS)
-                      for t in r.result.turns
-                      if t.speech_start_ns is not None and t.speech_end_ns is not None]
+            said = [(t.speech_start_ns, t.speech_end_ns) for t in r.result.turns]
+            said += [(b.speech_start_ns, b.speech_end_ns)  # a backchannel's pause is no
+                     for b in r.result.backchannels]      # false barge-in
+            spoken = [(a, b + CLEAR_GRACE_NS) for a, b in said if a is not None and b is not None]
             false += sum(1 for m in r.result.received if m.kind == "clear"
                          and not any(a <= m.t_ns <= b for a, b in spoken))
         missed = sum(1 for r in self.records for t in r.result.turns
                      if t.barged and t.clear_ns is None)
         return {"false": false, "missed": missed, "calls": len(self.records)}
+
+    def backchannel_verdicts(self) -> list[backchannels.Verdict]:
+        """What became of each backchannel the callers said (--backchannels)."""
+        return [v for r in self.records for v in backchannels.judge(r.result, r.transcript)]
+
+    def backchannel_figures(self) -> dict[str, Any] | None:
+        """Backchannels played, TOM went on / stopped / answered them; None without any."""
+        verdicts = self.backchannel_verdicts()
+        return backchannels.figures(verdicts) if verdicts else None
 
     def greeting(self) -> Summary:
         return Summary.of(r.result.greeting_ms for r in self.records
@@ -273,6 +283,10 @@ class BenchReport:
                  ("accuracy", self.accuracy(), ACCURACY_TARGET, ">="),
                  ("mojibake", self.mojibake()["total"], MOJIBAKE_TARGET, "<="),
                  ("failed calls %", self.failed_pct(), FAILED_PCT_TARGET, "<")]
+        bc = self.backchannel_figures()
+        if bc is not None:
+            rows.append(("backchannels TOM went on", bc["rate"], backchannels.TARGET_WENT_ON,
+                         ">="))
         out = []
         for name, value, target, op in rows:
             ok = None if value is None else (
@@ -302,6 +316,7 @@ class BenchReport:
             "e2e": {**self.e2e().to_dict(), "target_ms": E2E_TARGET_MS},
             "talk_over": self.talk_over(),
             "barge_in_errors": self.false_barge_ins(),
+            "backchannels": self.backchannel_figures(),
             "greeting": self.greeting().to_dict(),
             "barge_in": self.barge_in().to_dict(),
             "barge_in_server": self.barge_in_server().to_dict(),
@@ -369,6 +384,8 @@ def _call_detail(r: CallRecord) -> dict[str, Any]:
             "turns": [{"id": t.id, "e2e_ms": ms(t.e2e_ms), "barged": t.barged,
                        "barge_in_ms": ms(t.barge_in_ms), "overlapped": t.overlapped}
                       for t in r.result.turns],
+            "backchannels": [{"id": b.id, "phrase": b.text, "at_ms": b.at_ms,
+                              "played": b.played} for b in r.result.backchannels],
             "transcript": [{"role": t.get("role"), "turn": t.get("turn"), "text": t.get("text"),
                             "interrupted": t.get("interrupted")} for t in r.transcript],
             "intents": [t.get("intent") for t in r.turns]}

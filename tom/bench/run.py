@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 import structlog
 
+from tom.bench import backchannels
+from tom.bench.babble import make_babble
 from tom.bench.caller import CallerTurn, Timeouts, new_sid, place_call
-from tom.bench.corpus import CallScript, Corpus, CorpusError
+from tom.bench.corpus import CallScript, Corpus, CorpusError, CorpusTurn
 from tom.bench.cost import CallCost
 from tom.bench.line import LineEcho
 from tom.bench.recordings import (
@@ -28,7 +31,7 @@ from tom.bench.recordings import (
     stock_transcripts,
 )
 from tom.bench.report import BenchReport, CallRecord, Resources, caller_e2e
-from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions, Speaker
+from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions, Speaker, VoiceStyle
 from tom.bench.targets import InProcessTarget, RemoteTarget, bench_settings, temp_data_dir
 from tom.config import Settings
 from tom.monitor.events import QUEUE_KEYS
@@ -60,6 +63,8 @@ class BenchOptions:
     echo: LineEcho | None = None  # the line sends TOM's voice back (--line echo:-25dB@120ms)
     callers: str = "piper"  # "recorded": real human prompts instead of synthesised callers
     recordings_dir: Path | None = None
+    backchannels: bool = False  # the caller says "okay", "mhm" while TOM answers
+    babble_snr_db: float | None = None  # other voices talking under the caller at this SNR
 
 
 @dataclass
@@ -75,15 +80,21 @@ Progress = Callable[[CallRecord], None]
 
 def plan_calls(corpus: Corpus, n: int, language: str, voice: Speaker,
                options: BenchOptions, offset: int = 0) -> list[PlannedCall]:
-    """n calls cycling through the scripts; caller i gets voice style i and noise seed i."""
+    """n calls cycling through the scripts; caller i gets voice style i and noise seed i
+    (and, with --backchannels, backchannel plan i; with --babble, babble seed i*100+k)."""
     line = LineOptions(phone_path=options.phone_path, snr_db=options.snr_db,
-                       pause_ms=options.pause_ms)
+                       pause_ms=options.pause_ms, babble_snr_db=options.babble_snr_db)
     planned = []
     for i, script in enumerate(schedule(corpus, n, language), start=offset):
         style = CALLER_STYLES[i % len(CALLER_STYLES)]
+        slots = {s.after: s for s in backchannels.plan(script, i)} if options.backchannels else {}
         turns = []
         for k, t in enumerate(script.turns):
-            spoken = voice.say(t.text, t.language, style, line, seed=i * 100 + k)
+            if (slot := slots.get(k - 1)) is not None:
+                turns.append(_backchannel(voice, slot, script.language, style, line, i * 100 + k))
+            seed = i * 100 + k
+            babble = _babble(corpus, voice, t, seed) if options.babble_snr_db is not None else None
+            spoken = voice.say(t.text, t.language, style, line, seed=seed, babble=babble)
             turns.append(CallerTurn(
                 audio=spoken.pcm, text=t.text, id=t.id, language=t.language, intent=t.intent,
                 barge_in=t.id in script.barge_in, barge_in_after_ms=script.barge_in_after_ms,
@@ -91,6 +102,26 @@ def plan_calls(corpus: Corpus, n: int, language: str, voice: Speaker,
                 speech_end=spoken.speech_end))
         planned.append(PlannedCall(script, new_sid("CA"), turns, options.echo))
     return planned
+
+
+def _backchannel(voice: Speaker, slot: backchannels.Slot, language: str, style: VoiceStyle,
+                 line: LineOptions, seed: int) -> CallerTurn:
+    """The caller's "okay" into TOM's reply, in the caller's own voice and on the same line
+    (no babble: it is a short sound, said between two utterances that have theirs)."""
+    spoken = voice.say(slot.phrase.spoken, language, style, line, seed=seed + 50)
+    return CallerTurn(audio=spoken.pcm, text=slot.phrase.label, id=f"bc-{slot.after + 1}",
+                      language=language, barge_in_after_ms=slot.at_ms, expect_reply=False,
+                      speech_start=spoken.speech_start, speech_end=spoken.speech_end,
+                      backchannel=True)
+
+
+def _babble(corpus: Corpus, voice: Speaker, turn: CorpusTurn, seed: int) -> np.ndarray:
+    """Other callers' texts of the same language, spoken at once, to mix under `turn`."""
+    pool = [t.text for t in corpus.turns.values() if t.language == turn.language]
+    try:
+        return make_babble(voice, pool, turn.text, turn.language, seed)
+    except ValueError as exc:
+        raise CorpusError(f"--babble: {exc}") from None
 
 
 def schedule(corpus: Corpus, n: int, language: str) -> list[CallScript]:
@@ -180,6 +211,8 @@ async def bench(corpus: Corpus, options: BenchOptions, settings: Settings | None
             "noise_snr_db": options.snr_db, "phone_path": options.phone_path,
             "pause_ms": options.pause_ms or None,
             "line_echo": str(options.echo) if options.echo else None,
+            "backchannels": options.backchannels or None,
+            "babble_snr_db": options.babble_snr_db,
             "started_at": started, "duration_s": round(time.monotonic() - t0, 2),
             "voice": voice.model_path.name,
             "german_voice": "espeak-ng with MBROLA de2/de1/de5 (not TOM's own Pico voice)"}
@@ -200,6 +233,9 @@ def _recorded(options: BenchOptions) -> tuple[Corpus, RecordedVoice]:
     if options.sweep:
         raise CorpusError("--callers recorded measures what TOM hears, not capacity: leave "
                           "out --sweep")
+    if options.backchannels:
+        raise CorpusError("--backchannels needs synthesised callers (the recordings say no "
+                          "\"okay\" or \"mhm\"): leave out --callers recorded")
     recordings = find_recordings(options.recordings_dir)
     return recorded_corpus(recordings, options.calls), RecordedVoice(recordings)
 

@@ -67,6 +67,7 @@ class LineOptions:
     rate: int = 8000
     phone_path: bool = True  # band-limit to 300-3400 Hz and μ-law round trip
     snr_db: float | None = None  # mix pink noise at this SNR; None: no noise
+    babble_snr_db: float | None = None  # mix the `babble` given to `on_the_line` at this SNR
     pause_ms: int = 0  # a pause this long inside every utterance of PAUSED_MIN_S or more
     lead_ms: int = 120  # audio before speech starts (noise or silence)
     tail_ms: int = 120
@@ -92,7 +93,8 @@ class Speaker(Protocol):
     model_path: Path
 
     def say(self, text: str, language: str = "en", style: VoiceStyle = VoiceStyle(),
-            options: LineOptions = LineOptions(), seed: int = 0) -> SpokenAudio: ...
+            options: LineOptions = LineOptions(), seed: int = 0,
+            babble: np.ndarray | None = None) -> SpokenAudio: ...
 
 
 def default_cache_dir() -> Path:
@@ -143,14 +145,15 @@ class CallerVoice:
         return read_wav(path)  # the cached form, so a first run equals every later one
 
     def say(self, text: str, language: str = "en", style: VoiceStyle = VoiceStyle(),
-            options: LineOptions = LineOptions(), seed: int = 0) -> SpokenAudio:
+            options: LineOptions = LineOptions(), seed: int = 0,
+            babble: np.ndarray | None = None) -> SpokenAudio:
         """The utterance as the far end receives it: padded, noisy and phone-shaped if asked."""
         audio, rate = self.speech(text, language, style)
         near = None
         if options.pause_ms:  # a hesitation after a word no sentence ends on, when it has one
             near = pause_share(lambda part: self.speech(part, language, style), speech_bounds,
                                text, language)
-        return on_the_line(audio, rate, options, seed, pause_near=near)
+        return on_the_line(audio, rate, options, seed, babble, pause_near=near)
 
     def _synthesize(self, text: str, language: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
         if language == "de":
@@ -207,11 +210,13 @@ def speak_german(text: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
     return audio.astype(np.float32), rate
 
 
-def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int, *,
+def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int,
+                babble: np.ndarray | None = None, *,
                 pause_near: float | None = None) -> SpokenAudio:
     """Speech as the far end receives it: trimmed to its voiced part, padded, noisy and
-    phone-shaped as `options` say (pink noise reproducible per seed); a pause goes near the
-    share `pause_near` of the voiced part (tom/bench/hesitation.py), else mid-way."""
+    phone-shaped as `options` say (pink noise reproducible per seed; `babble`, float audio at
+    `options.rate`, mixed under it at `options.babble_snr_db`); a pause goes near the share
+    `pause_near` of the voiced part (tom/bench/hesitation.py), else mid-way."""
     x = resample(audio, rate, options.rate)
     start, end = speech_bounds(float_to_pcm16(x), options.rate)
     x = x[start:end]
@@ -224,6 +229,10 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int, *
     x = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(tail, np.float32)])
     if options.snr_db is not None:
         x = mix_noise(x, options.snr_db, seed=seed, speech=slice(lead, lead + end - start))
+    if options.babble_snr_db is not None and babble is not None:
+        from tom.bench.babble import mix_under
+
+        x = mix_under(x, babble, options.babble_snr_db, speech=slice(lead, lead + end - start))
     if options.phone_path:
         x = phone_path(x, options.rate)
     return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start)

@@ -28,7 +28,8 @@ def render(report: BenchReport, console: Console) -> None:
     checks = {c["name"]: c for c in data["checks"]}
     table = Table(title=f"tom bench — {data['calls']['total']} calls, "
                         f"concurrency {data['meta'].get('concurrency')}, "
-                        f"language {data['meta'].get('language')}",
+                        f"language {data['meta'].get('language')}"
+                        + (f"\nline: {line}" if (line := conditions(data["meta"])) else ""),
                   caption="latency targets are judged on p95; times in ms")
     for col in ("figure", "p50", "p95", "max", "n", "target", "result"):
         table.add_column(col, justify="left" if col == "figure" else "right")
@@ -37,6 +38,24 @@ def render(report: BenchReport, console: Console) -> None:
     _quality_rows(table, data, checks)
     console.print(table)
     _extras(console, data)
+
+
+def conditions(meta: dict[str, Any]) -> str:
+    """The line conditions of a run in words ("" for a clean phone line)."""
+    parts = []
+    if meta.get("line_echo"):
+        parts.append(str(meta["line_echo"]))
+    if meta.get("noise_snr_db") is not None:
+        parts.append(f"pink noise {meta['noise_snr_db']:g} dB SNR")
+    if meta.get("babble_snr_db") is not None:
+        parts.append(f"babble {meta['babble_snr_db']:g} dB SNR")
+    if meta.get("pause_ms"):
+        parts.append(f"{meta['pause_ms']} ms pauses mid-sentence")
+    if meta.get("backchannels"):
+        parts.append("backchannels while TOM talks")
+    if meta.get("phone_path") is False:
+        parts.append("no phone band filter")
+    return ", ".join(parts)
 
 
 # TOM's own stage figures; each compute stage follows the wait for its worker thread.
@@ -77,6 +96,15 @@ def _latency_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
     if errors:
         table.add_row("false / missed barge-ins", f"{errors['false']} / {errors['missed']}", "",
                       "", str(errors["calls"]), "0 / 0", "")
+    bc = data.get("backchannels")
+    if bc:
+        check = checks.get("backchannels TOM went on")
+        table.add_row("backchannels: TOM went on", _pct(bc["rate"]), "", "", str(bc["played"]),
+                      f"≥ {_pct(bc['target'])}", _mark(check["ok"]) if check else "")
+        table.add_row("  stopped TOM / answered as a turn", f"{bc['stopped']} / {bc['answered']}",
+                      "", "", str(bc["played"]), "0 / 0", "")
+        table.add_row("  TOM paused (clear) / not played", f"{bc['paused']} / "
+                      f"{bc['planned'] - bc['played']}", "", "", str(bc["planned"]), "", "")
     for key, label in (("greeting", "greeting (caller)"), ("barge_in", "barge-in → clear"),
                        ("barge_in_server", "barge-in (TOM)")):
         s = data[key]

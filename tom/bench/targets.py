@@ -129,8 +129,8 @@ class InProcessTarget:
         for e in self.events.get(call_sid, []):
             wire = e.to_dict()
             match e:
-                case ev.Transcript():
-                    info.transcript.append(wire["data"])
+                case ev.Transcript():  # with its Unix time, as /api/calls gives it
+                    info.transcript.append({**wire["data"], "wall": wire["wall"]})
                 case ev.TurnTimed():
                     info.turns.append(wire["data"])
                 case ev.BargeIn():
