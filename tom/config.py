@@ -209,9 +209,10 @@ class TurnsSettings:
     # Caller voice while TOM talks first pauses TOM; this much voice makes it an interruption
     # (TOM stops); less, and a backchannel ("mhm", "okay") lets TOM go on. 0: stop at once.
     hold_ms: int = option(600, min=0, max=3000)
-    backchannels: list[str] = option(["mhm", "mm", "hmm", "uh huh", "okay", "ok", "yes",
-                                      "yeah", "yep", "right", "sure", "alright", "i see",
-                                      "got it", "ja", "genau", "aha"])
+    backchannels: list[str] = option(["mhm", "mhmm", "mm", "hm", "hmm", "uh huh", "oh", "ah",
+                                      "okay", "ok", "yes", "yeah", "yep", "right", "sure",
+                                      "alright", "i see", "got it", "ja", "jaja", "genau",
+                                      "aha", "ach so", "achso", "alles klar", "verstehe"])
     # Semantic end of turn (tom/engine/smart_turn.py): at a pause the model decides whether
     # the caller has finished; off here, on in config/tom.toml (needs the pipecat-ai wheel).
     smart_turn: bool = option(False)

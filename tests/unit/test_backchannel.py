@@ -38,6 +38,14 @@ def test_backchannels(text):
     assert is_backchannel(text, PHRASES)
 
 
+@pytest.mark.parametrize("text", ["Mhmm.", "Hm.", "Uh-huh.", "Oh, okay.", "Ah, I see.",
+                                  "Ach so.", "Alles klar.", "Jaja.", "Verstehe."])
+def test_the_default_list_knows_how_whisper_writes_hums_and_german_acknowledgements(text):
+    assert is_backchannel(text, Settings.from_dict({}).turns.backchannels)
+    assert not is_backchannel(f"{text} But when do you open?",
+                              Settings.from_dict({}).turns.backchannels)
+
+
 @pytest.mark.parametrize("text", ["No.", "Stop.", "Okay, but when do you open?",
                                   "Right, I need a doctor.", "Hello there."])
 def test_not_backchannels(text):
