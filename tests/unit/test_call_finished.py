@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tom.call.finished import reads_finished
+from tom.call.finished import reads_finished, reads_open
 
 
 @pytest.mark.parametrize("text", [
@@ -26,3 +26,12 @@ def test_finished_sentences(text):
 ])
 def test_cut_off_or_trailing_sentences(text):
     assert not reads_finished(text)
+
+
+@pytest.mark.parametrize(("text", "open_"), [
+    ("I'd like to book a", True), ("Ich möchte einen Termin für", True), ("I was going to…", True),
+    ("Yes,", True), ("", True), ("My number is 0151 234 56789", False), ("Saturday", False),
+    ("Where are you located?", False), ("What is it for?", False),
+])
+def test_words_that_plainly_go_on(text, open_):
+    assert reads_open(text) is open_

@@ -89,3 +89,9 @@ async def test_the_words_read_at_the_pause_are_the_ones_answered() -> None:
         assert h.said(ev.Role.CALLER) == ["Where are you located?"] and h.said()
     finally:
         await h.stop()
+
+
+async def test_sounds_finished_and_unpunctuated_words_end_after_the_shorter_silence() -> None:
+    """Whisper leaves a number or a lone word unpunctuated now and then: not plainly going on."""
+    ms = await ended_after_ms(0.95, "My number is 0151 234 56789")
+    assert 600 <= ms < 1400

@@ -38,8 +38,18 @@ def reads_finished(text: str) -> bool:
     words = text.strip()
     if not words or words[-1] not in ".?!" or words.endswith(("...", "..", "…")):
         return False
+    return not reads_open(words)
+
+
+def reads_open(text: str) -> bool:
+    """The words plainly go on: a trailing-off, or a last word no sentence ends on ("for my",
+    "und dann"). Text without a sentence end that is not open may be finished all the same
+    (Whisper leaves "0151 234 56789" or "Saturday" unpunctuated now and then)."""
+    words = text.strip()
+    if not words or words.endswith(("...", "..", "…", "-", ",")):
+        return True
     last = _LAST_WORD.search(words)
     if last is None:
-        return False
+        return True
     word = last.group(1).lower()
-    return word not in CONTINUES and (words[-1] == "?" or word not in PREPOSITIONS)
+    return word in CONTINUES or (words[-1] != "?" and word in PREPOSITIONS)

@@ -28,7 +28,7 @@ import structlog
 from tom.call.backchannel import is_backchannel
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
-from tom.call.finished import reads_finished
+from tom.call.finished import reads_finished, reads_open
 from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
@@ -168,6 +168,8 @@ class TurnTaking:
             if not finished:
                 self.log.debug("finished by its sound, unfinished by its words", text=text)
             self.detector.verdict(token, finished)
+            if not finished and not reads_open(text):  # unpunctuated, not plainly going on
+                self.detector.shorten(token, turns.finished_words_silence_ms)
         elif reads_finished(text):
             self.log.debug("unfinished by its sound, finished by its words", text=text)
             self.detector.shorten(token, turns.finished_words_silence_ms)
