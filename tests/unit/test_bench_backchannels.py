@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
+from fake_calls import FAST, tone_turn
 from rich.console import Console
 
 from tom.audio import float_to_pcm16
@@ -13,14 +13,11 @@ from tom.bench import backchannels
 from tom.bench.backchannels import PHRASES, judge, plan, summary
 from tom.bench.caller import (
     BackchannelResult,
-    CallerTurn,
     CallResult,
-    Timeouts,
     TurnResult,
     place_call,
 )
 from tom.bench.corpus import CallScript, Corpus, CorpusTurn
-from tom.bench.fake_tom import FakeTom
 from tom.bench.line import Received
 from tom.bench.report import BenchReport, CallRecord
 from tom.bench.run import BenchOptions, plan_calls
@@ -99,35 +96,17 @@ def test_planned_calls_say_the_backchannels_between_the_scripted_turns():
 
 # --- the caller -----------------------------------------------------------------------------------
 
-FAST = Timeouts(greeting_s=3, answer_s=2, reply_quiet_ms=300, barge_in_s=2)
 
 
-def _tone(seconds: float, **kw) -> CallerTurn:
-    t = np.arange(int(seconds * 8000)) / 8000
-    audio = np.concatenate([np.zeros(800), 0.3 * np.sin(2 * np.pi * 220 * t), np.zeros(800)])
-    kw.setdefault("pause_ms", 100)
-    return CallerTurn(audio=float_to_pcm16(audio), **kw)
 
 
-@pytest.fixture
-async def fake():
-    servers: list[FakeTom] = []
-
-    async def start(**kw) -> tuple[FakeTom, str]:
-        tom = FakeTom(**kw)
-        servers.append(tom)
-        return tom, await tom.start()
-
-    yield start
-    for tom in servers:
-        await tom.stop()
 
 
 async def test_a_backchannel_is_said_into_tom_talking_and_is_no_turn(fake):
     tom, url = await fake(greeting_frames=150, barge_in=False)  # a 3 s greeting
-    bc = _tone(0.3, id="bc-0", text="okay", backchannel=True, barge_in_after_ms=800,
+    bc = tone_turn(0.3, id="bc-0", text="okay", backchannel=True, barge_in_after_ms=800,
                expect_reply=False)
-    result = await place_call(url, [bc, _tone(0.5, id="hours")], timeouts=FAST)
+    result = await place_call(url, [bc, tone_turn(0.5, id="hours")], timeouts=FAST)
     assert result.ok, result.failure
     assert [t.id for t in result.turns] == ["hours"]  # the backchannel is no scripted turn
     [said] = result.backchannels
@@ -140,9 +119,9 @@ async def test_a_backchannel_is_said_into_tom_talking_and_is_no_turn(fake):
 
 async def test_a_backchannel_is_not_said_once_tom_is_quiet(fake):
     tom, url = await fake(greeting_frames=5)  # a 0.1 s greeting: over by the 800 ms mark
-    bc = _tone(0.3, id="bc-0", text="okay", backchannel=True, barge_in_after_ms=800,
+    bc = tone_turn(0.3, id="bc-0", text="okay", backchannel=True, barge_in_after_ms=800,
                expect_reply=False)
-    result = await place_call(url, [bc, _tone(0.5, id="hours")], timeouts=FAST)
+    result = await place_call(url, [bc, tone_turn(0.5, id="hours")], timeouts=FAST)
     assert result.ok, result.failure
     [said] = result.backchannels
     assert not said.played and said.speech_start_ns is None

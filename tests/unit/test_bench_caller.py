@@ -4,33 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fake_calls import FAST, tone_turn
 
 from tom.audio import float_to_pcm16
-from tom.bench.caller import CallerTurn, Timeouts, place_call, speech_bounds, stream_url
-from tom.bench.fake_tom import FakeTom
-
-FAST = Timeouts(greeting_s=3, answer_s=2, reply_quiet_ms=300, barge_in_s=2)
-
-
-def tone_turn(seconds: float = 0.5, **kw) -> CallerTurn:
-    t = np.arange(int(seconds * 8000)) / 8000
-    audio = np.concatenate([np.zeros(800), 0.3 * np.sin(2 * np.pi * 220 * t), np.zeros(800)])
-    kw.setdefault("pause_ms", 100)
-    return CallerTurn(audio=float_to_pcm16(audio), **kw)
-
-
-@pytest.fixture
-async def fake():
-    servers: list[FakeTom] = []
-
-    async def start(**kw) -> tuple[FakeTom, str]:
-        tom = FakeTom(**kw)
-        servers.append(tom)
-        return tom, await tom.start()
-
-    yield start
-    for tom in servers:
-        await tom.stop()
+from tom.bench.caller import place_call, speech_bounds, stream_url
 
 
 async def test_turn_latency_is_last_speech_frame_to_first_reply_frame(fake):
