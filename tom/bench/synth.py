@@ -221,8 +221,8 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int,
     start, end = speech_bounds(float_to_pcm16(x), options.rate)
     x = x[start:end]
     if options.pause_ms and len(x) >= PAUSED_MIN_S * options.rate:
-        x = with_pause(x, options.rate, options.pause_ms, *(
-            (0.5, 0.1) if pause_near is None else (pause_near, HESITATION_WINDOW)))
+        near, window = (0.5, 0.1) if pause_near is None else (pause_near, HESITATION_WINDOW)
+        x = with_pause(x, options.rate, options.pause_ms, near, window)
         end = start + len(x)
     lead = int(options.rate * options.lead_ms / 1000)
     tail = int(options.rate * options.tail_ms / 1000)

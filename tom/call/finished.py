@@ -36,9 +36,7 @@ def reads_finished(text: str) -> bool:
     """A sentence end (. ? !) that is not a trailing-off ("…", "...", "-") after a word that
     may end a sentence."""
     words = text.strip()
-    if not words or words[-1] not in ".?!" or words.endswith(("...", "..", "…")):
-        return False
-    return not reads_open(words)
+    return bool(words) and words[-1] in ".?!" and not reads_open(words)
 
 
 def reads_open(text: str) -> bool:
