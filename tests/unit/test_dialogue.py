@@ -125,6 +125,11 @@ async def test_unclear_twice_offers_a_transfer_and_yes_takes_it(en: Profile) -> 
     assert third.intent == "human" and third.action == "transfer"
 
 
+@pytest.mark.parametrize("text", ["that's very helpful", "thanks a lot", "good to know"])
+async def test_appreciation_gets_you_are_welcome_not_hello(en: Profile, text: str) -> None:
+    assert (await say(call(en), text)).text == en.say("prompts", "welcome")
+
+
 async def test_thanks_then_no_ends_the_call(en: Profile) -> None:
     d = call(en)
     assert (await say(d, "thank you")).text == en.say("prompts", "welcome")

@@ -40,7 +40,7 @@ CASES = {
         # appreciation after an answer is thanks, not a statement to look up
         "thanks that helps a lot", "okay good to know thanks", "much appreciated",
         "that is really kind of you thank you", "danke das war sehr hilfreich",
-        "super das hilft mir weiter", "das ist aber nett",
+        "super das hilft mir weiter", "das ist aber nett", "thanks a lot",
     ],
     "unclear": ["asdf qwer", "purple monkey dishwasher", "the the the"],
     "empty": ["", "   ", "um uh", "[Music]", "(silence)", "...", "Thank you for watching!"],

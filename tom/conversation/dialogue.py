@@ -30,6 +30,7 @@ from tom.conversation.intents import (
     confirmation,
     goodbye_in_flow,
     request_kind,
+    thanks,
     without_goodbye,
     yes_no,
 )
@@ -42,7 +43,6 @@ log = structlog.get_logger(__name__)
 MAX_TURN_CHARS = 2000  # longer transcripts keep their start and end (a caller reading a letter)
 MAX_HISTORY = 20
 MAX_LLM_SENTENCES = 3  # the prompt asks for one or two; a tiny model rambles on
-_THANKS = re.compile(r"\b(thanks|thank|cheers|danke|dankeschön|merci)\b")
 _OFFERS = (
     ("transfer", re.compile(r"put you through|connect you|transfer you|verbinde|verbinden")),
     ("message", re.compile(r"take a message|leave a message|nachricht (aufnehmen|hinterlassen)")),
@@ -282,7 +282,7 @@ class Dialogue:
 
     def _smalltalk(self, text: str) -> Reply:
         p = self.profile
-        if _THANKS.search(normalize(text)) or "vielen dank" in normalize(text):
+        if thanks(text):
             self._offer = "anything_else"
             return Reply("smalltalk", text=p.say("prompts", "welcome"))
         if yes_no(text) is False:

@@ -69,16 +69,8 @@ GOODBYE = _rx(
     r"\bdas (war'?s|wars|ist alles|war alles)\b", r"\b(nichts weiter|sonst nichts)\b",
     r"^(nein|nee),? danke\b",
 )
-SMALLTALK = _rx(
-    r"\b(many thanks|thank you|thanks|thank|cheers|danke schön|danke sehr|dankeschön|"
-    r"vielen dank|danke|merci)\b",
-    r"\b(hello|hi|hey|hiya|good (morning|afternoon|evening|day)|hallo|moin|servus|grüß gott|"
-    r"grüezi|guten (morgen|tag|abend))\b",
-    r"\bhow are you( doing| today)?\b", r"\bwie geht'?s( ihnen| dir)?\b", r"\bwie geht es ihnen\b",
-    r"\b(yes|yeah|yep|ok|okay|alright|sure|great|perfect|good|fine|ja|gut|super|prima|genau|"
-    r"no|nope|nein|nee|please|bitte|sorry|entschuldigung|so|also|well|right)\b",
-    r"\bthis is \w+\b|\bmy name is \w+\b|\bhier ist \w+\b",
-    # appreciation after an answer: thanks, not a statement to look up ("that's very helpful")
+# Appreciation after an answer is thanks, not a statement to look up ("that's very helpful").
+APPRECIATION = _rx(
     r"\b(that'?s|that is|that was|this is|this was|it'?s|it is|it was|sounds) (very |really |so |"
     r"super |most |extremely |quite )?(helpful|kind|nice|great|good|lovely|wonderful|useful|"
     r"perfect|brilliant|excellent|fantastic|awesome|good to know)\b",
@@ -88,6 +80,17 @@ SMALLTALK = _rx(
     r"toll|klasse|perfekt)\b",
     r"\bdas hilft( mir)?( sehr| weiter| schon)?\b", r"\bgut zu wissen\b",
     r"\bsehr (nett|freundlich|hilfreich|lieb)\b",
+)
+SMALLTALK = _rx(
+    r"\b(many thanks|thank you|thanks|thank|cheers|danke schön|danke sehr|dankeschön|"
+    r"vielen dank|danke|merci)( (very|so) much| a lot| a million| again)?\b",
+    r"\b(hello|hi|hey|hiya|good (morning|afternoon|evening|day)|hallo|moin|servus|grüß gott|"
+    r"grüezi|guten (morgen|tag|abend))\b",
+    r"\bhow are you( doing| today)?\b", r"\bwie geht'?s( ihnen| dir)?\b", r"\bwie geht es ihnen\b",
+    r"\b(yes|yeah|yep|ok|okay|alright|sure|great|perfect|good|fine|ja|gut|super|prima|genau|"
+    r"no|nope|nein|nee|please|bitte|sorry|entschuldigung|so|also|well|right)\b",
+    r"\bthis is \w+\b|\bmy name is \w+\b|\bhier ist \w+\b",
+    APPRECIATION.pattern,
 )
 # ("was" is left out: in English it is no question word: "it was on Tuesday")
 WH_WORDS = frozenset({"what", "when", "where", "why", "how", "who", "which", "whose", "wann", "wo",
@@ -362,6 +365,12 @@ def goodbye_in_flow(text: str, *, only_goodbye: bool = False) -> bool:
 
 _THANKS = _rx(r"\b(many thanks|thank you|thanks|thank|cheers|danke schön|danke sehr|"
               r"dankeschön|vielen dank|danke|merci)( (very|so) much)?\b")
+
+
+def thanks(text: str) -> bool:
+    """The caller thanks TOM, or says the answer helped ("that's very helpful", "das hilft")."""
+    bare = " ".join(words(repair(text)))
+    return bool(_THANKS.search(bare) or APPRECIATION.search(bare))
 
 
 def without_goodbye(text: str) -> str:
