@@ -141,3 +141,25 @@ def test_an_echo_is_found_through_the_turn_taking(session, speech):
     heard = np.concatenate([np.zeros(len(first) + IN_RATE * 3 // 10), gap, caller])
     _, echo = simulate(session, tom, echo_db=-25, delay_ms=300, caller=heard)
     assert echo.path is not None and abs(echo.path.delay_ms - 300) <= 24
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_a_caller_talking_over_short_bits_of_tom_is_no_echo(session, speech, seed):
+    """TOM starts answers the caller talks over (barge-ins): over those few blocks the two
+    voices correlate by chance; an echo would also come back at a steady level, they do not."""
+    caller = speech("Hi, so I have a fairly old racing bike that has been standing in my garage "
+                    "for about two years, the chain is rusty and the brakes barely work.") * 0.5
+    bits = [speech(t) * 0.8 for t in ("I'm not sure.", "I'm", "The chain replacement costs")]
+    rng = np.random.default_rng(seed)
+    tom = np.zeros(len(caller) + IN_RATE * 3, np.float32)
+    for _ in range(4):
+        bit = bits[rng.integers(len(bits))]
+        at = int(rng.uniform(0.5, len(caller) / IN_RATE - 0.5) * IN_RATE)
+        tom[at:at + len(bit)] += bit[:len(tom) - at]
+    _, echo = simulate(session, tom, echo_db=-200, delay_ms=0, caller=caller, caller_at_s=0.3)
+    assert echo.path is None
+
+
+def test_an_echo_under_line_noise_is_still_found(session, speech):
+    _, echo = simulate(session, speech(TOM_TEXT) * 0.8, echo_db=-25, delay_ms=200, noise_db=-45)
+    assert echo.path is not None and abs(echo.path.delay_ms - 200) <= 24

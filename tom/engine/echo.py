@@ -42,6 +42,10 @@ ESTIMATE_EVERY = 62  # blocks of caller audio between two delay estimates (~0.5 
 WINDOW_BLOCKS = 375  # 3 s of envelope per estimate
 MIN_ACTIVE = 60  # blocks of TOM's voice in the window needed to estimate at all
 LOCK_CORRELATION = 0.5  # envelope correlation that counts as a found echo path
+# An echo comes back at a steady level: caller audio over TOM's talking blocks, at the path's
+# delay, must stay within this spread (dB) of its mean ratio to TOM. Echoes measured 0.1-3 dB;
+# a caller talking over short bits of TOM correlated by chance (0.5-0.7) at 6-7 dB.
+MAX_GAIN_SPREAD_DB = 4.5
 REPLACE_MARGIN = 0.1  # a new estimate replaces the path only if nearly as clear
 DECAY = 0.02  # per estimate that did not replace it, so a bad first lock is not kept forever
 HEADROOM_DB = 3.0  # the echo is taken this much louder than its measured median
@@ -213,7 +217,9 @@ class EchoGuard:
         if len(ratios) < MIN_ACTIVE:
             return
         score = float(corr[best])
-        if score >= LOCK_CORRELATION:
+        talking = strong & (heard > FLOOR)
+        steady = float(np.std(10 * (log_heard[talking] - aligned[talking]))) <= MAX_GAIN_SPREAD_DB
+        if score >= LOCK_CORRELATION and steady:
             if self.path is not None and score < self.path.correlation - REPLACE_MARGIN:
                 # Most likely the caller talking over TOM blurred this window: keep the path
                 # found on cleaner audio, trusting it a little less each time.
