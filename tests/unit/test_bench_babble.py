@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from tom.audio import float_to_pcm16
-from tom.bench.babble import TALKERS, make_babble, mix_under, pick_texts
+from tom.bench.babble import TALKERS, make_babble, pick_texts
 from tom.bench.cli import options_from_args, register
 from tom.bench.corpus import CallScript, Corpus, CorpusError, CorpusTurn
 from tom.bench.run import BenchOptions, plan_calls
-from tom.bench.synth import LineOptions, SpokenAudio, VoiceStyle, on_the_line
+from tom.bench.synth import LineOptions, SpokenAudio, VoiceStyle, mix_at_snr, on_the_line
 
 POOL = ["Are you open on Saturday?", "How much is a new chain?", "Can I book a repair?",
         "Where is the workshop?", "Do you sell helmets?", "Thanks, goodbye!"]
@@ -39,7 +39,7 @@ class _Voice:
         n = 4000 + 100 * len(text)
         audio = (0.3 * np.sin(2 * np.pi * hz * np.arange(n) / 8000)).astype(np.float32)
         if options.babble_snr_db is not None and babble is not None:
-            audio = mix_under(audio, babble, options.babble_snr_db)
+            audio = mix_at_snr(audio, babble, options.babble_snr_db)
         return SpokenAudio(float_to_pcm16(audio), 8000, 0, n)
 
 
@@ -73,7 +73,7 @@ def test_babble_is_mixed_under_the_speech_at_the_snr():
     speech = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     babble = make_babble(_Voice(), POOL, "", "en", seed=1)  # shorter than the speech: looped
     for snr in (0.0, 10.0, 20.0):
-        mixed = mix_under(speech, babble, snr)
+        mixed = mix_at_snr(speech, babble, snr)
         assert 20 * np.log10(_rms(speech) / _rms(mixed - speech)) == pytest.approx(snr, abs=0.01)
     # on the line: the SNR is of the voiced part, the babble also fills the lead-in
     tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(8000) / 8000)).astype(np.float32)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tom.bench.synth import CALLER_STYLES, LineOptions, Speaker
+from tom.bench.synth import CALLER_STYLES, LineOptions, Speaker, loop, rms
 
 TALKERS = 4
 GAIN_SPREAD_DB = 3.0  # each talker this much louder or quieter, at most
@@ -33,7 +33,7 @@ def pick_texts(pool: Sequence[str], own: str, seed: int, talkers: int = TALKERS)
 def make_babble(voice: Speaker, pool: Sequence[str], own: str, language: str, seed: int,
                 rate: int = 8000, talkers: int = TALKERS) -> np.ndarray:
     """TALKERS other utterances spoken at once: float32 at `rate`, RMS 1, as long as the
-    longest of them (`mix_under` loops it under longer speech)."""
+    longest of them (`synth.mix_at_snr` loops it under longer speech)."""
     texts = pick_texts(pool, own, seed, talkers)
     rng = np.random.default_rng([seed, 2])
     voices = []
@@ -46,32 +46,10 @@ def make_babble(voice: Speaker, pool: Sequence[str], own: str, language: str, se
     out = np.zeros(length, np.float64)
     for v in voices:
         gain = 10 ** (rng.uniform(-GAIN_SPREAD_DB, GAIN_SPREAD_DB) / 20)
-        out += gain * np.roll(_unit(_loop(v, length)), int(rng.integers(0, length)))
+        out += gain * np.roll(_unit(loop(v, length)), int(rng.integers(0, length)))
     return _unit(out).astype(np.float32)
 
 
-def mix_under(x: np.ndarray, babble: np.ndarray, snr_db: float, *,
-              speech: slice | None = None) -> np.ndarray:
-    """`x` with `babble` (looped to its length) under it, so that the power of the speech part
-    of `x` over the babble's is `snr_db`."""
-    under = _loop(babble.astype(np.float64), len(x))
-    part = x[speech] if speech is not None else x
-    speech_rms = _rms(part)
-    babble_rms = _rms(under) or 1.0
-    target = speech_rms / (10 ** (snr_db / 20))
-    return (x + under * (target / babble_rms)).astype(np.float32)
-
-
-def _loop(v: np.ndarray, length: int) -> np.ndarray:
-    if not len(v):
-        return np.zeros(length, v.dtype)
-    return np.tile(v, -(-length // len(v)))[:length]
-
-
-def _rms(v: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(v, dtype=np.float64)))) if v.size else 0.0
-
-
 def _unit(v: np.ndarray) -> np.ndarray:
-    rms = _rms(v)
-    return v / rms if rms else v
+    level = rms(v)
+    return v / level if level else v

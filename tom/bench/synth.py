@@ -230,9 +230,7 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int,
     if options.snr_db is not None:
         x = mix_noise(x, options.snr_db, seed=seed, speech=slice(lead, lead + end - start))
     if options.babble_snr_db is not None and babble is not None:
-        from tom.bench.babble import mix_under
-
-        x = mix_under(x, babble, options.babble_snr_db, speech=slice(lead, lead + end - start))
+        x = mix_at_snr(x, babble, options.babble_snr_db, speech=slice(lead, lead + end - start))
     if options.phone_path:
         x = phone_path(x, options.rate)
     return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start)
@@ -261,12 +259,28 @@ def mix_noise(x: np.ndarray, snr_db: float, *, seed: int = 0,
     spectrum = np.fft.rfft(white)
     spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))  # 1/f power
     spectrum[0] = 0
-    noise = np.fft.irfft(spectrum, n=len(x))
+    return mix_at_snr(x, np.fft.irfft(spectrum, n=len(x)), snr_db, speech=speech)
+
+
+def mix_at_snr(x: np.ndarray, under: np.ndarray, snr_db: float, *,
+               speech: slice | None = None) -> np.ndarray:
+    """`x` with `under` (noise, babble; looped to its length) mixed in so that the power of the
+    speech part of `x` over the power of `under` is `snr_db`."""
+    under = loop(under.astype(np.float64), len(x))
     part = x[speech] if speech is not None else x
-    speech_rms = float(np.sqrt(np.mean(np.square(part, dtype=np.float64)))) if part.size else 0.0
-    noise_rms = float(np.sqrt(np.mean(np.square(noise)))) or 1.0
-    target = speech_rms / (10 ** (snr_db / 20))
-    return (x + noise * (target / noise_rms)).astype(np.float32)
+    target = rms(part) / (10 ** (snr_db / 20))
+    return (x + under * (target / (rms(under) or 1.0))).astype(np.float32)
+
+
+def loop(v: np.ndarray, length: int) -> np.ndarray:
+    """`v` repeated to `length` samples (zeros when `v` is empty)."""
+    if not len(v):
+        return np.zeros(length, v.dtype)
+    return np.tile(v, -(-length // len(v)))[:length]
+
+
+def rms(v: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(v, dtype=np.float64)))) if v.size else 0.0
 
 
 def phone_path(x: np.ndarray, rate: int, low_hz: float = 300.0,
