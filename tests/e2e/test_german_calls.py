@@ -14,7 +14,7 @@ from tom.audio import float_to_pcm16, resample
 from tom.bench.caller import CallerTurn, place_call
 from tom.bench.synth import CALLER_STYLES, speak_german
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.flaky(reruns=1)]  # German ASR of MBROLA voices varies
 
 if shutil.which("espeak-ng") is None:
     pytest.skip("espeak-ng with the MBROLA German voices is not installed "
@@ -45,6 +45,11 @@ def _transcript(server, sid: str) -> list[dict]:
     return server.assistant.registry.get(sid).detail()["transcript"]
 
 
+def _dialogue(server, sid: str) -> str:
+    """The whole call as 'role: text' lines, for a failing assertion's message."""
+    return "\n".join(f"{t['role']}: {t['text']}" for t in _transcript(server, sid))
+
+
 def _said(server, sid: str) -> str:
     return " ".join(t["text"] for t in _transcript(server, sid) if t["role"] == "assistant")
 
@@ -69,7 +74,7 @@ async def test_german_faq_and_booking(tom_de, turn):
     said = _said(tom_de, result.call_sid)
     assert lines[0]["role"] == "assistant" and lines[0]["text"].startswith("Guten Tag")
     assert "Samstag" in said and "10" in said, said  # the opening hours, in German
-    assert "Dienstag" in said and "notiert" in said, said
+    assert "Dienstag" in said and "notiert" in said, _dialogue(tom_de, result.call_sid)
     rows = await tom_de.assistant.messages.list()
     booked = [r for r in rows if r.get("call_id") == result.call_sid]
     assert booked and booked[0]["kind"] == "appointment", rows

@@ -343,6 +343,16 @@ def test_parse_time(text: str, minutes: int) -> None:
     assert parse_time(text, lambda m: 9 * 60 <= m < 18 * 60) == minutes
 
 
+@pytest.mark.parametrize(("text", "asked", "minutes"), [
+    ("und zehn more.", True, 600), ("und zehn more.", False, None),
+    ("3 bikes", True, 900), ("i have 3 bikes to bring in on friday", True, None),
+    ("9 or 10", True, 540),
+])
+def test_the_one_number_of_an_answer_to_what_time_is_the_hour(
+        text: str, asked: bool, minutes: int | None) -> None:
+    assert parse_time(text, lambda m: 9 * 60 <= m < 18 * 60, asked=asked) == minutes
+
+
 def test_guten_morgen_is_not_tomorrow() -> None:
     assert parse_day("guten morgen", date(2025, 5, 7), "de") is None
 

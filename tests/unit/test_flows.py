@@ -525,6 +525,13 @@ async def test_a_number_that_counts_something_is_not_the_time(en: Profile) -> No
     assert (await say(d, "at 10")).text == en.say("booking", "confirm", when="Friday at 10 am")
 
 
+async def test_a_misheard_word_after_the_hour_still_gives_the_time(de: Profile) -> None:
+    d = call(de)
+    await say(d, "ich möchte einen termin vereinbaren", "am dienstag")
+    assert (await say(d, "und zehn more.")).text == de.say(
+        "booking", "confirm", when="am Dienstag um 10 Uhr")
+
+
 async def test_a_question_that_answers_the_flow_is_an_answer(en: Profile) -> None:
     d = call(en)
     await say(d, "i'd like to book a service")

@@ -180,7 +180,8 @@ class WhenReader:
         """A clock time or a part of the day, checked against the opening hours of the day."""
         p, v = self.profile, self.values
         weekday = v.day.date.weekday() if v.day and not v.day.vague else None
-        minute = parse_time(text, None if weekday is None else lambda m: p.is_open(weekday, m))
+        minute = parse_time(text, None if weekday is None else lambda m: p.is_open(weekday, m),
+                            asked=self.asking == Slot.TIME)
         window = parse_window(text) if minute is None else None
         if window and window.key == "any" and self.asking != Slot.TIME and not new_day:
             window = None  # "not sure" in answer to another question is not a time

@@ -186,8 +186,11 @@ def unsure_day(text: str) -> bool:
     return bool(_UNSURE_DAY.search(text.lower()))
 
 
-def parse_time(text: str, is_open: Callable[[int], bool] | None = None) -> int | None:
-    """Minutes after midnight of the time in `text`; `is_open(minute)` settles am versus pm."""
+def parse_time(text: str, is_open: Callable[[int], bool] | None = None, *,
+               asked: bool = False) -> int | None:
+    """Minutes after midnight of the time in `text`; `is_open(minute)` settles am versus pm.
+    `asked`: the turn answers "what time?", so the one number of a short reply is the hour even
+    when a misheard word follows it ("und zehn more" for "um zehn Uhr")."""
     t = digitize(text)
     candidates: list[int] = []
     if m := _HALF.search(t):
@@ -208,6 +211,8 @@ def parse_time(text: str, is_open: Callable[[int], bool] | None = None) -> int |
         candidates = _hours(int(m.group(1)), m.group(3), int(m.group(2)))
     elif m := _hour(t):
         candidates = _hours(int(m.group(2)), m.group(3), 0)
+    elif asked and (m := _lone_hour(t)):
+        candidates = _hours(int(m.group(2)), None, 0)
     if not candidates:
         return None
     if is_open:
@@ -227,6 +232,14 @@ def _hour(text: str) -> re.Match[str] | None:
         if bare is None and _AFTER_BARE_HOUR.match(text, m.end()):
             bare = m
     return bare
+
+
+def _lone_hour(text: str) -> re.Match[str] | None:
+    """The only number of a reply of at most four words, when it can be an hour."""
+    found = list(_HOUR.finditer(text))
+    if len(found) != 1 or len(text.split()) > 4 or int(found[0].group(2)) > 24:
+        return None
+    return found[0]
 
 
 def _hours(hour: int, suffix: str | None, minute: int) -> list[int]:
