@@ -63,6 +63,7 @@ class CallSettings:
 class VadSettings:
     model_path: str = option("")
     threshold: float = option(0.5, min=0.05, max=0.95)
+    hold_threshold: float = option(0.5, min=0.05, max=0.95)
     start_ms: int = option(96, min=32, max=2000)
     end_silence_ms: int = option(300, min=64, max=3000)
     pause_ms: int = option(128, min=32, max=3000)

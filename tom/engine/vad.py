@@ -51,22 +51,35 @@ class VadStream(Protocol):
 
 
 class SileroStream:
-    """Speech probability for consecutive 32 ms chunks of one audio stream."""
+    """Speech probability for consecutive 32 ms chunks of one audio stream.
+
+    Two exports of Silero are in use: faster-whisper's (inputs `input`, `h`, `c`; 16 kHz only)
+    and Silero's own (inputs `input`, `state`, `sr`), which the `pipecat-ai` wheel ships.
+    """
 
     def __init__(self, session: Any) -> None:
         self.session = session
+        self.own_export = "state" in {i.name for i in session.get_inputs()}
         self.reset()
 
     def reset(self) -> None:
         self.h = np.zeros((1, 1, 128), dtype=np.float32)
         self.c = np.zeros((1, 1, 128), dtype=np.float32)
+        self.state = np.zeros((2, 1, 128), dtype=np.float32)
         self.context = np.zeros(CONTEXT, dtype=np.float32)
 
     def __call__(self, chunk: Samples) -> float:
         x = np.concatenate([self.context, chunk]).reshape(1, -1)
-        out, self.h, self.c = self.session.run(None, {"input": x, "h": self.h, "c": self.c})
         self.context = chunk[-CONTEXT:]
+        if self.own_export:
+            out, self.state = self.session.run(None, {"input": x, "state": self.state,
+                                                      "sr": _RATE})
+        else:
+            out, self.h, self.c = self.session.run(None, {"input": x, "h": self.h, "c": self.c})
         return float(np.asarray(out).reshape(-1)[0])
+
+
+_RATE = np.array(SAMPLE_RATE, dtype=np.int64)
 
 
 @dataclass
@@ -176,8 +189,8 @@ class TurnDetector:
 
     def _chunk(self, chunk: Samples, ts_ns: int, heard: Samples | None = None) -> None:
         prob = self.last_prob = self.vad(chunk if heard is None else heard)
-        threshold = self.settings.threshold
-        voiced = prob >= threshold if not self.in_speech else prob >= threshold - 0.15
+        threshold = self.settings.hold_threshold if self.in_speech else self.settings.threshold
+        voiced = prob >= threshold
         start_chunks = max(1, self.settings.start_ms // CHUNK_MS)
         end_chunks = max(1, self.settings.end_silence_ms // CHUNK_MS)
         if not self.in_speech:
