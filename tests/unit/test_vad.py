@@ -70,3 +70,20 @@ def test_a_short_word_after_a_long_silence_is_heard(session, speech):
     audio = np.concatenate([np.zeros(16000 * 12), bye, np.zeros(16000)])
     starts, turns = run(session, audio)
     assert len(starts) == 1 and len(turns) == 1
+
+
+@pytest.mark.parametrize("shift", [0, 128, 256, 384])
+def test_a_short_closing_turn_is_heard_wherever_the_chunks_fall(session, shift):
+    """'Great, thanks. Bye!' on a phone line, by each of the bench's caller voices, starting at
+    four offsets into Silero's 32 ms chunks. faster-whisper's v6 export heard none of it at some
+    offsets (probabilities peaking near 0.4): the caller got the 5 s re-prompt instead."""
+    from tom.audio import pcm16_to_float, resample
+    from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
+
+    voice = CallerVoice()
+    for seed, style in enumerate(CALLER_STYLES):
+        said = voice.say("Great, thanks. Bye!", "en", style, LineOptions(), seed=seed)
+        audio = np.concatenate([np.zeros(32000 + shift), resample(pcm16_to_float(said.pcm), 8000,
+                                                                  16000), np.zeros(16000)])
+        starts, turns = run(session, audio)
+        assert starts and turns, (style, shift)
