@@ -47,6 +47,9 @@ TURN = '[[turns]]\nid = "a"\nlang = "en"\nintent = "question"\ntext = "Hi?"\n'
     (TURN + '[[calls]]\nturns = ["a"]\nbarge_in = ["b"]\n', "barge_in names turns"),
     (TURN, "has no [[calls]]"),
     ("this is = not toml", "not valid"),
+    ('turns = ["a", "b"]\n' + '[[calls]]\nturns = ["a"]\n', "'turns' must be [[turns]] tables"),
+    ('calls = "c"\n' + TURN, "'calls' must be [[calls]] tables"),
+    (TURN + '[[calls]]\nturns = "a"\n', "turns must be a list of turn ids"),
 ])
 def test_broken_corpus_names_the_problem(tmp_path, text, message):
     with pytest.raises(CorpusError, match=re.escape(message)):

@@ -75,11 +75,20 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
         raise CorpusError(f"corpus file {file} does not exist") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CorpusError(f"corpus file {file} is not valid UTF-8 TOML: {exc}") from None
-    turns = dict(_turns(raw.get("turns", [])))
-    calls = tuple(_calls(raw.get("calls", []), turns))
+    turns = dict(_turns(_tables(raw, "turns")))
+    calls = tuple(_calls(_tables(raw, "calls"), turns))
     if not calls:
         raise CorpusError(f"corpus file {file} has no [[calls]]")
     return Corpus(turns, calls)
+
+
+def _tables(raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """`[[key]]` entries of the file; a plain `key = ...` value is a mistake the file names."""
+    entries = raw.get(key, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise CorpusError(f"'{key}' must be [[{key}]] tables, not {type(entries).__name__} "
+                          f"{str(entries)[:60]}")
+    return entries
 
 
 def _turns(entries: list[dict[str, Any]]) -> Iterator[tuple[str, CorpusTurn]]:
@@ -114,6 +123,8 @@ def _calls(entries: list[dict[str, Any]], turns: dict[str, CorpusTurn]) -> Itera
         ids = entry.get("turns", [])
         if not ids:
             raise CorpusError(f"call {cid!r} has no turns")
+        if not isinstance(ids, list) or not all(isinstance(t, str) for t in ids):
+            raise CorpusError(f"call {cid!r}: turns must be a list of turn ids")
         missing = [t for t in ids if t not in turns]
         if missing:
             raise CorpusError(f"call {cid!r} names unknown turns: {', '.join(missing)}")
