@@ -87,3 +87,13 @@ def test_a_short_closing_turn_is_heard_wherever_the_chunks_fall(session, shift):
                                                                   16000), np.zeros(16000)])
         starts, turns = run(session, audio)
         assert starts and turns, (style, shift)
+
+
+def test_an_onnx_file_that_is_not_silero_is_refused_at_load():
+    from pathlib import Path
+
+    import onnxruntime
+
+    other = Path(onnxruntime.__file__).parent / "datasets" / "sigmoid.onnx"
+    with pytest.raises(ValueError, match="not a Silero VAD model"):
+        load_silero(str(other), 1)

@@ -38,8 +38,12 @@ def load_silero(path: str, threads: int) -> Any:
     opts.log_severity_level = 4
     # Idle onnxruntime workers must not spin: they would steal the cores llama.cpp needs.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(path, sess_options=opts,
-                                        providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(path, sess_options=opts,
+                                           providers=["CPUExecutionProvider"])
+    inputs = {i.name for i in session.get_inputs()}
+    if inputs not in ({"input", "h", "c"}, {"input", "state", "sr"}):
+        raise ValueError(f"not a Silero VAD model (its inputs are {', '.join(sorted(inputs))})")
+    return session
 
 
 class VadStream(Protocol):
