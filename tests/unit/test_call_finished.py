@@ -12,7 +12,7 @@ from tom.call.finished import reads_finished, reads_open
     "Do you also repair electric bikes?", "I would like to move my appointment to Thursday afternoon.",
     "Vielen Dank, auf Wiederhören!", "Ja, genau.", "Haben Sie am Samstag geöffnet?",
     "Thank you.", "Yes, I do.", "Can you fix it?", "What's it for?", "Ich rufe morgen an.",
-    "Ja, das mache ich so.",
+    "Ja, das mache ich so.", "Great Thanks Bye", "Danke, auf Wiederhören", "Okay tschüss",
 ])
 def test_finished_sentences(text):
     assert reads_finished(text)
@@ -22,7 +22,7 @@ def test_finished_sentences(text):
     "", "I'd like to book a service for my.", "I'd like to book a service for my...",
     "I'd like to book a", "So the chain is rusty and", "Um.", "Ich möchte einen Termin für…",
     "Ich hätte gern einen Termin und.", "Ich möchte den.", "well -",
-    "I'd like to talk to.", "Can I book a service for.",
+    "I'd like to talk to.", "Can I book a service for.", "Saturday", "Bye for",
 ])
 def test_cut_off_or_trailing_sentences(text):
     assert not reads_finished(text)

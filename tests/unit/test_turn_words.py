@@ -95,3 +95,10 @@ async def test_sounds_finished_and_unpunctuated_words_end_after_the_shorter_sile
     """Whisper leaves a number or a lone word unpunctuated now and then: not plainly going on."""
     ms = await ended_after_ms(0.95, "My number is 0151 234 56789")
     assert 600 <= ms < 1400
+
+
+async def test_an_unpunctuated_farewell_does_not_wait_the_long_fallback() -> None:
+    """Smart Turn said 0.03 on "Great Thanks Bye" in the bench: it waited 1.4 s."""
+    ms = await ended_after_ms(0.03, "Great Thanks Bye")
+    assert 600 <= ms < 1400
+    assert await ended_after_ms(0.03, "Great Thanks") >= 1400

@@ -29,14 +29,22 @@ PREPOSITIONS = frozenset("""
 to for of in on at by with from into about than as
 zum zur für von vom am im
 """.split())
+# A farewell closes the turn even where Whisper leaves it unpunctuated ("Great Thanks Bye"
+# waited the 1.4 s fallback in the bench).
+FAREWELLS = frozenset("bye goodbye tschüss tschüs ciao wiederhören wiederschauen".split())
 _LAST_WORD = re.compile(r"([\w'äöüß]+)\W*$", re.IGNORECASE)
 
 
 def reads_finished(text: str) -> bool:
     """A sentence end (. ? !) that is not a trailing-off ("…", "...", "-") after a word that
-    may end a sentence."""
+    may end a sentence; or a farewell as the last word."""
     words = text.strip()
-    return bool(words) and words[-1] in ".?!" and not reads_open(words)
+    if not words or reads_open(words):
+        return False
+    if words[-1] in ".?!":
+        return True
+    last = _LAST_WORD.search(words)
+    return last is not None and last.group(1).lower() in FAREWELLS
 
 
 def reads_open(text: str) -> bool:
