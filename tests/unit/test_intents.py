@@ -88,3 +88,17 @@ def test_repair_fixes_misspelt_keywords_only() -> None:
     assert repair("i want an apointment") == "i want an appointment"
     assert repair("Tschüs und auf Wiederhörn") == "tschüss und auf wiederhören"
     assert repair("my bicycle") == "my bicycle"
+
+
+@pytest.mark.parametrize("text", [
+    "That agent is already logged on. Please enter your agent number followed by the pound key.",
+    "Your agent told me my bike is ready.",
+])
+def test_an_agent_mentioned_is_not_an_agent_asked_for(text: str) -> None:
+    assert classify(text).name != "human"
+
+
+@pytest.mark.parametrize("text", ["Agent.", "Agent, please.", "Operator!", "Can I get a human?",
+                                  "I want an agent."])
+def test_asking_for_an_agent_is_asking_for_a_person(text: str) -> None:
+    assert classify(text).name == "human"

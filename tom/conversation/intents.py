@@ -27,7 +27,11 @@ HUMAN = _rx(
     r"\b(real|actual|live|echten?|richtigen?) (person|human|people|agent|menschen?|person)\b",
     r"\b(speak|talk|chat) (to|with)\b",
     r"\b(put|transfer|connect|forward) (me|us)\b", r"\btransfer\b",
-    r"\b(human|operator|receptionist|representative|agent)\b",
+    # Asked for ("an agent", "agent please"), not mentioned ("that agent is already logged on",
+    # "your agent said it is ready"): a mention transferred a caller in the recorded bench.
+    r"\b(a|an|the|some|to|with|get|want|need) (human|operator|receptionist|representative|agent)"
+    r"s?\b",
+    r"^(please )?(human|operator|receptionist|representative|agent)s?( please| now)?$",
     r"\b(mit|zu) (einem|einer|jemandem|ihrem|ihrer|dem|der)? ?(mitarbeiter\w*|menschen|kolleg\w*|"
     r"person|chef\w*|inhaber\w*|mechaniker\w*|jemand\w*)\b",
     r"\b(verbinden sie|stellen sie mich|durchstellen|weiterleiten|weiterverbinden|verbinden)\b",
