@@ -1,6 +1,11 @@
+from pathlib import Path
+
 import numpy as np
+import onnxruntime
 import pytest
 
+from tom.audio import pcm16_to_float, resample
+from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
 from tom.config import Settings
 from tom.engine.vad import SileroStream, TurnDetector, load_silero
 from tom.models import resolve_vad
@@ -77,9 +82,6 @@ def test_a_short_closing_turn_is_heard_wherever_the_chunks_fall(session, shift):
     """'Great, thanks. Bye!' on a phone line, by each of the bench's caller voices, starting at
     four offsets into Silero's 32 ms chunks. faster-whisper's v6 export heard none of it at some
     offsets (probabilities peaking near 0.4): the caller got the 5 s re-prompt instead."""
-    from tom.audio import pcm16_to_float, resample
-    from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions
-
     voice = CallerVoice()
     for seed, style in enumerate(CALLER_STYLES):
         said = voice.say("Great, thanks. Bye!", "en", style, LineOptions(), seed=seed)
@@ -90,10 +92,6 @@ def test_a_short_closing_turn_is_heard_wherever_the_chunks_fall(session, shift):
 
 
 def test_an_onnx_file_that_is_not_silero_is_refused_at_load():
-    from pathlib import Path
-
-    import onnxruntime
-
     other = Path(onnxruntime.__file__).parent / "datasets" / "sigmoid.onnx"
     with pytest.raises(ValueError, match="not a Silero VAD model"):
         load_silero(str(other), 1)
