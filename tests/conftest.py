@@ -60,3 +60,10 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = (f"skipped ({reason}), but TOM_REQUIRE_SYSTEM_PACKAGES=1 requires every "
                            "test to run: scripts/install-system-packages.sh installs what is "
                            "missing")
+
+
+def pytest_runtest_setup(item):
+    """A re-run (`flaky(reruns=1)`) hears a fresh piper rendering of its callers: piper's output
+    differs per synthesis, and replaying the cached audio that failed would fail the same way."""
+    if getattr(item, "execution_count", 1) > 1:
+        _speak.cache_clear()
