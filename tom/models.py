@@ -132,11 +132,12 @@ SILERO_OWN = "pipecat/audio/vad/data/silero_vad.onnx"
 def resolve_vad(settings: Settings) -> ModelSource:
     if settings.vad.model_path:
         return _local("vad", settings.vad.model_path, "vad.model_path")
-    spec = importlib.util.find_spec("pipecat")
-    if spec is not None and spec.submodule_search_locations:
-        own = Path(next(iter(spec.submodule_search_locations))).parent / SILERO_OWN
-        if own.is_file():
-            return ModelSource("vad", "silero_vad v5", own, "package pipecat-ai")
+    try:
+        own = package_dir("pipecat", "pipecat-ai").parent / SILERO_OWN
+    except ModelError:
+        own = None  # not installed: faster-whisper's export below
+    if own is not None and own.is_file():
+        return ModelSource("vad", "silero_vad v5", own, "package pipecat-ai")
     assets = package_dir("faster_whisper", "faster-whisper") / "assets"
     found = sorted(assets.glob("silero_vad*.onnx"))
     if not found:
