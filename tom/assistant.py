@@ -31,9 +31,11 @@ from tom.call.voice import VOLUME
 from tom.config import Settings
 from tom.conversation.messages import MessageStore
 from tom.conversation.profile import Profile, ProfileError
+from tom.conversation.spoken import spoken
 from tom.engine.llm import ChatModel
 from tom.engine.repeat_cache import RepeatCache
 from tom.engine.samples import Samples
+from tom.engine.sentences import sentences_of
 from tom.engine.stt import SpeechToText, Transcript
 from tom.engine.tts import Synthesis
 from tom.engine.tts.voices import Voices
@@ -181,6 +183,12 @@ class Assistant:
                 profile.transfer_number = s.call.transfer_number
         if multilingual:
             _check_languages(profiles)
+        for i, (code, each) in enumerate(profiles.items()):
+            fixed = [spoken(sentence, code) for text in each.fixed_texts()
+                     for sentence in sentences_of(text)]
+            self.repeats(code if multilingual else None).keep(fixed)
+            if multilingual and i == 0:
+                self.repeats(None).keep(fixed)  # the busy message speaks the first language
         profile = profiles[self.languages[0]]
         languages = {code: SpokenLanguage(code, profiles[code],
                                           functools.partial(self.synthesize_in, code))
@@ -204,6 +212,11 @@ class Assistant:
         started = time.perf_counter()
         await self.transcribe(np.zeros(16000, dtype=np.float32))
         await self.busy_audio(PHONE_RATE)  # warms TTS up and makes the first refusal free
+        profile = self.engines.profile
+        for sentence in sentences_of(profile.greeting):  # every call starts with it: kept
+            said = spoken(sentence, profile.language)
+            await (self.synthesize_in(profile.language, said) if self.engines.languages
+                   else self.synthesize(said))
         for code in self.languages[1:]:
             await self.synthesize_in(code, "Hallo.")
         if self.settings.llm.backend == "llama":

@@ -138,3 +138,14 @@ def test_summary_lists_what_tom_knows() -> None:
     assert "flat tyre repair: 15 euros" in s["services"]
     assert any(f["id"] == "parking" for f in s["faq"])
     assert s["facts"]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_fixed_texts_are_what_tom_says_word_for_word(language: str) -> None:
+    p = load_profile(None, language)
+    fixed = p.fixed_texts()
+    assert p.greeting in fixed and p.farewell in fixed and p.reprompts[0] in fixed
+    assert all(f.answer in fixed for f in p.faq)
+    assert p.service_answer(p.services[0]) in fixed
+    assert not any("{" in text for text in fixed)  # nothing waiting for a caller's data
+    assert p.say("message", "ask_name") in fixed

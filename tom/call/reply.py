@@ -21,7 +21,7 @@ from tom.conversation.dialogue import Dialogue, Reply
 from tom.conversation.lang import foreign_reply
 from tom.engine.llm import LLMError, Messages, StreamTiming
 from tom.engine.samples import Samples
-from tom.engine.sentences import SentenceChunker
+from tom.engine.sentences import SentenceChunker, sentences_of
 from tom.engine.stt import Transcript
 from tom.engine.workers import Timed, urgent
 from tom.flow import CallFlow
@@ -108,8 +108,7 @@ class Responder:
         speech.intent = "unclear"
         speech.starts_speaking = True
         for code, text in foreign_reply(list(self.engines.languages)):
-            chunker = SentenceChunker()
-            for sentence in chunker.feed(text + " ") + chunker.flush():
+            for sentence in sentences_of(text):
                 speech.mark("first_sentence", self.engines.clock.now_ns())
                 segment = await self.voice.prepare(sentence, speech, language=code)
                 await self._go_ahead(speech)
@@ -189,8 +188,7 @@ class Responder:
             self.flow.reply()
 
     async def _speak_text(self, text: str, speech: Speech) -> None:
-        chunker = SentenceChunker()  # the first clause alone is synthesised (and heard) sooner
-        for sentence in chunker.feed(text + " ") + chunker.flush():
+        for sentence in sentences_of(text):  # the first clause alone is synthesised sooner
             await self._say(sentence, speech)
 
     async def _speak_llm(self, messages: Messages, speech: Speech) -> None:

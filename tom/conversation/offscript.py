@@ -25,7 +25,7 @@ from tom.conversation.dialogue import Dialogue
 from tom.conversation.evaluate import LlmFn, _percentiles, _ratio, fact_present, speak_llm
 from tom.conversation.grounding import grounding_for
 from tom.conversation.profile import Profile
-from tom.engine.sentences import SentenceChunker
+from tom.engine.sentences import sentences_of
 
 DEFAULT_OFFSCRIPT = Path(__file__).resolve().parent.parent.parent / "tests" / "eval" / \
     "offscript.toml"
@@ -87,9 +87,7 @@ def load_offscript(path: str | Path = DEFAULT_OFFSCRIPT) -> list[OffTurn]:
 def claims_in(profile: Profile, answer: str, caller: str) -> list[str]:
     """Every claim of `answer`, sentence by sentence, that the profile does not back."""
     checker = grounding_for(profile)[1]
-    chunker = SentenceChunker()
-    sentences = chunker.feed(answer + " ") + chunker.flush()
-    return [str(c) for s in sentences for c in checker.unsupported(s, caller=caller)]
+    return [str(c) for s in sentences_of(answer) for c in checker.unsupported(s, caller=caller)]
 
 
 async def evaluate_offscript_turn(turn: OffTurn, profile: Profile,

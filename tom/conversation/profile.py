@@ -189,6 +189,21 @@ class Profile:
                         note=note)
         return text[:1].upper() + text[1:]
 
+    def fixed_texts(self) -> list[str]:
+        """What TOM says word for word, with no caller's data in it: greeting, prompts, FAQ and
+        service answers (their audio is worth keeping: tom/engine/repeat_cache.py)."""
+        out = [*self.reprompts, *(f.answer for f in self.faq),
+               *(self.service_answer(s) for s in self.services)]
+        for section, texts in self.texts.items():
+            if section == "llm":
+                continue
+            for key in texts:
+                try:
+                    out.append(self.say(section, key))
+                except (KeyError, IndexError):
+                    pass  # it has the caller's name, day or digits in it
+        return out
+
     @cached_property
     def facts(self) -> list[str]:
         """Every fact TOM may state, one sentence each; the LLM sees a few, the guard sees all."""

@@ -1,22 +1,39 @@
 """Audio of the sentences TOM says again and again, synthesised once.
 
 Every call starts with the same greeting, and callers ask the same few questions, so the same
-sentences are synthesised over and over. A sentence is kept the second time it is asked for
-(LLM sentences rarely repeat, so they never fill the cache), least recently used first out,
-within a budget of audio seconds. A hit costs no TTS time and no worker slot.
+sentences are synthesised over and over. The profile's fixed texts (greeting, prompts, FAQ
+answers: `keep`) are kept the first time they are synthesised; any other sentence the second
+time it is asked for (LLM sentences rarely repeat, so they never fill the cache); least
+recently used first out, within a budget of audio seconds. A hit costs no TTS time and no
+worker slot. Calls asking for the same sentence at once (eight callers ringing together all
+hear the greeting) share one synthesis.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
 from tom.engine.tts import Synthesis
 from tom.engine.workers import Timed
 
 Synthesize = Callable[[str], Awaitable[Timed[Synthesis]]]
 MAX_SEEN = 2000  # sentences remembered as "asked for once" (LRU)
+
+
+@dataclass
+class _Flight:
+    """One synthesis in progress and how many requests still wait for it."""
+
+    task: asyncio.Task[Timed[Synthesis]]
+    waiters: int = 0
+
+
+def cache_key(text: str) -> str:
+    return " ".join(text.split())
 
 
 class RepeatCache:
@@ -29,25 +46,51 @@ class RepeatCache:
         self._clock = clock
         self._audio: OrderedDict[str, Synthesis] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._fixed: set[str] = set()
+        self._flights: dict[str, _Flight] = {}
         self.seconds = 0.0
         self.hits = 0
         self.misses = 0
+        self.shared = 0  # requests that waited for another call's synthesis of the same text
+
+    def keep(self, texts: Iterable[str]) -> None:
+        """Sentences TOM says word for word (the profile's): kept from their first synthesis."""
+        self._fixed.update(cache_key(text) for text in texts)
 
     async def __call__(self, text: str) -> Timed[Synthesis]:
-        key = " ".join(text.split())
+        key = cache_key(text)
         cached = self._audio.get(key)
         if cached is not None:
             self._audio.move_to_end(key)
             self.hits += 1
             now = self._clock()
             return Timed(cached, now, now, now)
-        self.misses += 1
-        timed = await self._synthesize(text)
+        flight = self._flights.get(key)
+        if flight is None:
+            self.misses += 1
+            # A task of its own (with the asker's urgency and call id), so one asker hanging
+            # up does not cancel the synthesis another one waits for.
+            flight = self._flights[key] = _Flight(asyncio.ensure_future(self._fresh(key, text)))
+        else:
+            self.shared += 1
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                flight.task.cancel()  # nobody wants it any more: a queued job is dropped
+
+    async def _fresh(self, key: str, text: str) -> Timed[Synthesis]:
+        try:
+            timed = await self._synthesize(text)
+        finally:
+            self._flights.pop(key, None)
         self._remember(key, timed.value)
         return timed
 
     def _remember(self, key: str, audio: Synthesis) -> None:
-        if key not in self._seen:
+        if key not in self._seen and key not in self._fixed:
             self._seen[key] = None
             if len(self._seen) > MAX_SEEN:
                 self._seen.popitem(last=False)

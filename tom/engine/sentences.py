@@ -25,6 +25,12 @@ _END = re.compile(r"[.!?…]+[\"'”’)]*(?=\s)")
 _CLAUSE = re.compile(r"[,;:—–](?=\s)")
 
 
+def sentences_of(text: str) -> list[str]:
+    """A whole text cut as TOM speaks it (the same pieces, so the same cached audio)."""
+    chunker = SentenceChunker()
+    return chunker.feed(text + " ") + chunker.flush()
+
+
 class SentenceChunker:
     """Feed text pieces; get back complete sentences as they form."""
 
