@@ -40,7 +40,7 @@ from tom.engine.stt import SpeechToText, Transcript
 from tom.engine.tts import Synthesis
 from tom.engine.tts.voices import Voices
 from tom.engine.vad import SileroStream
-from tom.engine.workers import Timed, Worker
+from tom.engine.workers import Timed, Urgency, Worker, urgent
 from tom.monitor.events import EventBus
 from tom.registry import CallRecord, CallRegistry, CallsBusy
 from tom.telephony.errors import DuplicateCall
@@ -135,6 +135,9 @@ class Assistant:
             self._engines = await self._wire(stack)
             stack.callback(self._forget_engines)
             await self._warm_up()
+            if self.settings.tts.prerender:
+                prerender = asyncio.create_task(self._prerender())
+                stack.callback(prerender.cancel)
             self._running = stack.pop_all()
 
     def _forget_engines(self) -> None:
@@ -228,6 +231,19 @@ class Assistant:
 
             await self.workers["vad"].run(smart_turn.shared, turns.smart_turn_model)
         log.info("engines warmed up", seconds=round(time.perf_counter() - started, 3))
+
+    async def _prerender(self) -> None:
+        """Every voice's fixed sentences, as work that waits for the calls' (Urgency.LATER)."""
+        started = time.perf_counter()
+        try:
+            with urgent(Urgency.LATER):
+                rendered = [await cache.render_kept() for cache in list(self._repeats.values())]
+        except Exception as exc:  # calls still synthesise what they need themselves
+            log.warning("fixed texts not rendered", error=str(exc))
+            return
+        log.info("fixed texts rendered", sentences=sum(rendered),
+                 audio_s=round(sum(c.seconds for c in self._repeats.values()), 1),
+                 seconds=round(time.perf_counter() - started, 1))
 
     async def close(self) -> None:
         """End every call politely, then stop what `start` started (safe to call again)."""

@@ -103,6 +103,7 @@ class TtsSettings:
     # The voice of each language TOM speaks: "pico", "piper" (model_path) or a piper .onnx path.
     voices: dict[str, str] = option({})
     pico_dir: str = option("/usr/share/pico/lang")  # SVOX Pico's language files (Debian's path)
+    prerender: bool = option(False)  # render the profile's fixed texts in the background at start
 
 
 @dataclass

@@ -27,6 +27,8 @@ def e2e_settings(tmp_path, **sections) -> Settings:
            # no refusals by load: tests share two cores with whatever else runs, and admission
            # by load has its own test (test_admission_calls.py)
            "limits": {"admit_queue_p95_ms": 0},
+           # no background rendering competing with the test's calls (tested on its own)
+           "tts": {"prerender": False},
            "assistant": {"profile": str(always_transferable_profile(tmp_path))}}
     for section, values in sections.items():
         raw.setdefault(section, {}).update(values)

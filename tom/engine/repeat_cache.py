@@ -22,6 +22,8 @@ from tom.engine.workers import Timed
 
 Synthesize = Callable[[str], Awaitable[Timed[Synthesis]]]
 MAX_SEEN = 2000  # sentences remembered as "asked for once" (LRU)
+# The demo profile's fixed texts are ~200 s of audio in English (~18 MB as float32 at 22 kHz),
+# ~300 s in German (Pico, 16 kHz): the budget holds them and the repeats of a busy day.
 
 
 @dataclass
@@ -39,7 +41,7 @@ def cache_key(text: str) -> str:
 class RepeatCache:
     """Wraps a synthesize function; same interface, cached audio for repeated sentences."""
 
-    def __init__(self, synthesize: Synthesize, *, max_seconds: float = 180.0,
+    def __init__(self, synthesize: Synthesize, *, max_seconds: float = 420.0,
                  clock: Callable[[], int] = time.monotonic_ns) -> None:
         self._synthesize = synthesize
         self.max_seconds = max_seconds
@@ -56,6 +58,20 @@ class RepeatCache:
     def keep(self, texts: Iterable[str]) -> None:
         """Sentences TOM says word for word (the profile's): kept from their first synthesis."""
         self._fixed.update(cache_key(text) for text in texts)
+
+    @property
+    def unrendered(self) -> int:
+        """Kept sentences whose audio is not cached (yet)."""
+        return len(self._fixed - self._audio.keys())
+
+    async def render_kept(self) -> int:
+        """Synthesise every kept sentence not cached yet; how many were rendered."""
+        rendered = 0
+        for key in sorted(self._fixed - self._audio.keys()):
+            if key not in self._audio:
+                await self(key)
+                rendered += 1
+        return rendered
 
     async def __call__(self, text: str) -> Timed[Synthesis]:
         key = cache_key(text)
