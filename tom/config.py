@@ -25,7 +25,7 @@ class ServerSettings:
     host: str = option("127.0.0.1")
     port: int = option(8080, min=0, max=65535)
     public_url: str = option("", url=HTTP)
-    max_calls: int = option(4, min=1, max=1000)
+    max_calls: int = option(8, min=1, max=1000)
     shutdown_grace_s: float = option(10.0, min=0, max=3600)
     max_message_bytes: int = option(65536, min=1024, max=16 * 1024 * 1024)
     playback_lead_ms: int = option(100, min=20, max=2000)
