@@ -186,12 +186,10 @@ class Assistant:
                 profile.transfer_number = s.call.transfer_number
         if multilingual:
             _check_languages(profiles)
-        for i, (code, each) in enumerate(profiles.items()):
-            fixed = [spoken(sentence, code) for text in each.fixed_texts()
-                     for sentence in sentences_of(text)]
-            self.repeats(code if multilingual else None).keep(fixed)
-            if multilingual and i == 0:
-                self.repeats(None).keep(fixed)  # the busy message speaks the first language
+        for code, each in profiles.items():  # one voice (cache) per language when several
+            self.repeats(code if multilingual else None).keep(
+                spoken(sentence, code) for text in each.fixed_texts()
+                for sentence in sentences_of(text))
         profile = profiles[self.languages[0]]
         languages = {code: SpokenLanguage(code, profiles[code],
                                           functools.partial(self.synthesize_in, code))
