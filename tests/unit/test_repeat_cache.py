@@ -125,3 +125,19 @@ async def test_a_sentence_nobody_waits_for_any_more_is_not_synthesised():
     voice.release.set()
     await cache("A speculative answer.")  # asked again later: a fresh synthesis
     assert voice.calls == ["A speculative answer."]
+
+
+async def test_asking_again_right_after_everyone_left_starts_afresh():
+    """A speculative answer dropped, then the same sentence asked for by the real answer at
+    once: the new asker must get audio, not the cancellation of the abandoned synthesis."""
+    voice = SlowVoice()
+    cache = RepeatCache(voice)
+    speculative = asyncio.create_task(cache("Our opening hours are"))
+    await asyncio.sleep(0)
+    speculative.cancel()
+    await asyncio.sleep(0)  # the speculative asker has left; its synthesis is being cancelled
+    assert speculative.cancelled()
+    asyncio.get_running_loop().call_later(0.01, voice.release.set)
+    real = await cache("Our opening hours are")
+    assert len(real.value.samples) == 400
+    assert voice.cancelled == 1 and voice.calls == ["Our opening hours are"]

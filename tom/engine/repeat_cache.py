@@ -95,15 +95,24 @@ class RepeatCache:
         finally:
             flight.waiters -= 1
             if flight.waiters == 0 and not flight.task.done():
-                flight.task.cancel()  # nobody wants it any more: a queued job is dropped
+                # Nobody wants it any more: a queued job is dropped, and whoever asks next
+                # starts afresh instead of joining a synthesis that is being cancelled.
+                flight.task.cancel()
+                self._land(key, flight.task)
 
     async def _fresh(self, key: str, text: str) -> Timed[Synthesis]:
         try:
             timed = await self._synthesize(text)
         finally:
-            self._flights.pop(key, None)
+            self._land(key, asyncio.current_task())
         self._remember(key, timed.value)
         return timed
+
+    def _land(self, key: str, task: asyncio.Future[Timed[Synthesis]] | None) -> None:
+        """The synthesis `task` of `key` is over: no one may join it any more."""
+        flight = self._flights.get(key)
+        if flight is not None and flight.task is task:
+            del self._flights[key]
 
     def _remember(self, key: str, audio: Synthesis) -> None:
         if key not in self._seen and key not in self._fixed:
