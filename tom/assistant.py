@@ -186,10 +186,9 @@ class Assistant:
                 profile.transfer_number = s.call.transfer_number
         if multilingual:
             _check_languages(profiles)
-        for code, each in profiles.items():  # one voice (cache) per language when several
-            self.repeats(code if multilingual else None).keep(
-                spoken(sentence, code) for text in each.fixed_texts()
-                for sentence in sentences_of(text))
+        for code, each in profiles.items():
+            self.calls_cache(code).keep(spoken(sentence, code) for text in each.fixed_texts()
+                                        for sentence in sentences_of(text))
         profile = profiles[self.languages[0]]
         languages = {code: SpokenLanguage(code, profiles[code],
                                           functools.partial(self.synthesize_in, code))
@@ -215,9 +214,7 @@ class Assistant:
         await self.busy_audio(PHONE_RATE)  # warms TTS up and makes the first refusal free
         profile = self.engines.profile
         for sentence in sentences_of(profile.greeting):  # every call starts with it: kept
-            said = spoken(sentence, profile.language)
-            await (self.synthesize_in(profile.language, said) if self.engines.languages
-                   else self.synthesize(said))
+            await self.calls_cache(profile.language)(spoken(sentence, profile.language))
         for code in self.languages[1:]:
             await self.synthesize_in(code, "Hallo.")
         if self.settings.llm.backend == "llama":
@@ -272,6 +269,11 @@ class Assistant:
             cache = self._repeats[language] = RepeatCache(
                 functools.partial(self._synthesize_fresh, language))
         return cache
+
+    def calls_cache(self, language: str) -> RepeatCache:
+        """The cache a call's sentences in `language` go through: that language's on a
+        multilingual TOM (`SpokenLanguage.synthesize`), else the one voice's (`synthesize`)."""
+        return self.repeats(language if len(self.languages) > 1 else None)
 
     async def _synthesize_fresh(self, language: str | None, text: str) -> Timed[Synthesis]:
         assert self._tts is not None, "the assistant is not started"
