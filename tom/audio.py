@@ -7,6 +7,7 @@ converts between those lives here, so no stage hand-rolls its own sample maths.
 
 from __future__ import annotations
 
+import math
 import os
 import wave
 
@@ -152,41 +153,92 @@ def rms_dbfs(pcm: bytes) -> float:
 
 
 class Resampler:
-    """Streaming PCM16 resampler (soxr) that keeps filter state across chunks of any size.
+    """Streaming PCM16 resampler that keeps its filter state across chunks of any size.
+
+    A windowed-sinc polyphase FIR in numpy, not soxr's streaming resampler: soxr works in
+    blocks, and 8 kHz caller audio came out 8 → 16 kHz in 104 ms bursts every fifth 20 ms frame
+    (120 ms before the first), so every VAD decision, end of turn and barge-in was up to a
+    burst late. Here each chunk's output leaves with it; what is held back is the filter's
+    look-ahead, `LOOKAHEAD` samples of the lower rate (3 ms at 8 kHz). The output is aligned
+    with the input (no delay), as the one-shot `resample` is.
 
     A byte split across two chunks is carried over, so callers may pass raw socket reads.
     """
 
-    def __init__(self, src_rate: int, dst_rate: int, quality: str = "HQ") -> None:
+    LOOKAHEAD = 24  # filter half-width in samples of the lower rate: quality against delay
+    KAISER_BETA = 7.0  # ~70 dB stop band
+    ROLLOFF = 0.95  # pass band up to this fraction of the lower rate's Nyquist frequency
+
+    def __init__(self, src_rate: int, dst_rate: int) -> None:
         if src_rate <= 0 or dst_rate <= 0:
             raise ValueError(f"sample rates must be positive, got {src_rate} -> {dst_rate}")
         self.src_rate = src_rate
         self.dst_rate = dst_rate
         self._carry = b""
-        self._stream = (None if src_rate == dst_rate else
-                        soxr.ResampleStream(src_rate, dst_rate, 1, dtype="int16", quality=quality))
+        g = math.gcd(src_rate, dst_rate)
+        self._up, self._down = dst_rate // g, src_rate // g
+        # y[k] = sum_m phases[p][m] * x[n - m] with n, p = divmod(k * down + centre, up)
+        span = max(self._up, self._down)
+        self._centre = self.LOOKAHEAD * span
+        taps = 2 * self._centre + 1
+        cutoff = self.ROLLOFF * 0.5 / span  # cycles per sample at src_rate * up
+        t = np.arange(taps) - self._centre
+        h = 2 * cutoff * np.sinc(2 * cutoff * t) * np.kaiser(taps, self.KAISER_BETA) * self._up
+        self._per_phase = -(-taps // self._up)
+        h = np.concatenate([h, np.zeros(self._per_phase * self._up - taps)])
+        self._phases = h.reshape(self._per_phase, self._up).T.astype(np.float32)
+        self._reset()
+
+    def _reset(self) -> None:
+        # input samples from absolute index `_first` on; silence before the stream began
+        self._x = np.zeros(self._per_phase, dtype=np.float32)
+        self._first = -self._per_phase
+        self._received = 0  # input samples so far
+        self._next = 0  # the next output sample's index
 
     def process(self, pcm: bytes) -> bytes:
-        """Resample a chunk; output may lag input slightly until `flush`."""
+        """Resample a chunk: every output sample whose input has arrived (but for the look-ahead)."""
         data = self._carry + pcm
         whole = len(data) - len(data) % SAMPLE_WIDTH
         self._carry = data[whole:]
-        if self._stream is None:
+        if self._up == self._down:
             return data[:whole]
         if not whole:
             return b""
-        x = np.frombuffer(data[:whole], dtype="<i2")
-        out: Pcm16Array = self._stream.resample_chunk(x).astype("<i2", copy=False)
-        return out.tobytes()
+        x = np.frombuffer(data[:whole], dtype="<i2").astype(np.float32) / 32768.0
+        self._x = np.concatenate([self._x, x])
+        self._received += len(x)
+        return self._emit(self._received - 1)
 
     def flush(self) -> bytes:
-        """Drain what the filter still holds (end of an utterance or stream); resets the stream."""
+        """The last output samples (end of an utterance or stream); resets the stream."""
         self._carry = b""
-        if self._stream is None:
+        if self._up == self._down:
             return b""
-        out: Pcm16Array = self._stream.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
-        self._stream.clear()
-        return out.astype("<i2", copy=False).tobytes()
+        total = -(-self._received * self._up // self._down)  # what the one-shot length is
+        self._x = np.concatenate([self._x, np.zeros(self._centre // self._up + 1, np.float32)])
+        out = self._emit(self._received + self._centre // self._up, limit=total)
+        self._reset()
+        return out
+
+    def _emit(self, last_input: int, limit: int | None = None) -> bytes:
+        """Output samples up to the one whose newest input sample is `last_input`."""
+        end = (last_input * self._up + self._up - 1 - self._centre) // self._down + 1
+        if limit is not None:
+            end = min(end, limit)
+        if end <= self._next:
+            return b""
+        k = np.arange(self._next, end, dtype=np.int64)
+        newest, phase = np.divmod(k * self._down + self._centre, self._up)
+        index = (newest - self._first)[:, None] - np.arange(self._per_phase)[None, :]
+        y = np.einsum("ij,ij->i", self._x[index], self._phases[phase])
+        self._next = end
+        keep_from = (self._next * self._down + self._centre) // self._up - self._per_phase + 1
+        if keep_from > self._first:
+            self._x = self._x[keep_from - self._first:]
+            self._first = keep_from
+        pcm: Pcm16Array = np.clip(np.round(y * 32768.0), -32768, 32767).astype("<i2")
+        return pcm.tobytes()
 
 
 def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> FloatAudio:

@@ -203,6 +203,29 @@ def test_streaming_resampler_preserves_the_signal():
     assert np.max(np.abs(streamed[middle] - reference[middle])) < 0.01
 
 
+@pytest.mark.parametrize(("src", "dst"), [(8000, 16000), (48000, 16000), (44100, 16000)])
+def test_streaming_resampler_delivers_each_frame_with_it(src, dst):
+    """No block buffering: caller audio reaches the VAD as it arrives (soxr's stream held
+    8 kHz audio back 120 ms and then gave it out in 104 ms bursts)."""
+    r = Resampler(src, dst)
+    frame = float_to_pcm16(_tone(src, 0.02, hz=300.0))
+    sizes = [len(r.process(frame)) // 2 for _ in range(20)]
+    per_frame = dst // 50
+    assert sizes[0] >= per_frame - Resampler.LOOKAHEAD * dst // min(src, dst)
+    assert all(abs(n - per_frame) <= 1 for n in sizes[1:])
+
+
+def test_streaming_resampler_rejects_the_images_of_upsampling():
+    """8 kHz phone audio up to 3.4 kHz: its mirror images above 4 kHz must not reach STT."""
+    x = _tone(8000, 1.0, hz=3400.0)
+    y = pcm16_to_float(_stream(8000, 16000, float_to_pcm16(x), chunk=320))
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    freqs = np.fft.rfftfreq(len(y), 1 / 16000)
+    tone = spectrum[np.argmin(np.abs(freqs - 3400))]
+    image = spectrum[np.argmin(np.abs(freqs - 4600))]
+    assert 20 * np.log10(image / tone) < -60
+
+
 def test_resampler_passes_through_equal_rates_and_carries_odd_bytes():
     r = Resampler(16000, 16000)
     assert r.process(b"\x01\x02\x03") == b"\x01\x02"
