@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tom.conversation.dialogue import Dialogue, Reply
-from tom.conversation.intents import confirmation, yes_no
+from tom.conversation.intents import confirmation, offer_answer, yes_no
 from tom.conversation.messages import MessageStore
 from tom.conversation.profile import Profile, load_profile
 
@@ -75,6 +75,18 @@ def test_a_turn_that_says_both_or_neither_is_asked_again(text: str) -> None:
 def test_an_answer_then_more_words_keeps_them_as_said(text: str, rest: str) -> None:
     answer, after = confirmation(text)
     assert answer is True and after == rest
+
+
+@pytest.mark.parametrize(("text", "answer"), [
+    ("Please.", True), ("Yes, please.", True), ("Please do.", True), ("Yes please do that", True),
+    ("Thanks, that's great.", True), ("Sure, go ahead.", True), ("Bitte.", True),
+    ("Ja, gerne.", True), ("No, thank you.", False), ("Nein danke.", False),
+    ("Please enter the conference pin number.", None), ("Great, what time do you open?", None),
+    ("Bitte geben Sie Ihre PIN ein.", None),
+])
+def test_an_offer_is_taken_by_an_answer_not_by_a_courtesy_amid_other_words(
+        text: str, answer: bool | None) -> None:
+    assert offer_answer(text) is answer
 
 
 # --- the message flow, through the Dialogue ----------------------------------------------------

@@ -125,6 +125,15 @@ async def test_unclear_twice_offers_a_transfer_and_yes_takes_it(en: Profile) -> 
     assert third.intent == "human" and third.action == "transfer"
 
 
+async def test_an_instruction_with_please_does_not_take_the_offer(en: Profile) -> None:
+    """A recorded phone prompt after TOM's offer was taken as "yes" and put through."""
+    d = call(en)
+    await say(d, "asdf blorp")
+    await say(d, "purple monkey dishwasher")  # the transfer offer
+    reply = await say(d, "Please enter the conference pin number.")
+    assert reply.action != "transfer" and reply.intent != "human"
+
+
 @pytest.mark.parametrize("text", ["that's very helpful", "thanks a lot", "good to know"])
 async def test_appreciation_gets_you_are_welcome_not_hello(en: Profile, text: str) -> None:
     assert (await say(call(en), text)).text == en.say("prompts", "welcome")

@@ -29,6 +29,7 @@ from tom.conversation.intents import (
     classify,
     confirmation,
     goodbye_in_flow,
+    offer_answer,
     request_kind,
     thanks,
     without_goodbye,
@@ -297,7 +298,7 @@ class Dialogue:
         offer, self._offer = self._offer, None
         if intent not in ("smalltalk", "unclear", "question") or len(text.split()) > 6:
             return None
-        answer = yes_no(text)
+        answer = offer_answer(text)
         if answer is None:
             return None
         if offer == "anything_else":

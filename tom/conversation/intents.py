@@ -132,7 +132,7 @@ _NO = frozenset({
 _NEGATED = _rx(r"\b(stimmt|passt|richtig|korrekt|ist) (so )?nicht\b",
                r"\bnicht (richtig|korrekt|ganz|so)\b", r"\bnever ?mind\b")
 # Whole phrases that mean yes although they contain a "no" word, or no yes word at all.
-_YES_PHRASES = _rx(r"\b(no problem|not a problem|no worries|kein problem|go ahead|do it|"
+_YES_PHRASES = _rx(r"\b(no problem|not a problem|no worries|kein problem|go ahead|do it|please do|"
                    r"sounds good|that works|why not|of course|you got it|in ordnung|"
                    r"machen sie das|auf jeden fall|na klar|ganz genau)\b")
 # Words that may surround a yes or no without saying anything else ("yes, that is my number").
@@ -247,6 +247,19 @@ def confirmation(text: str) -> tuple[bool | None, str]:
     if len(set(opening)) == 1:  # a clear opening, then a message that says "don't"
         return opening[0], rest
     return None, rest
+
+
+def offer_answer(text: str) -> bool | None:
+    """The answer to an offer TOM just made ("Shall I put you through?"), as `yes_no`, except
+    that a courtesy amid other words answers nothing: "Please enter the conference pin
+    number." is no yes (a recorded caller was put through for it); "Please." and "Yes, please
+    do that." are."""
+    answer = yes_no(text)
+    ws = _as_words(_YES_PHRASES, "yes", _as_words(_NEGATED, "no", " ".join(
+        w for w, _ in _words_at(text)))).split()
+    if answer is None or all(w in _ANSWER_WORDS | _JOINERS for w in ws):
+        return answer
+    return answer if any(w in _YES | _NO and w not in _POLITE for w in ws) else None
 
 
 def _words_at(text: str) -> list[tuple[str, int]]:
