@@ -168,6 +168,7 @@ class Resampler:
     LOOKAHEAD = 24  # filter half-width in samples of the lower rate: quality against delay
     KAISER_BETA = 7.0  # ~70 dB stop band
     ROLLOFF = 0.95  # pass band up to this fraction of the lower rate's Nyquist frequency
+    BLOCK = 16384  # output samples computed at once
 
     def __init__(self, src_rate: int, dst_rate: int) -> None:
         if src_rate <= 0 or dst_rate <= 0:
@@ -226,19 +227,20 @@ class Resampler:
         end = (last_input * self._up + self._up - 1 - self._centre) // self._down + 1
         if limit is not None:
             end = min(end, limit)
-        if end <= self._next:
-            return b""
-        k = np.arange(self._next, end, dtype=np.int64)
-        newest, phase = np.divmod(k * self._down + self._centre, self._up)
-        index = (newest - self._first)[:, None] - np.arange(self._per_phase)[None, :]
-        y = np.einsum("ij,ij->i", self._x[index], self._phases[phase])
-        self._next = end
-        keep_from = (self._next * self._down + self._centre) // self._up - self._per_phase + 1
-        if keep_from > self._first:
-            self._x = self._x[keep_from - self._first:]
-            self._first = keep_from
-        pcm: Pcm16Array = np.clip(np.round(y * 32768.0), -32768, 32767).astype("<i2")
-        return pcm.tobytes()
+        out: list[bytes] = []
+        while self._next < end:  # in blocks: one long chunk must not build a huge index
+            k = np.arange(self._next, min(end, self._next + self.BLOCK), dtype=np.int64)
+            newest, phase = np.divmod(k * self._down + self._centre, self._up)
+            index = (newest - self._first)[:, None] - np.arange(self._per_phase)[None, :]
+            y = np.einsum("ij,ij->i", self._x[index], self._phases[phase])
+            self._next = int(k[-1]) + 1
+            keep_from = (self._next * self._down + self._centre) // self._up - self._per_phase + 1
+            if keep_from > self._first:
+                self._x = self._x[keep_from - self._first:]
+                self._first = keep_from
+            pcm: Pcm16Array = np.clip(np.round(y * 32768.0), -32768, 32767).astype("<i2")
+            out.append(pcm.tobytes())
+        return b"".join(out)
 
 
 def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> FloatAudio:

@@ -215,6 +215,12 @@ def test_streaming_resampler_delivers_each_frame_with_it(src, dst):
     assert all(abs(n - per_frame) <= 1 for n in sizes[1:])
 
 
+def test_streaming_resampler_gives_the_same_for_one_long_chunk_and_for_frames():
+    pcm = float_to_pcm16(_tone(8000, 3.0, hz=700.0))  # 48000 output samples: several blocks
+    assert len(pcm) // 2 * 2 > Resampler.BLOCK
+    assert _stream(8000, 16000, pcm, chunk=len(pcm)) == _stream(8000, 16000, pcm, chunk=320)
+
+
 def test_streaming_resampler_rejects_the_images_of_upsampling():
     """8 kHz phone audio up to 3.4 kHz: its mirror images above 4 kHz must not reach STT."""
     x = _tone(8000, 1.0, hz=3400.0)
