@@ -229,12 +229,11 @@ def confirmation(text: str) -> tuple[bool | None, str]:
     when the turn is only an answer.
     """
     said = _words_at(text)
-    ws = _as_words(_YES_PHRASES, "yes", _as_words(_NEGATED, "no", " ".join(w for w, _ in said)))
-    ws_list = ws.split()
+    ws_list = _answer_terms(said)
     n = 0
     while n < len(ws_list) and ws_list[n] in _ANSWER_WORDS:
         n += 1
-    if all(w in _ANSWER_WORDS | _JOINERS for w in ws_list):
+    if _only_answer(ws_list):
         n = len(ws_list)  # "yes, and thank you" is all answer; otherwise "and" starts the rest
     if not any(w in _YES | _NO and w not in _POLITE for w in ws_list[:n]):
         n = 0  # "Bitte rufen Sie mich zurück" opens with a courtesy, not with an answer
@@ -255,11 +254,21 @@ def offer_answer(text: str) -> bool | None:
     number." is no yes (a recorded caller was put through for it); "Please." and "Yes, please
     do that." are."""
     answer = yes_no(text)
-    ws = _as_words(_YES_PHRASES, "yes", _as_words(_NEGATED, "no", " ".join(
-        w for w, _ in _words_at(text)))).split()
-    if answer is None or all(w in _ANSWER_WORDS | _JOINERS for w in ws):
+    ws = _answer_terms(_words_at(text))
+    if answer is None or _only_answer(ws):
         return answer
     return answer if any(w in _YES | _NO and w not in _POLITE for w in ws) else None
+
+
+def _answer_terms(said: list[tuple[str, int]]) -> list[str]:
+    """The words, with phrases that mean yes ("no problem") or no ("stimmt nicht") as one."""
+    return _as_words(_YES_PHRASES, "yes",
+                     _as_words(_NEGATED, "no", " ".join(w for w, _ in said))).split()
+
+
+def _only_answer(ws: list[str]) -> bool:
+    """The turn says nothing but yes or no ("yes, and thank you")."""
+    return all(w in _ANSWER_WORDS | _JOINERS for w in ws)
 
 
 def _words_at(text: str) -> list[tuple[str, int]]:
