@@ -5,6 +5,7 @@ TOM talks does not, and a sentence with a pause in the middle is one turn."""
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -103,4 +104,9 @@ async def test_a_pause_inside_a_sentence_is_one_turn(server, speech):
     detail = server.assistant.registry.get(result.call_sid).detail()
     callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
     assert len(callers) == 2, callers  # the paused sentence was one turn
-    assert "repair" in callers[0].lower() and "broken" in callers[0].lower(), callers
+    # Words from both sides of the pause in that one turn (most of each side: which single
+    # word tiny.en mishears differs between CPUs, e.g. "book a repair" → "both prepare").
+    heard = set(re.findall(r"[a-z']+", callers[0].lower()))
+    for side in (prefix, rest):
+        words = re.findall(r"[a-z']+", side.lower())
+        assert sum(w in heard for w in words) >= 0.6 * len(words), (side, callers)
