@@ -1,9 +1,10 @@
 """Line conditions e2e, real server, models and Twilio protocol: TOM's own voice echoed back
 does not make TOM cut itself off, a caller who really interrupts still stops it, "okay" while
-TOM talks does not, and a sentence with a pause in the middle is one turn."""
+TOM talks does not (a short word that is none does), and a sentence with a pause in the middle is one turn."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
@@ -14,6 +15,7 @@ from tomtest import e2e_settings, running_server
 from tom.audio import float_to_pcm16
 from tom.bench.caller import CallerTurn, place_call
 from tom.bench.line import LineEcho
+from tom.bench.synth import CallerVoice, LineOptions
 
 pytestmark = pytest.mark.e2e
 
@@ -62,9 +64,20 @@ async def test_a_real_interruption_still_stops_tom_on_an_echoing_line(server, tu
     assert greeting["role"] == "assistant" and greeting["interrupted"]
 
 
-async def test_a_backchannel_while_tom_talks_does_not_stop_it(server, turn):
+def bench_voice(text: str) -> bytes:
+    """`text` in the bench's caller voice (not TOM's), down a phone line: PCM16 at 8 kHz."""
+    return CallerVoice().say(text, options=LineOptions()).pcm
+
+
+# piper spells "Mhm." out as letters: the hum is given as phonemes (as `tom bench` does), in
+# the bench's caller voice (TOM's own voice hums "Mama" to Whisper's ears).
+@pytest.mark.parametrize("backchannel", ["Okay.", "mhm"])
+async def test_a_backchannel_while_tom_talks_does_not_stop_it(server, turn, backchannel):
+    said = turn(backchannel, barge_in=True, barge_in_after_ms=1500, expect_reply=False)
+    if backchannel == "mhm":
+        said = dataclasses.replace(said, audio=bench_voice("[[ mːhˈmː ]]"))
     result = await place_call(server.url, [
-        turn("Okay.", barge_in=True, barge_in_after_ms=1500, expect_reply=False),
+        said,
         turn("What are your opening hours on Saturday?"),
         turn("Thank you, goodbye.", may_end_call=True)])
     assert result.ok, result.failure
@@ -74,7 +87,20 @@ async def test_a_backchannel_while_tom_talks_does_not_stop_it(server, turn):
     assert greeting["role"] == "assistant" and not greeting["interrupted"]
     assert greeting["text"] == server.assistant.profile.greeting  # went on to its end
     callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
-    assert len(callers) == 2, callers  # "Okay." was no turn of its own
+    assert len(callers) == 2, callers  # the backchannel was no turn of its own
+
+
+async def test_a_short_word_while_tom_talks_stops_it(server, turn):
+    """A word as short as a backchannel that is none ("Wait.") stops TOM and is answered."""
+    result = await place_call(server.url, [
+        turn("Wait.", barge_in=True, barge_in_after_ms=1500),
+        turn("Thank you, goodbye.", may_end_call=True)])
+    assert result.ok, result.failure
+    detail = server.assistant.registry.get(result.call_sid).detail()
+    greeting = detail["transcript"][0]
+    assert greeting["role"] == "assistant" and greeting["interrupted"]
+    callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
+    assert "wait" in callers[0].lower(), callers
 
 
 def paused_sentence(speech, prefix: str, rest: str, rate: int, pause_s: float) -> np.ndarray:

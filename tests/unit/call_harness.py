@@ -114,7 +114,7 @@ class FakeEars:
         if self.hold is not None:
             await self.hold.wait()
         loud = np.abs(samples[np.abs(samples) > 0.05])
-        levels = tuple(dict.fromkeys(np.round(loud, 2).tolist()))
+        levels = tuple(dict.fromkeys(np.round(loud.astype(np.float64), 2).tolist()))
         self.heard.append(levels)
         text = " ".join(t for t in (self.words.get(level, "") for level in levels) if t)
         started = submitted + self.queue_ms * MS

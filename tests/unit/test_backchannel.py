@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from call_harness import Harness
 
-from tom.call.backchannel import is_backchannel
+from tom.call.backchannel import claims_turn, is_backchannel
 from tom.config import Settings
 from tom.engine.playback import AudioOut, ClearOut
 from tom.monitor import events as ev
 
 GREETING = "One two three four. Five six seven eight. Nine ten eleven twelve."
-MHM, NO, HELLO = 0.25, 0.75, 0.5  # levels that survive PCM16 exactly: one utterance each
-WORDS = {MHM: "Mhm.", NO: "No, wait.", HELLO: "Hello there."}
+MHM, NO, HELLO, MAMA = 0.25, 0.75, 0.5, 0.4  # levels that survive PCM16 (2 decimals)
+WORDS = {MHM: "Mhm.", NO: "No, wait.", HELLO: "Hello there.", MAMA: "Mama."}
 PHRASES = Settings().turns.backchannels
 
 
@@ -52,6 +54,22 @@ def test_not_backchannels(text):
     assert not is_backchannel(text, PHRASES)
 
 
+@pytest.mark.parametrize("text", [
+    "Wait.", "Stop.", "No.", "Sorry?", "What?", "Hello?", "Hang on.", "Excuse me.", "Pardon?",
+    "How much?", "Tuesday?", "Actually, no.", "Yes, but.", "Operator.", "I need a doctor.",
+    "Goodbye.", "Moment.", "Halt.", "Nein.", "Warte mal.", "Wie bitte?", "Hallo?",
+    "Entschuldigung."])
+def test_words_that_claim_the_turn(text):
+    assert claims_turn(text)
+
+
+@pytest.mark.parametrize("text", ["Mama.", "Man.", "I have.", "A house.", "And they can...",
+                                  "A chemical.", "Und dann.", "Thank you.", "Danke."])
+def test_words_that_ask_nothing(text):
+    """How Whisper writes hums it cannot spell, and thanks: none of them stops TOM."""
+    assert not claims_turn(text)
+
+
 async def test_mhm_while_tom_talks_pauses_it_and_it_goes_on(call_with):
     h = await call_with()
     await h.clock.advance(0.5)
@@ -88,6 +106,33 @@ async def test_short_words_that_are_no_backchannel_stop_tom_and_are_answered(cal
     assert len(h.of(ev.BargeIn)) == 1
     assert h.said(ev.Role.CALLER) == ["No, wait."]
     assert h.of(ev.Transcript)[0].interrupted
+
+
+async def test_a_short_sound_that_asks_nothing_lets_tom_go_on(call_with):
+    h = await call_with()
+    await h.clock.advance(0.5)
+    await h.say(MAMA, 0.25)  # a hum Whisper wrote as a word
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert h.of(ev.BargeIn) == []
+    greeting = h.of(ev.Transcript)[0]
+    assert (greeting.text, greeting.interrupted) == (GREETING, False)
+    assert h.said(ev.Role.CALLER) == []
+
+
+async def test_words_that_ask_nothing_are_answered_once_tom_has_finished(call_with):
+    h = await call_with()
+    await h.clock.advance(0.5)
+    h.ears.hold = asyncio.Event()  # the words are known only after the greeting has ended
+    await h.say(MAMA, 0.25)
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert not h.call.turns.voice.playing and h.said(ev.Role.CALLER) == []
+    h.ears.hold.set()
+    await h.clock.advance(2)
+    assert h.of(ev.BargeIn) == []
+    assert h.of(ev.Transcript)[0].interrupted is False
+    assert h.said(ev.Role.CALLER) == ["Mama."]  # not lost: a turn of its own
 
 
 async def test_hold_off_stops_tom_at_once(call_with):

@@ -1,9 +1,27 @@
-"""Backchannels: what a listener says to show they are listening, not to take the turn."""
+"""Backchannels: what a listener says to show they are listening, not to take the turn.
+
+A short sound while TOM talks is judged by its words. Backchannel phrases let TOM go on; so
+do words that ask nothing of TOM: Whisper writes a hum it cannot spell as the nearest word
+("Mama.", "I have.", "A house."), and a person who hears a short murmur while they speak
+goes on too. Words that claim the turn stop TOM: a request, a question, or a word that asks
+the speaker to stop or listen ("Wait.", "No.", "Sorry?").
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+from tom.conversation.intents import classify
+
+# Words that claim the turn, English and German: "stop", "wait", "no", "sorry?", "hello?" …
+_CLAIMS = re.compile(
+    r"\b(wait|stop|hold on|hang on|one (sec|second|moment)|just a (sec|second|moment)|excuse me|"
+    r"sorry|pardon|no|nope|nah|not|wrong|hello|hey|listen|actually|but|however|what|"
+    r"warte|wartet|warten sie|halt|stopp|moment|sekunde|entschuldigung|entschuldigen sie|"
+    r"verzeihung|nein|nee|nicht|falsch|hallo|aber|doch|wie bitte|was)\b")
+# Intents that always claim the turn (classify: "unclear", "empty" and "smalltalk" do not).
+_REQUESTS = frozenset({"question", "booking", "human", "message", "goodbye"})
 
 
 def is_backchannel(text: str, phrases: Iterable[str]) -> bool:
@@ -20,3 +38,11 @@ def is_backchannel(text: str, phrases: Iterable[str]) -> bool:
         else:
             return False
     return True
+
+
+def claims_turn(text: str) -> bool:
+    """True when a short utterance heard while TOM talks asks something of TOM (a request, a
+    question, "wait", "no", "sorry?"): TOM stops and answers. False for words that ask
+    nothing ("Mama.", "A house."): most likely a misheard backchannel, and TOM goes on."""
+    words = " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+    return bool(_CLAIMS.search(words)) or classify(text).name in _REQUESTS

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import structlog
 
-from tom.call.backchannel import is_backchannel
+from tom.call.backchannel import claims_turn, is_backchannel
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
 from tom.call.finished import reads_finished, reads_open
@@ -236,9 +236,16 @@ class TurnTaking:
         if is_backchannel(text, self.settings.turns.backchannels):
             self.log.info("backchannel: TOM goes on", text=text)
             return
-        self.log.info("short interruption", text=text)
         if self._closed:
             return
+        quiet = self._hold is None and not self.detector.speaking
+        if quiet and self.voice.playing and not claims_turn(text):
+            # Words that ask nothing, the caller quiet again and TOM still talking: most likely
+            # a hum Whisper wrote as a word. (Said on into more speech they join it below, and
+            # once TOM has finished they are answered: no word is lost.)
+            self.log.info("short sound that asks nothing: TOM goes on", text=text)
+            return
+        self.log.info("short interruption", text=text)
         again = self._end_hold()
         if again is not None or self.detector.speaking:
             # The caller is speaking again: TOM stops, and these words join what follows.
