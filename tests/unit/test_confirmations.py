@@ -89,6 +89,16 @@ def test_an_offer_is_taken_by_an_answer_not_by_a_courtesy_amid_other_words(
     assert offer_answer(text) is answer
 
 
+@pytest.mark.parametrize("text", [
+    "Where exactly is the workshop?", "How long is that right now?", "What time is good?",
+    "Wie genau komme ich dahin?", "Wann passt es Ihnen?"])
+def test_a_question_with_a_yes_word_in_it_answers_nothing(text: str) -> None:
+    """A bench caller asking "Where exactly is the workshop?" after TOM's offer was put
+    through: "exactly" read as yes."""
+    assert yes_no(text) is None and offer_answer(text) is None
+    assert confirmation(text) == (None, text)
+
+
 # --- the message flow, through the Dialogue ----------------------------------------------------
 @pytest.fixture(scope="module")
 def en() -> Profile:

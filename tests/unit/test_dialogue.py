@@ -134,6 +134,14 @@ async def test_an_instruction_with_please_does_not_take_the_offer(en: Profile) -
     assert reply.action != "transfer" and reply.intent != "human"
 
 
+async def test_a_question_after_the_offer_is_answered_not_taken_as_yes(en: Profile) -> None:
+    d = call(en)
+    await say(d, "asdf blorp")
+    await say(d, "purple monkey dishwasher")  # the transfer offer
+    reply = await say(d, "Where exactly is the workshop?")  # "exactly" is no yes here
+    assert reply.action != "transfer" and reply.intent == "question"
+
+
 @pytest.mark.parametrize("text", ["that's very helpful", "thanks a lot", "good to know"])
 async def test_appreciation_gets_you_are_welcome_not_hello(en: Profile, text: str) -> None:
     assert (await say(call(en), text)).text == en.say("prompts", "welcome")

@@ -144,6 +144,12 @@ _ANSWER_WORDS = _YES | _NO | FILLERS | frozenset({
     "schon", "danke", "schön", "sehr", "es", "sie", "haben", "hm", "na", "leider",
     "sorry", "afraid", "i'm",
 })
+# A turn that opens with one of these asks; it does not answer ("Where exactly is it?").
+_QUESTION_WORDS = frozenset({
+    "what", "when", "where", "why", "how", "who", "whom", "whose", "which",
+    "was", "wann", "wo", "wie", "warum", "wer", "wen", "wem", "wieso", "weshalb", "woher",
+    "wohin", "welche", "welcher", "welches", "welchen",
+})
 _POLITE = frozenset({"please", "bitte", "gerne", "gern", "thank", "thanks", "danke", "great",
                      "good", "super", "prima", "fine"})
 _NOT_WORD = re.compile(r"[^\w'-]", re.UNICODE)
@@ -223,12 +229,15 @@ def yes_no(text: str) -> bool | None:
 def confirmation(text: str) -> tuple[bool | None, str]:
     """The yes/no answer of a caller turn and what the turn says besides it.
 
+    A turn that opens with a question word answers nothing: it is all rest.
     The opening words that only confirm or deny ("yes that is the right number", "nein, die
     stimmt nicht") are the answer; the words after them are the rest, as the caller said them:
     "Yes, that's right, and tell him I'm late" -> (True, "tell him I'm late"). The rest is ""
     when the turn is only an answer.
     """
     said = _words_at(text)
+    if said and said[0][0] in _QUESTION_WORDS:
+        return None, text.strip()  # "Where exactly is the workshop?" asks: no yes ("exactly")
     ws_list = _answer_terms(said)
     n = 0
     while n < len(ws_list) and ws_list[n] in _ANSWER_WORDS:
