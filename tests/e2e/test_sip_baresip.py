@@ -14,6 +14,7 @@ import aiohttp
 import numpy as np
 import pytest
 import soxr
+import structlog.testing
 from sip_peers import Baresip, free_port, need
 from tomtest import e2e_settings, running_server
 
@@ -58,12 +59,17 @@ def events_of(server, kind: type) -> list:
 async def test_question_answered_over_sip(sip_server, speech, tmp_path):
     started = events_of(sip_server, ev.CallStarted)
     phone = Baresip(tmp_path / "caller", mic(speech, "Where are you located?", 7, 9))
-    phone.dial(f"sip:tom@127.0.0.1:{sip_server.sip.port}", max_s=40)
-    try:
-        run = await phone.finish(60)
-    finally:
-        phone.kill()
+    with structlog.testing.capture_logs() as logs:
+        phone.dial(f"sip:tom@127.0.0.1:{sip_server.sip.port}", max_s=40)
+        try:
+            run = await phone.finish(60)
+        finally:
+            phone.kill()
+        await asyncio.sleep(0.5)  # the stream's statistics are logged as the call is torn down
     assert "Call established" in run.log, run.log[-2000:]
+    stats = [e for e in logs if e["event"] == "media statistics"]  # what the line was like
+    assert stats and stats[-1]["rx_packets"] > 100 and stats[-1]["tx_packets"] > 100, stats
+    assert 0 < stats[-1]["jitter_buffer_ms"] <= 200, stats
     assert started and started[-1].transport == "sip"
     record = sip_server.assistant.registry.get(started[-1].call_id)
     caller = [t["text"] for t in record.transcript if t["role"] == "caller"]
