@@ -36,7 +36,8 @@ T = TypeVar("T")
 POLL_MS = 5  # how long the SIP thread waits for network events before looking at its jobs
 MAX_PJSUA_CALLS = 32  # the most pjsua accepts as maxCalls
 # The packaged pjsua2 build clamps maxCalls to its compile-time PJSUA_MAX_CALLS: measured, a
-# 5th concurrent INVITE is answered 486 by PJSIP itself ("too many calls"), whatever maxCalls.
+# 5th concurrent INVITE is answered 486 by PJSIP itself ("too many calls") with maxCalls 14,
+# while maxCalls 2 refuses the 3rd: the setting is honoured below the wheel's cap of 4.
 PACKAGED_CALL_CAP = 4
 SILENCE = bytes(FRAME_BYTES)
 # Media ports, PJSIP modules and calls still held elsewhere after shutdown: never freed by
