@@ -1,6 +1,7 @@
 """Line conditions e2e, real server, models and Twilio protocol: TOM's own voice echoed back
 does not make TOM cut itself off, a caller who really interrupts still stops it, "okay" while
-TOM talks does not (a short word that is none does), and a sentence with a pause in the middle is one turn."""
+TOM talks does not (a short word that is none does), and a sentence with a pause in the middle
+is one turn."""
 
 from __future__ import annotations
 
