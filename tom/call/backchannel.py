@@ -27,7 +27,7 @@ _REQUESTS = frozenset({"question", "booking", "human", "message", "goodbye"})
 def is_backchannel(text: str, phrases: Iterable[str]) -> bool:
     """True when `text` is nothing but backchannel phrases ("Mhm.", "Okay, okay.", "Yeah right"),
     or no words at all (a cough, a breath): TOM may go on talking over it."""
-    words = re.sub(r"[^\w\s']", " ", text.lower()).split()
+    words = _words(text)
     known = sorted((p.lower().split() for p in phrases if p.strip()), key=len, reverse=True)
     i = 0
     while i < len(words):
@@ -44,5 +44,9 @@ def claims_turn(text: str) -> bool:
     """True when a short utterance heard while TOM talks asks something of TOM (a request, a
     question, "wait", "no", "sorry?"): TOM stops and answers. False for words that ask
     nothing ("Mama.", "A house."): most likely a misheard backchannel, and TOM goes on."""
-    words = " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
-    return bool(_CLAIMS.search(words)) or classify(text).name in _REQUESTS
+    return bool(_CLAIMS.search(" ".join(_words(text)))) or classify(text).name in _REQUESTS
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words, punctuation dropped ("Mm-hmm." -> ["mm", "hmm"])."""
+    return re.sub(r"[^\w\s']", " ", text.lower()).split()

@@ -244,7 +244,7 @@ def confirmation(text: str) -> tuple[bool | None, str]:
         n += 1
     if _only_answer(ws_list):
         n = len(ws_list)  # "yes, and thank you" is all answer; otherwise "and" starts the rest
-    if not any(w in _YES | _NO and w not in _POLITE for w in ws_list[:n]):
+    if not _answers(ws_list[:n]):
         n = 0  # "Bitte rufen Sie mich zurück" opens with a courtesy, not with an answer
     while n < len(said) and said[n][0] in _JOINERS:
         n += 1
@@ -266,13 +266,18 @@ def offer_answer(text: str) -> bool | None:
     ws = _answer_terms(_words_at(text))
     if answer is None or _only_answer(ws):
         return answer
-    return answer if any(w in _YES | _NO and w not in _POLITE for w in ws) else None
+    return answer if _answers(ws) else None
 
 
 def _answer_terms(said: list[tuple[str, int]]) -> list[str]:
     """The words, with phrases that mean yes ("no problem") or no ("stimmt nicht") as one."""
     return _as_words(_YES_PHRASES, "yes",
                      _as_words(_NEGATED, "no", " ".join(w for w, _ in said))).split()
+
+
+def _answers(ws: list[str]) -> bool:
+    """A yes or no word that is no mere courtesy is among the words."""
+    return any(w in _YES | _NO and w not in _POLITE for w in ws)
 
 
 def _only_answer(ws: list[str]) -> bool:
