@@ -609,16 +609,17 @@ def _make_call(pj: Any, stack: SipStack, account: Any, call_id: int) -> Any:
             and jitter-buffer counters (the stream still exists during this callback)."""
             try:
                 stat = self.getStreamStat(prm.streamIdx)
-            except Exception as exc:  # no stream statistics: nothing to report
+                jb, rx, tx = stat.jbuf, stat.rtcp.rxStat, stat.rtcp.txStat
+                figures = {"jitter_buffer_ms": int(jb.avgDelayMsec),
+                           "jitter_buffer_max_ms": int(jb.maxDelayMsec),
+                           "rx_packets": int(rx.pkt), "rx_lost": int(rx.loss),
+                           "rx_jitter_ms": round(rx.jitterUsec.mean / 1000, 1),
+                           "tx_packets": int(tx.pkt), "concealed_frames": int(jb.empty),
+                           "discarded_frames": int(jb.discard)}
+            except Exception as exc:  # a PJSIP callback must not raise: nothing to report
                 log.debug("no media statistics", sip_call=call_id, error=pj_reason(exc))
                 return
-            jb, rtcp = stat.jbuf, stat.rtcp
-            log.info("media statistics", sip_call=call_id,
-                     jitter_buffer_ms=int(jb.avgDelayMsec), jitter_buffer_max_ms=int(jb.maxDelayMsec),
-                     rx_packets=int(rtcp.rxStat.pkt), rx_lost=int(rtcp.rxStat.loss),
-                     rx_jitter_ms=round(rtcp.rxStat.jitterUsec.mean / 1000, 1),
-                     tx_packets=int(rtcp.txStat.pkt), concealed_frames=int(jb.empty),
-                     discarded_frames=int(jb.discard))
+            log.info("media statistics", sip_call=call_id, **figures)
 
         def onDtmfDigit(self, prm: Any) -> None:  # RFC 4733 events and SIP INFO alike
             digit = keypad_digit(str(prm.digit))
