@@ -19,8 +19,8 @@ set -euo pipefail
 # apt component it needs beyond "main" (e.g. non-free, contrib), after the last '|' (empty for
 # none). Adding a package, even one from non-free, is one line here.
 PACKAGES='
-runtime | libgomp1      | ldconfig -p | grep -q "libgomp\.so\.1"                  |
-runtime | libportaudio2 | ldconfig -p | grep -q "libportaudio\.so\.2"             |
+runtime | libgomp1      | has_library libgomp.so.1                                |
+runtime | libportaudio2 | has_library libportaudio.so.2                           |
 build   | build-essential | command -v gcc && command -v g++ && command -v make   |
 build   | cmake         | command -v cmake                                        |
 build   | git           | command -v git                                          |
@@ -32,7 +32,7 @@ serve   | redis-server  | command -v redis-server                               
 test    | chromium      | test -x "${CHROMIUM_PATH:-/usr/bin/chromium}"           |
 test    | baresip-core  | command -v baresip                                      |
 test    | kamailio      | test -x /usr/sbin/kamailio                              |
-runtime | libttspico0   | ldconfig -p | grep -q "libttspico\.so\.0"              | non-free
+runtime | libttspico0   | has_library libttspico.so.0                             | non-free
 runtime | libttspico-data | test -f /usr/share/pico/lang/de-DE_ta.bin             | non-free
 test    | espeak-ng     | command -v espeak-ng                                    |
 test    | mbrola        | command -v mbrola                                       | contrib
@@ -42,6 +42,15 @@ test    | mbrola-de5    | test -f /usr/share/mbrola/de5/de5                     
 test    | asterisk-core-sounds-en-wav | test -f /usr/share/asterisk/sounds/en_US_f_Allison/agent-pass.wav |
 test    | asterisk-core-sounds-en | test -f /usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz |
 '
+# Whether the dynamic linker knows a library. Not `ldconfig -p | grep -q`: under pipefail grep's
+# early exit kills ldconfig with SIGPIPE and a present library reads as missing. ldconfig lives in
+# /sbin, which a user's PATH may lack.
+has_library() {
+  local known
+  known=$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p) || return 1
+  [[ $known == *"$1 "* ]]
+}
+
 # More lines in the same format, e.g. for a local tool (also how the tests try a component).
 PACKAGES+="${TOM_EXTRA_SYSTEM_PACKAGES:-}"
 apt_etc=${TOM_APT_ETC:-/etc/apt}

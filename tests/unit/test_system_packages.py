@@ -77,6 +77,30 @@ def test_the_runtime_group_does_not_need_the_browser(fake_apt: Path) -> None:
     assert done.returncode == 0 and calls == []
 
 
+def test_a_library_listed_first_of_many_is_present(fake_apt: Path) -> None:
+    """CI found libttspico0 "missing" beside it: `ldconfig -p | grep -q` under pipefail fails
+    when grep stops reading early and ldconfig dies of SIGPIPE."""
+    libraries = ("libttspico.so.0", "libgomp.so.1", "libportaudio.so.2")
+    listing = "".join(f"\t{name} (libc6,x86-64) => /lib/{name}\\n" for name in libraries)
+    (fake_apt / "ldconfig").write_text(
+        f'#!/bin/sh\nprintf "{listing}"\nseq 1 200000 | sed "s/.*/\\tlibfill&.so (libc6)/"\n',
+        encoding="utf-8")
+    (fake_apt / "ldconfig").chmod(0o755)
+    done, calls = run(fake_apt, "--check", "runtime")
+    assert not any(name in done.stdout for name in ("libttspico0", "libgomp1", "libportaudio2")), \
+        done.stdout
+    assert calls == []
+
+
+def test_a_library_the_linker_does_not_know_is_missing(fake_apt: Path) -> None:
+    (fake_apt / "ldconfig").write_text('#!/bin/sh\nprintf "\\tlibttspico.so.01 (libc6)\\n"\n',
+                                       encoding="utf-8")
+    (fake_apt / "ldconfig").chmod(0o755)
+    done, _ = run(fake_apt, "--check", "runtime")
+    assert done.returncode == 1
+    assert all(name in done.stdout for name in ("libttspico0", "libgomp1", "libportaudio2"))
+
+
 @pytest.mark.parametrize("layout", ["deb822", "classic"])
 def test_a_component_is_enabled_only_for_a_package_that_needs_it(fake_apt: Path, tmp_path: Path,
                                                                  layout: str) -> None:
