@@ -226,6 +226,10 @@ class TurnsSettings:
     # … and after this much when the words so far read as a finished sentence (STT at the
     # pause, tom/call/finished.py); 0: the model's verdict alone
     finished_words_silence_ms: int = option(640, min=0, max=5000)
+    # Caller voice that begins within this much of the end of the turn TOM is answering goes
+    # on from it (a pause mid-sentence): TOM stops and answers the two as one turn, whatever
+    # the new words are. 0: off (such a sound is judged like any other while TOM talks).
+    continuation_ms: int = option(1200, min=0, max=5000)
 
 
 @dataclass

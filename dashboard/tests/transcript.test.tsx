@@ -43,6 +43,21 @@ describe("Transcript", () => {
     expect(items.map((i) => i.kind)).toEqual(["line", "barge"]);
   });
 
+  it("strikes a cut-off caller line through when a later line joins it", () => {
+    const went: TranscriptLine[] = [
+      { role: "caller", text: "Sind Sie am", turn: 1, interrupted: false },
+      { role: "assistant", text: "Wir haben", turn: 1, interrupted: true },
+      { role: "caller", text: "Sind Sie am Samstag da?", turn: 2, interrupted: false, joins: 1 },
+    ];
+    const { container } = render(<Transcript lines={went} bargeIns={[]} />);
+    const bubbles = Array.from(container.querySelectorAll("li[data-role]"));
+    expect(bubbles[0]).toHaveClass("bubble-superseded");
+    expect(bubbles[1]).not.toHaveClass("bubble-superseded");
+    expect(bubbles[2]).not.toHaveClass("bubble-superseded");
+    expect(bubbles[2]).toHaveTextContent("went on after a pause");
+    expect(bubbles[0]).not.toHaveTextContent("went on after a pause");
+  });
+
   it("shows a hint for an empty call", () => {
     render(<Transcript lines={[]} bargeIns={[]} />);
     expect(screen.getByText(/nothing said yet/i)).toBeInTheDocument();

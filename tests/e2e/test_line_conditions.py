@@ -1,7 +1,7 @@
 """Line conditions e2e, real server, models and Twilio protocol: TOM's own voice echoed back
 does not make TOM cut itself off, a caller who really interrupts still stops it, "okay" while
-TOM talks does not (a short word that is none does), and a sentence with a pause in the middle
-is one turn."""
+TOM talks does not (a short word that is none does), a sentence with a pause in the middle
+is one turn, and so are words the caller goes on with after TOM began answering a pause."""
 
 from __future__ import annotations
 
@@ -102,6 +102,27 @@ async def test_a_short_word_while_tom_talks_stops_it(server, turn):
     assert greeting["role"] == "assistant" and greeting["interrupted"]
     callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
     assert "wait" in callers[0].lower(), callers
+
+
+async def test_words_after_a_pause_tom_answered_into_join_that_turn(server, speech):
+    """The caller pauses for 1 s after a sentence that sounds finished; TOM starts answering;
+    the caller goes on with words that ask nothing ("On Saturday."): TOM stops, and the two
+    are one turn — without `turns.continuation_ms` those words were let be, as a murmur."""
+    first, rest = "I would like to know your opening hours.", "On Saturday."
+    silence, gap, tail = np.zeros(1600), np.zeros(8000), np.zeros(800)
+    audio = np.concatenate([silence, speech(first, 8000), gap, speech(rest, 8000), tail])
+    bye = np.concatenate([silence, speech("Goodbye.", 8000), tail])
+    result = await place_call(server.url, [
+        CallerTurn(audio=float_to_pcm16(audio), text=f"{first} {rest}", id="went-on"),
+        CallerTurn(audio=float_to_pcm16(bye), text="Goodbye.", id="bye", may_end_call=True)])
+    assert result.ok, result.failure
+    transcript = server.assistant.registry.get(result.call_sid).detail()["transcript"]
+    callers = [t for t in transcript if t["role"] == "caller"]
+    superseded = {t["joins"] for t in callers if t["joins"] is not None}
+    kept = [t["text"] for t in callers if t["turn"] not in superseded]
+    assert len(kept) == 2, callers  # one turn for both sides of the pause, then "Goodbye."
+    heard = set(re.findall(r"[a-z']+", kept[0].lower()))
+    assert {"opening", "saturday"} <= heard, callers
 
 
 def paused_sentence(speech, prefix: str, rest: str, rate: int, pause_s: float) -> np.ndarray:

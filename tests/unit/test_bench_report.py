@@ -114,6 +114,20 @@ def test_accuracy_is_one_minus_wer_over_all_words(report):
     assert report.accuracy() == 1.0
 
 
+def test_a_caller_line_joined_into_a_later_one_counts_once():
+    """The caller paused after "open on", TOM answered, the caller went on: TOM's joined line
+    holds the whole sentence, and the cut-off line is not counted a second time."""
+    record = _record(
+        [HOURS], [_turn("hours", 10_000, 10_400)],
+        [{"role": "caller", "turn": 1, "text": "are you open on"},
+         {"role": "assistant", "turn": 1, "text": "Our opening", "interrupted": True},
+         {"role": "caller", "turn": 2, "text": "are you open on saturday", "joins": 1},
+         {"role": "assistant", "turn": 2, "text": "Saturday from ten to two."}])
+    assert [t["text"] for t in record.lines("caller")] == ["are you open on saturday"]
+    assert [t["turn"] for t in record.lines("assistant")] == [1, 2]
+    assert BenchReport({}, [record]).accuracy() == 1.0
+
+
 def test_intents_facts_failures_mojibake(report):
     assert report.intents() == {"matched": 1, "total": 2, "rate": 0.5}
     facts = report.facts()

@@ -60,4 +60,4 @@ async def test_in_process_transcript_lines_carry_their_unix_time_as_the_api_does
                                   transport="twilio"))
     info = await target.call_info("CA1", wait_s=0.1)
     assert info.transcript == [{"role": "assistant", "text": "Hello!", "turn": 0,
-                                "interrupted": False, "wall": 1_700_000_000.5}]
+                                "interrupted": False, "joins": None, "wall": 1_700_000_000.5}]

@@ -42,7 +42,8 @@ async def test_a_call_both_ways_with_transcripts_then_tom_hangs_up():
         host.bus.publish(ev.Transcript(call_id="another-call", role=ev.Role.CALLER, text="no",
                                        turn=1))
         assert await ws.receive_json() == {"type": "transcript", "role": "assistant",
-                                           "text": "Hello!", "turn": 0, "interrupted": False}
+                                           "text": "Hello!", "turn": 0, "interrupted": False,
+                                           "joins": None}
         call.say(AudioOut(b"\x02\x00" * 320), MarkOut("seg-1"), ClearOut(), EndOut("hangup"))
         rest = await _rest(ws)
         await call.end(ev.Outcome.COMPLETED, "conversation finished")

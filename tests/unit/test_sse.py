@@ -123,7 +123,7 @@ async def test_snapshot_then_events_in_order(client: TestClient, monitor: Monito
     assert transcript["data"]["data"]["text"] == "Grüß Gott, ich möchte Öl"
     assert set(transcript["data"]) == {"type", "call_id", "ts_ns", "wall", "data"}
     assert transcript["data"]["data"] == {"role": "caller", "text": "Grüß Gott, ich möchte Öl",
-                                          "turn": 1, "interrupted": False}
+                                          "turn": 1, "interrupted": False, "joins": None}
     assert event_from_dict(got[2][1]["data"]) == CallEnded(
         call_id="c2", outcome=Outcome.COMPLETED, duration_s=5.0, reason="bye",
         ts_ns=got[2][1]["data"]["ts_ns"], wall=got[2][1]["data"]["wall"])

@@ -55,7 +55,11 @@ class CallRecord:
         return [by_id[t.id] for t in self.result.turns if t.id in by_id]
 
     def lines(self, role: str) -> list[dict[str, Any]]:
-        return [t for t in self.transcript if t.get("role") == role and t.get("text")]
+        """TOM's lines of `role`; a caller line a later one joined (the caller went on after a
+        pause, `joins`) is left out: its words are in that later line."""
+        joined = {t["joins"] for t in self.transcript if t.get("joins") is not None}
+        return [t for t in self.transcript if t.get("role") == role and t.get("text")
+                and not (role == "caller" and t.get("turn") in joined)]
 
     def paired(self) -> list[tuple[CorpusTurn, dict[str, Any]]] | None:
         """Spoken turns paired with TOM's caller transcripts, when the counts agree."""

@@ -175,9 +175,10 @@ class Responder:
         if speech.dialogue is not self.dialogue:  # a speculative answer was confirmed
             self.dialogue = speech.dialogue
         if speech.caller_words is not None:
-            speech.answered = True  # from here on the turn is answered, not joined to the next
+            speech.answered = True  # announced: joined to the next only if the caller goes on
             self.bus.publish(ev.Transcript(call_id=self.call_id, role=ev.Role.CALLER,
-                                           text=speech.caller_words, turn=speech.number))
+                                           text=speech.caller_words, turn=speech.number,
+                                           joins=speech.joins))
             speech.caller_words = None
         if speech.stored is not None:
             self.bus.publish(ev.MessageTaken(call_id=self.call_id, id=speech.stored.get("id"),

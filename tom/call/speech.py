@@ -36,12 +36,14 @@ class Speech:
         self.dialogue = dialogue
         self.timer = timer
         self.audio = audio
-        self.speech_end_ns = speech_end_ns  # which pause a speculative answer was made at
+        # the caller's last voice of the turn it answers (for a speculative answer: the pause)
+        self.speech_end_ns = speech_end_ns
+        self.joins: int | None = None  # an announced caller turn whose words `audio` holds too
         # The transcript of `audio` when turn-taking already made it (the end-of-turn check
         # reads the words at a pause; the answer to that pause reuses them): None = transcribe.
         self.words: asyncio.Future[Timed[Transcript]] | None = None
         self.intent = ""
-        self.answered = False  # the caller's words were announced: no longer joined to the next
+        self.answered = False  # the caller's words were announced (see TurnTaking._went_on)
         # To announce once authorised, each at most once:
         self.caller_words: str | None = None  # the caller's transcript
         self.stored: dict[str, Any] | None = None  # a message or appointment was committed

@@ -3,7 +3,8 @@
 The VAD's `TurnDetector` calls four methods here, each a decision in plain code:
 
 - speech starts: TOM talking is cut off (barge-in); an answer still being worked out is dropped
-  and its audio joined to what the caller says now;
+  and its audio joined to what the caller says now, and so is the turn TOM is answering when
+  the voice began soon after it ended (the caller paused mid-sentence and goes on);
 - a short pause: a speculative answer starts on a fork of the dialogue (only while no flow could
   commit something the caller then takes back);
 - voice resumes: the speculative answer is dropped;
@@ -56,6 +57,17 @@ class _Hold:
     timer: Cancellable | None = None
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """Caller audio not answered in full, joined in front of a turn that begins before
+    `until_ns`; `turn`: the caller turn these words were already announced as, if any (the
+    joined line supersedes it)."""
+
+    audio: Samples
+    until_ns: int
+    turn: int | None = None
+
+
 class TurnTaking:
     """The caller's side of one call, and which `Speech` of TOM's is current."""
 
@@ -83,8 +95,7 @@ class TurnTaking:
         self.current: Speech | None = None
         self.speculation: Speech | None = None
         self.reprompts = 0
-        self._pending: Samples | None = None  # caller audio not yet answered
-        self._pending_until_ns = 0
+        self._pending: _Pending | None = None
         self._silence: Cancellable | None = None
         self._hold: _Hold | None = None
         self._closed = False
@@ -113,13 +124,16 @@ class TurnTaking:
             self._pause_tom()  # the call flow hears of the caller once it is an interruption
             return
         if self.voice.playing:
+            self._join_if_going_on(self.detector.start_ns)
             self._barge_in()
             cuts_off = True
         elif self.current is not None and self.current.running:
             # Still working on the last utterance: it and this one become one turn.
             self.current.interrupt()
             if not self.current.answered:
-                self._keep_pending(self.current.audio)
+                self._keep_pending(self.current.audio, self.current.joins)
+            else:
+                self._join_if_going_on(self.detector.start_ns)
             cuts_off = True
         self.flow.caller_starts(cuts_off_tom=cuts_off)
 
@@ -138,10 +152,11 @@ class TurnTaking:
     # --- has the caller finished? ---------------------------------------------------------------
 
     def _judge(self, audio: Samples, token: int) -> None:
-        self.tasks.spawn(self._judge_turn(audio, token, self.detector.last_voice_ns),
-                         "smart-turn")
+        self.tasks.spawn(self._judge_turn(audio, token, self.detector.start_ns,
+                                          self.detector.last_voice_ns), "smart-turn")
 
-    async def _judge_turn(self, audio: Samples, token: int, speech_end_ns: int) -> None:
+    async def _judge_turn(self, audio: Samples, token: int, start_ns: int,
+                          speech_end_ns: int) -> None:
         """Smart Turn in a thread (tens of ms of CPU), then the words at the pause (see
         tom/call/finished.py): the turn ends now only when both read finished; sound alone
         decides when the words are not to be had (no word heard, or off)."""
@@ -154,7 +169,7 @@ class TurnTaking:
         complete = probability >= turns.smart_turn_threshold
         self.log.debug("smart turn", complete=complete, probability=round(probability, 3),
                        ms=round((time.perf_counter() - started) * 1000, 1))
-        words = self._words_at(audio, speech_end_ns)
+        words = self._words_at(self._joined(audio, start_ns), speech_end_ns)
         if words is None:
             self.detector.verdict(token, complete)
             return
@@ -212,6 +227,7 @@ class TurnTaking:
         voiced_ms = (self.detector.last_voice_ns - self.detector.start_ns) / 1e6
         if voiced_ms >= self.settings.turns.hold_ms:
             self._end_hold()
+            self._join_if_going_on(self.detector.start_ns)
             self._barge_in(hold.paused_ns)
             self.flow.caller_starts(cuts_off_tom=True)
             return
@@ -239,7 +255,8 @@ class TurnTaking:
         if self._closed:
             return
         quiet = self._hold is None and not self.detector.speaking
-        if quiet and self.voice.playing and not claims_turn(text):
+        going_on = self._went_on(utterance.speech_start_ns) is not None
+        if quiet and self.voice.playing and not going_on and not claims_turn(text):
             # Words that ask nothing, the caller quiet again and TOM still talking: most likely
             # a hum Whisper wrote as a word. (Said on into more speech they join it below, and
             # once TOM has finished they are answered: no word is lost.)
@@ -247,13 +264,16 @@ class TurnTaking:
             return
         self.log.info("short interruption", text=text)
         again = self._end_hold()
+        self._join_if_going_on(utterance.speech_start_ns)
         if again is not None or self.detector.speaking:
             # The caller is speaking again: TOM stops, and these words join what follows.
             if self.voice.playing:
                 self._barge_in(hold.paused_ns)
             if again is not None:
                 self.flow.caller_starts(cuts_off_tom=True)
-            self._keep_pending(utterance.audio)
+            before = self._pending_for(utterance.speech_start_ns)
+            self._keep_pending(self._joined(utterance.audio, utterance.speech_start_ns),
+                               before.turn if before is not None else None)
             return
         if self.voice.playing:
             self._barge_in(hold.paused_ns)
@@ -269,17 +289,18 @@ class TurnTaking:
         the engines have a backlog either: work that may be thrown away would delay other calls.
         """
         dialogue = self.responder.dialogue
-        if self._pending is not None or self._answering or dialogue.in_flow:
+        if self._answering or dialogue.in_flow:
             return
         if self.engines.backlog():
             self.log.debug("no speculation: the engines have a backlog")
             return
         self._drop_speculation()
         number = self.responder.turn + 1
+        audio = self._joined(utterance.audio, utterance.speech_start_ns)
         speech = Speech(number, dialogue.fork(), timer=TurnTimer(number, utterance.speech_end_ns),
-                        audio=utterance.audio, speech_end_ns=utterance.speech_end_ns,
-                        authorized=False)
-        speech.words = self._words_at(utterance.audio, utterance.speech_end_ns, Urgency.LATER)
+                        audio=audio, speech_end_ns=utterance.speech_end_ns, authorized=False)
+        speech.joins = self._joins(utterance.speech_start_ns)
+        speech.words = self._words_at(audio, utterance.speech_end_ns, Urgency.LATER)
         self._run(speech, self._answer(speech), "speculation")
         self.speculation = speech
 
@@ -301,7 +322,8 @@ class TurnTaking:
             self._cancel_silence()
             self.responder.turn = speculation.number
             speculation.mark("eot_detected", utterance.detected_ns)
-            speculation.audio = utterance.audio
+            speculation.audio = self._joined(utterance.audio, utterance.speech_start_ns)
+            self._pending = None
             self.current = speculation
             speculation.authorize()
             return
@@ -313,14 +335,13 @@ class TurnTaking:
         self.responder.turn += 1
         timer = TurnTimer(self.responder.turn, utterance.speech_end_ns)
         timer.mark("eot_detected", utterance.detected_ns)
-        audio = utterance.audio
-        words = self._pause_words
-        # joined when this utterance began soon enough after it, however long it then went on
-        if self._pending is not None and utterance.speech_start_ns < self._pending_until_ns:
-            audio = np.concatenate([self._pending, audio])
-            words = None
+        audio = self._joined(utterance.audio, utterance.speech_start_ns)
+        joins = self._joins(utterance.speech_start_ns)
         self._pending = None
-        speech = Speech(self.responder.turn, self.responder.dialogue, timer=timer, audio=audio)
+        speech = Speech(self.responder.turn, self.responder.dialogue, timer=timer, audio=audio,
+                        speech_end_ns=utterance.speech_end_ns)
+        speech.joins = joins
+        words = self._pause_words
         if words is not None and words[0] == utterance.speech_end_ns:
             speech.words = words[1]  # the end-of-turn check heard these very words
         self._start(speech, self._answer(speech))
@@ -329,12 +350,53 @@ class TurnTaking:
         if not await self.responder.caller_turn(speech):
             # A lone short word ("Hello,") often fails alone; it is heard again joined to the
             # caller's next words if they follow soon.
-            self._keep_pending(speech.audio)
+            self._keep_pending(speech.audio, speech.joins)
 
-    def _keep_pending(self, audio: Samples | None) -> None:
-        if audio is not None:
-            self._pending = audio
-            self._pending_until_ns = self.clock.now_ns() + int(PENDING_S * 1e9)
+    # --- caller audio joined across a pause --------------------------------------------------
+
+    def _keep_pending(self, audio: Samples | None, turn: int | None = None) -> None:
+        """Join `audio` in front of a turn that begins within `PENDING_S`. A speculative answer
+        and the words at a pause were made without it: both go."""
+        if audio is None:
+            return
+        self._pending = _Pending(audio, self.clock.now_ns() + int(PENDING_S * 1e9), turn)
+        self._drop_speculation()
+        self._pause_words = None
+
+    def _pending_for(self, start_ns: int) -> _Pending | None:
+        """What joins in front of caller voice that began at `start_ns` (stale audio is let go)."""
+        if self._pending is not None and start_ns >= self._pending.until_ns:
+            self._pending = None
+        return self._pending
+
+    def _joined(self, audio: Samples, start_ns: int) -> Samples:
+        pending = self._pending_for(start_ns)
+        return audio if pending is None else np.concatenate([pending.audio, audio])
+
+    def _joins(self, start_ns: int) -> int | None:
+        pending = self._pending_for(start_ns)
+        return None if pending is None else pending.turn
+
+    def _went_on(self, start_ns: int) -> Speech | None:
+        """The speech answering the caller's last turn, when caller voice that began at
+        `start_ns` goes on from that turn: it began within `turns.continuation_ms` of the
+        turn's last voice. A person who pauses mid-sentence for a second ("I'd like to book
+        a … service") is not finished, whatever Smart Turn and the words said at the pause."""
+        window_ns = self.settings.turns.continuation_ms * 1_000_000
+        speech = self.current
+        if (speech is None or speech.audio is None or speech.speech_end_ns is None
+                or not 0 <= start_ns - speech.speech_end_ns < window_ns):
+            return None
+        return speech
+
+    def _join_if_going_on(self, start_ns: int) -> None:
+        """TOM stops for the caller: the turn it answers joins what they say now, if they are
+        going on from it (see `_went_on`)."""
+        speech = self._went_on(start_ns)
+        if speech is None or self._pending_for(start_ns) is not None:
+            return
+        self.log.info("caller goes on after a pause: one turn", turn=speech.number)
+        self._keep_pending(speech.audio, speech.number if speech.answered else speech.joins)
 
     # --- speeches that do not answer a caller turn ------------------------------------------
 

@@ -115,6 +115,9 @@ class Transcript(Event):
     text: str
     turn: int
     interrupted: bool = False
+    # A caller line that holds the words of an earlier caller turn too (the caller went on
+    # after a pause TOM took for the end): that turn's line is superseded by this one.
+    joins: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,6 +17,7 @@ export interface TranscriptLine {
   text: string;
   turn: number;
   interrupted: boolean;
+  joins?: number | null;
   wall?: number;
 }
 

@@ -1,5 +1,7 @@
 // One call's conversation as chat bubbles: the caller on the left, TOM on the right.
 // Lines TOM could not finish (the caller barged in) are marked, followed by the barge-in itself.
+// A caller who went on after a pause TOM took for the end gets one line for the whole sentence
+// (`joins`); the cut-off line it holds is shown struck through.
 
 import type { BargeIn, TranscriptLine } from "../api/types";
 import { useStickToBottom } from "../hooks/useStickToBottom";
@@ -41,13 +43,14 @@ export function Transcript({ lines, bargeIns, dtmf = [] }: TranscriptProps) {
   if (!lines.length && !bargeIns.length) {
     return <p className="empty">Nothing said yet.</p>;
   }
+  const superseded = supersededTurns(lines);
   return (
     <>
       <div className="transcript-scroll" role="log" aria-label="Transcript" tabIndex={0} {...scroller}>
         <ol className="transcript">
         {transcriptItems(lines, bargeIns).map((item) =>
           item.kind === "line" ? (
-            <TranscriptBubble key={item.key} line={item.line} />
+            <TranscriptBubble key={item.key} line={item.line} superseded={superseded} />
           ) : (
             <BargeInMark key={item.key} barge={item.barge} />
           ),
@@ -63,14 +66,26 @@ export function Transcript({ lines, bargeIns, dtmf = [] }: TranscriptProps) {
   );
 }
 
-function TranscriptBubble({ line }: { line: TranscriptLine }) {
+/** Caller turns whose words a later caller line holds too (that line `joins` them). */
+export function supersededTurns(lines: TranscriptLine[]): Set<number> {
+  return new Set(lines.flatMap((l) => (l.role === "caller" && l.joins != null ? [l.joins] : [])));
+}
+
+function TranscriptBubble({ line, superseded }: { line: TranscriptLine; superseded: Set<number> }) {
+  const cut = line.role === "caller" && superseded.has(line.turn);
+  const classes = `bubble bubble-${line.role}${line.interrupted ? " bubble-interrupted" : ""}${cut ? " bubble-superseded" : ""}`;
   return (
-    <li className={`bubble bubble-${line.role}${line.interrupted ? " bubble-interrupted" : ""}`} data-role={line.role}>
+    <li className={classes} data-role={line.role}>
       <span className="bubble-role">{ROLE_LABEL[line.role]}</span>
       <span className="bubble-text">{line.text}</span>
       {line.interrupted && (
         <span className="interrupted-mark" title="The caller spoke over TOM here">
           interrupted
+        </span>
+      )}
+      {line.role === "caller" && line.joins != null && (
+        <span className="joined-mark" title={`The caller went on after a pause: this holds turn ${line.joins} too`}>
+          went on after a pause
         </span>
       )}
     </li>

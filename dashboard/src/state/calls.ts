@@ -197,7 +197,8 @@ function followNewest(state: DashboardState): DashboardState {
 
 function transcriptLine(d: Record<string, unknown>, wall?: number): TranscriptLine {
   const role: Role = d.role === "assistant" ? "assistant" : "caller";
-  return { role, text: str(d.text, ""), turn: num(d.turn, 0), interrupted: d.interrupted === true, wall };
+  const joins = typeof d.joins === "number" ? d.joins : null;
+  return { role, text: str(d.text, ""), turn: num(d.turn, 0), interrupted: d.interrupted === true, joins, wall };
 }
 
 function lineKey(line: TranscriptLine): string {
