@@ -126,6 +126,8 @@ def test_a_caller_line_joined_into_a_later_one_counts_once():
     assert [t["text"] for t in record.lines("caller")] == ["are you open on saturday"]
     assert [t["turn"] for t in record.lines("assistant")] == [1, 2]
     assert BenchReport({}, [record]).accuracy() == 1.0
+    kept = BenchReport({}, [record]).to_dict()["per_call"][0]["transcript"]
+    assert [t["joins"] for t in kept] == [None, None, 1, None]  # the JSON keeps the link
 
 
 def test_intents_facts_failures_mojibake(report):

@@ -391,7 +391,8 @@ def _call_detail(r: CallRecord) -> dict[str, Any]:
             "backchannels": [{"id": b.id, "phrase": b.text, "at_ms": b.at_ms,
                               "played": b.played} for b in r.result.backchannels],
             "transcript": [{"role": t.get("role"), "turn": t.get("turn"), "text": t.get("text"),
-                            "interrupted": t.get("interrupted")} for t in r.transcript],
+                            "interrupted": t.get("interrupted"), "joins": t.get("joins")}
+                           for t in r.transcript],
             "intents": [t.get("intent") for t in r.turns]}
 
 
