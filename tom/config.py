@@ -229,7 +229,7 @@ class TurnsSettings:
     # Caller voice that begins within this much of the end of the turn TOM is answering goes
     # on from it (a pause mid-sentence): TOM stops and answers the two as one turn, whatever
     # the new words are. 0: off (such a sound is judged like any other while TOM talks).
-    continuation_ms: int = option(1200, min=0, max=5000)
+    continuation_ms: int = option(1500, min=0, max=5000)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from call_harness import Harness
 
-from tom.call.backchannel import claims_turn, is_backchannel
+from tom.call.backchannel import claims_turn, is_backchannel, taken_back
 from tom.config import Settings
 from tom.engine.playback import AudioOut, ClearOut
 from tom.monitor import events as ev
@@ -68,6 +68,19 @@ def test_words_that_claim_the_turn(text):
 def test_words_that_ask_nothing(text):
     """How Whisper writes hums it cannot spell, and thanks: none of them stops TOM."""
     assert not claims_turn(text)
+
+
+@pytest.mark.parametrize(("text", "anew"), [
+    ("What are your hours? Sorry, I only need the price.", "Sorry, I only need the price."),
+    ("Was kostet die Inspektion? Entschuldigung, was kostet ein Platten?",
+     "Entschuldigung, was kostet ein Platten?"),
+    ("Tuesday. No, wait. Actually, Wednesday.", "Actually, Wednesday."),
+    ("Could I leave a message? For John, please.", None),
+    ("My number is 0151. 2345 678.", None),
+    ("Sorry, I only need the price.", None),  # nothing before it to take back
+    ("Are you open on Saturday? Not Sunday.", None)])
+def test_a_later_sentence_that_takes_the_turn_back(text, anew):
+    assert taken_back(text) == anew
 
 
 async def test_mhm_while_tom_talks_pauses_it_and_it_goes_on(call_with):

@@ -8,9 +8,9 @@ from call_harness import Harness
 
 from tom.monitor import events as ev
 
-OPEN, SATURDAY, MUMBLE, HOURS = 0.25, 0.5, 0.75, 0.4  # levels that survive PCM16
+OPEN, SATURDAY, MUMBLE, HOURS, PRICE = 0.25, 0.5, 0.75, 0.4, 0.6  # levels that survive PCM16
 WORDS = {OPEN: "Are you open on", SATURDAY: "Saturday.", MUMBLE: "",
-         HOURS: "What are your opening hours?"}
+         HOURS: "What are your opening hours?", PRICE: "Sorry, I only need the price."}
 
 
 @pytest.fixture
@@ -54,6 +54,20 @@ async def test_going_on_after_a_pause_is_one_turn(call_with, going_on_s):
     assert first.interrupted and not second.interrupted  # TOM stopped, then answered it all
 
 
+async def test_a_correction_after_the_pause_is_the_turn(call_with):
+    """Cutting in with "Sorry, I only need …" takes the first question back: joined across the
+    pause and transcribed once, but the turn is the correction, and the first line stands."""
+    h = await call_with()
+    await h.say(HOURS, 0.8)
+    await h.silence(0.7)
+    await h.say(PRICE, 0.8)
+    await h.silence(0.6)
+    await h.clock.advance(4)
+    assert h.ears.heard[-1] == (HOURS, PRICE)
+    assert caller_lines(h) == [(1, "What are your opening hours?", None),
+                               (2, "Sorry, I only need the price.", None)]
+
+
 async def test_without_the_rule_words_that_ask_nothing_were_let_be(call_with):
     """What `turns.continuation_ms` mends: "Saturday." while TOM talks asks nothing of it."""
     h = await call_with(turns={"continuation_ms": 0})
@@ -64,7 +78,7 @@ async def test_without_the_rule_words_that_ask_nothing_were_let_be(call_with):
 
 async def test_the_same_words_long_after_the_turn_do_not_stop_tom(call_with):
     h = await call_with()
-    await pause_then(h, 1.6, 0.3)  # began 1.6 s after the caller's last voice: not going on
+    await pause_then(h, 2.0, 0.3)  # began 2 s after the caller's last voice: not going on
     assert caller_lines(h) == [(1, "Are you open on", None)]
     assert not h.of(ev.BargeIn)
 

@@ -20,6 +20,10 @@ _CLAIMS = re.compile(
     r"sorry|pardon|no|nope|nah|not|wrong|hello|hey|listen|actually|but|however|what|"
     r"warte|wartet|warten sie|halt|stopp|moment|sekunde|entschuldigung|entschuldigen sie|"
     r"verzeihung|nein|nee|nicht|falsch|hallo|aber|doch|wie bitte|was)\b")
+# A sentence that opens so takes back what the caller said before it ("Sorry, I only need …").
+_TAKES_BACK = re.compile(
+    r"^(sorry|no|nope|actually|i mean|wait|excuse me|pardon|rather|"
+    r"entschuldigung|entschuldigen sie|verzeihung|nein|nee|eigentlich|ich meine|moment|halt)\b")
 # Intents that always claim the turn (classify: "unclear", "empty" and "smalltalk" do not).
 _REQUESTS = frozenset({"question", "booking", "human", "message", "goodbye"})
 
@@ -45,6 +49,17 @@ def claims_turn(text: str) -> bool:
     question, "wait", "no", "sorry?"): TOM stops and answers. False for words that ask
     nothing ("Mama.", "A house."): most likely a misheard backchannel, and TOM goes on."""
     return bool(_CLAIMS.search(" ".join(_words(text)))) or classify(text).name in _REQUESTS
+
+
+def taken_back(text: str) -> str | None:
+    """The caller's words from the last sentence that takes back what came before it ("What
+    are your hours? Sorry, I only need the price."), or None when no later sentence does.
+    For a turn joined across a pause: a caller who cuts in with a correction asks anew."""
+    sentences = re.split(r"(?<=[.?!])\s+", text.strip())
+    for i in range(len(sentences) - 1, 0, -1):
+        if _TAKES_BACK.match(" ".join(_words(sentences[i]))):
+            return " ".join(sentences[i:])
+    return None
 
 
 def _words(text: str) -> list[str]:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from tom.call.backchannel import taken_back
 from tom.call.engines import CallEngines
 from tom.call.speech import Speech
 from tom.call.voice import Voice
@@ -80,6 +81,11 @@ class Responder:
             self.flow.listen()
             return False
         speech.caller_words = transcript.text.strip()
+        if speech.joins is not None and (anew := taken_back(speech.caller_words)) is not None:
+            # Joined across a pause, but what came after it takes the first part back: the
+            # correction is the turn, and the first part's line stands as it was.
+            self.log.info("caller takes back the turn before the pause", text=anew)
+            speech.caller_words, speech.joins = anew, None
         if self.engines.multilingual and not self._follow_language(speech, transcript):
             await self._answer_foreign(speech)
             return True

@@ -393,9 +393,16 @@ class TurnTaking:
         """TOM stops for the caller: the turn it answers joins what they say now, if they are
         going on from it (see `_went_on`)."""
         speech = self._went_on(start_ns)
-        if speech is None or self._pending_for(start_ns) is not None:
+        if speech is None:
+            last = self.current
+            if last is not None and last.audio is not None and last.speech_end_ns is not None:
+                self.log.debug("caller voice after the turn TOM answers", turn=last.number,
+                               after_ms=round((start_ns - last.speech_end_ns) / 1e6))
             return
-        self.log.info("caller goes on after a pause: one turn", turn=speech.number)
+        if self._pending_for(start_ns) is not None:
+            return
+        self.log.info("caller goes on after a pause: one turn", turn=speech.number,
+                      after_ms=round((start_ns - (speech.speech_end_ns or 0)) / 1e6))
         self._keep_pending(speech.audio, speech.number if speech.answered else speech.joins)
 
     # --- speeches that do not answer a caller turn ------------------------------------------
