@@ -10,11 +10,13 @@ order, so seconds of call run instantly and exactly. The dialogue and profile ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import heapq
 import itertools
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -259,3 +261,21 @@ class Harness:
     @property
     def ending(self) -> list[EndOut]:
         return self.outbound(EndOut)
+
+
+@contextlib.asynccontextmanager
+async def calls(**defaults: Any) -> AsyncIterator[Callable[..., Awaitable[Harness]]]:
+    """Start harness calls (`defaults` overridden per call); at the end each is ended and
+    checked: no call error was published, and every task the call started is gone."""
+    made: list[Harness] = []
+
+    async def make(**kw: Any) -> Harness:
+        h = Harness(**{**defaults, **kw})
+        made.append(h)
+        return await h.start()
+
+    yield make
+    for h in made:
+        await h.stop()
+        assert not h.of(ev.CallError), h.of(ev.CallError)
+        assert len(h.call._tasks) == 0

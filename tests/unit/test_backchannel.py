@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from call_harness import Harness
+from call_harness import calls
 
 from tom.call.backchannel import claims_turn, is_backchannel, taken_back
 from tom.config import Settings
@@ -20,18 +20,8 @@ PHRASES = Settings().turns.backchannels
 
 @pytest.fixture
 async def call_with():
-    made: list[Harness] = []
-
-    async def make(**kw: object) -> Harness:
-        h = Harness(words=WORDS, greeting=GREETING, **kw)  # type: ignore[arg-type]
-        made.append(h)
-        return await h.start()
-
-    yield make
-    for h in made:
-        await h.stop()
-        assert not h.of(ev.CallError), h.of(ev.CallError)
-        assert len(h.call._tasks) == 0
+    async with calls(words=WORDS, greeting=GREETING) as make:
+        yield make
 
 
 @pytest.mark.parametrize("text", ["Mhm.", "mm-hmm", "Okay.", "Okay, okay.", "Yeah, right.",

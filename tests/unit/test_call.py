@@ -10,7 +10,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from call_harness import MS, Harness, settle
+from call_harness import MS, calls, settle
 
 from tom.audio import float_to_pcm16
 from tom.call import CallEnded
@@ -28,18 +28,8 @@ WORDS = {HOURS: "What are your opening hours?", HELLO: "Hello there.", MUMBLE: "
 
 @pytest.fixture
 async def call_with():
-    made: list[Harness] = []
-
-    async def make(**kw: object) -> Harness:
-        h = Harness(words=kw.pop("words", WORDS), **kw)  # type: ignore[arg-type]
-        made.append(h)
-        return await h.start()
-
-    yield make
-    for h in made:
-        await h.stop()
-        assert not h.of(ev.CallError), h.of(ev.CallError)
-        assert len(h.call._tasks) == 0  # every task the call started is gone
+    async with calls(words=WORDS) as make:
+        yield make
 
 
 async def test_greeting_is_spoken_then_tom_listens(call_with):

@@ -4,7 +4,7 @@ word lost; and caller audio kept for the next turn never holds up a speculative 
 from __future__ import annotations
 
 import pytest
-from call_harness import Harness
+from call_harness import Harness, calls
 
 from tom.monitor import events as ev
 
@@ -15,18 +15,8 @@ WORDS = {OPEN: "Are you open on", SATURDAY: "Saturday.", MUMBLE: "",
 
 @pytest.fixture
 async def call_with():
-    made: list[Harness] = []
-
-    async def make(**kw: object) -> Harness:
-        h = Harness(words=WORDS, **kw)  # type: ignore[arg-type]
-        made.append(h)
-        return await h.start()
-
-    yield make
-    for h in made:
-        await h.stop()
-        assert not h.of(ev.CallError), h.of(ev.CallError)
-        assert len(h.call._tasks) == 0
+    async with calls(words=WORDS) as make:
+        yield make
 
 
 def caller_lines(h: Harness) -> list[tuple[int, str, int | None]]:
