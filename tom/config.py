@@ -228,7 +228,8 @@ class TurnsSettings:
     finished_words_silence_ms: int = option(640, min=0, max=5000)
     # Caller voice that begins within this much of the end of the turn TOM is answering goes
     # on from it (a pause mid-sentence): TOM stops and answers the two as one turn, whatever
-    # the new words are. 0: off (such a sound is judged like any other while TOM talks).
+    # the new words are, unless they take the first back ("Sorry, I only need …": then they
+    # are the turn). 0: off (such a sound is judged like any other while TOM talks).
     continuation_ms: int = option(1500, min=0, max=5000)
 
 
