@@ -201,19 +201,25 @@ def drop_repeats(text: str) -> str:
     """Cut a decoder loop: words that start over ("Good morning. Good morning. Good").
 
     From the earliest place where a run of words is followed by itself (and then by a prefix
-    of itself) to the end of the text, only the first run is kept. A repeated run of several
-    words must end a sentence, so "no, I said no" and "bye bye" stay as they are.
+    of itself, its last word perhaps cut short: "Yes, that's correct. Yes, that") to the end of
+    the text, only the first run is kept. A repeated run of several words must end a sentence,
+    so "no, I said no" and "bye bye" stay as they are.
     """
     words = text.split()
     norm = [_norm(w) for w in words]
     n = len(words)
+
+    def same(k: int, p: int) -> bool:
+        return norm[k] == norm[k - p] or (k == n - 1 and norm[k] != ""
+                                          and norm[k - p].startswith(norm[k]))
+
     for i in range(n):
         for p in range(1, (n - i) // 2 + 1):
             if p > 1 and words[i + p - 1][-1:] not in ".?!":
                 continue
             if p == 1 and n - i < 3 and words[i][-1:] not in ".?!":
                 continue
-            if all(norm[k] == norm[k - p] for k in range(i + p, n)):
+            if all(same(k, p) for k in range(i + p, n)):
                 return " ".join(words[: i + p])
     for j in range(1, n):  # the text starts over after a sentence: "...please? Can"
         if words[j - 1][-1:] in ".?!" and norm[j:] == norm[: n - j]:
