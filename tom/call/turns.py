@@ -255,8 +255,8 @@ class TurnTaking:
         if self._closed:
             return
         quiet = self._hold is None and not self.detector.speaking
-        going_on = self._went_on(utterance.speech_start_ns) is not None
-        if quiet and self.voice.playing and not going_on and not claims_turn(text):
+        going_on = self._went_on(utterance.speech_start_ns)
+        if quiet and self.voice.playing and going_on is None and not claims_turn(text):
             # Words that ask nothing, the caller quiet again and TOM still talking: most likely
             # a hum Whisper wrote as a word. (Said on into more speech they join it below, and
             # once TOM has finished they are answered: no word is lost.)
@@ -264,16 +264,16 @@ class TurnTaking:
             return
         self.log.info("short interruption", text=text)
         again = self._end_hold()
-        self._join_if_going_on(utterance.speech_start_ns)
+        if going_on is not None:
+            self._join(going_on, utterance.speech_start_ns)
         if again is not None or self.detector.speaking:
             # The caller is speaking again: TOM stops, and these words join what follows.
             if self.voice.playing:
                 self._barge_in(hold.paused_ns)
             if again is not None:
                 self.flow.caller_starts(cuts_off_tom=True)
-            before = self._pending_for(utterance.speech_start_ns)
             self._keep_pending(self._joined(utterance.audio, utterance.speech_start_ns),
-                               before.turn if before is not None else None)
+                               self._joins(utterance.speech_start_ns))
             return
         if self.voice.playing:
             self._barge_in(hold.paused_ns)
@@ -382,23 +382,25 @@ class TurnTaking:
         `start_ns` goes on from that turn: it began within `turns.continuation_ms` of the
         turn's last voice. A person who pauses mid-sentence for a second ("I'd like to book
         a … service") is not finished, whatever Smart Turn and the words said at the pause."""
-        window_ns = self.settings.turns.continuation_ms * 1_000_000
         speech = self.current
-        if (speech is None or speech.audio is None or speech.speech_end_ns is None
-                or not 0 <= start_ns - speech.speech_end_ns < window_ns):
-            return None
-        return speech
+        if speech is None or speech.audio is None or speech.speech_end_ns is None:
+            return None  # TOM is answering no caller turn
+        after_ns = start_ns - speech.speech_end_ns
+        if 0 <= after_ns < self.settings.turns.continuation_ms * 1_000_000:
+            return speech
+        self.log.debug("caller voice after the turn TOM answers", turn=speech.number,
+                       after_ms=round(after_ns / 1e6))
+        return None
 
     def _join_if_going_on(self, start_ns: int) -> None:
         """TOM stops for the caller: the turn it answers joins what they say now, if they are
         going on from it (see `_went_on`)."""
         speech = self._went_on(start_ns)
-        if speech is None:
-            last = self.current
-            if last is not None and last.audio is not None and last.speech_end_ns is not None:
-                self.log.debug("caller voice after the turn TOM answers", turn=last.number,
-                               after_ms=round((start_ns - last.speech_end_ns) / 1e6))
-            return
+        if speech is not None:
+            self._join(speech, start_ns)
+
+    def _join(self, speech: Speech, start_ns: int) -> None:
+        """The turn `speech` answers joins caller voice that began at `start_ns`."""
         if self._pending_for(start_ns) is not None:
             return
         self.log.info("caller goes on after a pause: one turn", turn=speech.number,
