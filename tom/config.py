@@ -226,6 +226,10 @@ class TurnsSettings:
     # … and after this much when the words so far read as a finished sentence (STT at the
     # pause, tom/call/finished.py); 0: the model's verdict alone
     finished_words_silence_ms: int = option(640, min=0, max=5000)
+    # Words whose last word Whisper is less sure of than this read neither finished nor open:
+    # cut off mid-sentence it finishes the sentence itself ("I'd like to book a" → "… a
+    # second."). Such a turn ends after unfinished_silence_ms. 0: every last word believed.
+    sure_word_prob: float = option(0.3, min=0.0, max=0.95)
     # Caller voice that begins within this much of the end of the turn TOM is answering goes
     # on from it (a pause mid-sentence): TOM stops and answers the two as one turn, whatever
     # the new words are, unless they take the first back ("Sorry, I only need …": then they

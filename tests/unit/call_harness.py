@@ -110,6 +110,7 @@ class FakeEars:
     compute_ms: int = 60
     heard: list[tuple[float, ...]] = field(default_factory=list)
     hold: asyncio.Event | None = None  # while set to an unset event, transcription waits
+    last_word_prob: float = 1.0  # how sure "Whisper" is of the last word it heard
 
     async def transcribe(self, samples: np.ndarray) -> Timed[Transcript]:
         submitted = self.clock.now
@@ -120,7 +121,8 @@ class FakeEars:
         self.heard.append(levels)
         text = " ".join(t for t in (self.words.get(level, "") for level in levels) if t)
         started = submitted + self.queue_ms * MS
-        return Timed(Transcript(text, "en", 0.01, -0.2, len(samples) / IN_RATE),
+        return Timed(Transcript(text, "en", 0.01, -0.2, len(samples) / IN_RATE,
+                                last_word_prob=self.last_word_prob),
                      submitted, started, started + self.compute_ms * MS)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tom.bench.hesitation import pause_share, split_for_pause
+from tom.bench.hesitation import WHISPER_SLACK_S, Gap, WordTime, pause_gap, split_for_pause
 from tom.bench.synth import with_pause
 
 
@@ -26,22 +26,33 @@ def test_a_function_word_before_punctuation_is_a_clause_end_not_a_hesitation():
     assert split_for_pause("Is it for, erm, the brakes?") == ("Is it for, erm, the", "brakes?")
 
 
-def test_the_share_comes_from_the_voiced_lengths_of_the_halves():
-    rate = 8000
-    lengths = {"I'd like to book a": 3 * rate, "service for my bike.": rate}
+def _timed(*words: str) -> list[WordTime]:
+    return [WordTime(w, 0.3 * i, 0.3 * i + 0.25) for i, w in enumerate(words)]
 
-    def speak(part: str) -> tuple[np.ndarray, int]:
-        voiced = np.full(lengths[part], 0.3, np.float32)
-        return np.concatenate([np.zeros(rate // 4, np.float32), voiced]), rate
 
-    def bounds(pcm: bytes, r: int) -> tuple[int, int]:
-        x = np.frombuffer(pcm, dtype="<i2")
-        loud = np.flatnonzero(np.abs(x) > 100)
-        return int(loud[0]), int(loud[-1]) + 1
+def _around(at: float) -> Gap:
+    return Gap(at - WHISPER_SLACK_S, at + WHISPER_SLACK_S)
 
-    share = pause_share(speak, bounds, "I'd like to book a service for my bike.")
-    assert share == pytest.approx(0.75)
-    assert pause_share(speak, bounds, "Thank you very much.") is None
+
+def test_the_pause_goes_in_the_gap_after_the_function_word_as_whisper_timed_it():
+    words = _timed("I'd", "like", "to", "book", "a", "service", "for", "my", "bike.")
+    gap = pause_gap("I'd like to book a service for my bike.", words)
+    assert gap == _around((words[4].end_s + words[5].start_s) / 2)
+
+
+def test_the_pair_nearest_its_place_in_the_text_is_taken():
+    # "a" + "service" twice: the split is after the first "a" near the middle of the text
+    text = "I'd like a service and a service for my bike too."
+    words = _timed("I'd", "like", "a", "service", "and", "a", "service", "for", "my", "bike", "too.")
+    first, _ = split_for_pause(text) or ("", "")
+    index = len(first.split()) - 1
+    assert pause_gap(text, words) == _around((words[index].end_s + words[index + 1].start_s) / 2)
+
+
+def test_no_pause_where_the_text_has_no_point_or_whisper_misheard_it():
+    assert pause_gap("Thank you very much.", _timed("Thank", "you", "very", "much.")) is None
+    misheard = _timed("I'd", "like", "to", "book", "the", "service", "for", "my", "bike.")
+    assert pause_gap("I'd like to book a service for my bike.", misheard) is None
 
 
 def test_the_pause_goes_into_the_gap_nearest_the_share_asked_for():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tom.audio import ulaw_decode, ulaw_encode
+from tom.bench.hesitation import Gap
 from tom.bench.synth import (
     CALLER_STYLES,
     CallerVoice,
@@ -94,5 +95,21 @@ def test_a_pause_goes_into_the_quiet_gap_mid_utterance():
     assert np.abs(middle).max() == 0.0  # the pause joined the gap: no word was cut
     spoken = on_the_line(x, rate, LineOptions(phone_path=False, pause_ms=1000), seed=0)
     assert spoken.speech_end - spoken.speech_start == len(paused)
+    assert spoken.paused
     short = on_the_line(tone, rate, LineOptions(phone_path=False, pause_ms=1000), seed=0)
     assert short.speech_end - short.speech_start == len(tone)  # under 1.5 s: no pause
+    assert not short.paused
+
+
+def test_a_pause_at_a_known_word_gap_goes_there_not_mid_way():
+    rate = 8000
+    tone = 0.3 * np.sin(np.arange(rate // 2) * 2 * np.pi * 300 / rate).astype(np.float32)
+    gap = np.zeros(rate // 25, np.float32)
+    x = np.concatenate([tone, gap, tone, gap, tone, gap, tone])  # gaps at ~25, 50, 75 %
+    first_gap = Gap(len(tone) / rate, (len(tone) + len(gap)) / rate)
+    spoken = on_the_line(x, rate, LineOptions(phone_path=False, pause_ms=1000), seed=0,
+                         pause_in=first_gap)
+    pcm = np.frombuffer(spoken.pcm, dtype="<i2")[spoken.speech_start:spoken.speech_end]
+    assert spoken.paused
+    assert np.abs(pcm[len(tone):len(tone) + rate]).max() == 0  # the first gap, not the middle
+    assert np.abs(pcm[:len(tone)]).max() > 0

@@ -13,6 +13,8 @@ from tom.call.finished import reads_finished, reads_open
     "Vielen Dank, auf Wiederhören!", "Ja, genau.", "Haben Sie am Samstag geöffnet?",
     "Thank you.", "Yes, I do.", "Can you fix it?", "What's it for?", "Ich rufe morgen an.",
     "Ja, das mache ich so.", "Great Thanks Bye", "Danke, auf Wiederhören", "Okay tschüss",
+    "Who do I talk to?", "Okay. Where are you from?", "So what are you looking at?",
+    "Was kostet das?", "Wie lange dauert das?",
 ])
 def test_finished_sentences(text):
     assert reads_finished(text)
@@ -23,6 +25,9 @@ def test_finished_sentences(text):
     "I'd like to book a", "So the chain is rusty and", "Um.", "Ich möchte einen Termin für…",
     "Ich hätte gern einen Termin und.", "Ich möchte den.", "well -",
     "I'd like to talk to.", "Can I book a service for.", "Saturday", "Bye for",
+    # Whisper's question mark on a caller cut off mid-way: no question word left them behind
+    "Hi, are you open on?", "Is there a guarantee on?", "How much does it cost to?",
+    "Sind Sie am?", "What do you need it for? I can come in.",
 ])
 def test_cut_off_or_trailing_sentences(text):
     assert not reads_finished(text)

@@ -28,10 +28,12 @@ class FixedVerdict:
         return self.probability
 
 
-async def ended_after_ms(probability: float, words: str, **sections: dict[str, object]) -> int:
+async def ended_after_ms(probability: float, words: str, last_word_prob: float = 1.0,
+                         **sections: dict[str, object]) -> int:
     """Silence (ms) after the caller's last voice until TOM starts thinking about the turn."""
     turns = {"smart_turn": True, **sections.pop("turns", {})}
     h = Harness(words={LEVEL: words}, turns=turns, **sections)
+    h.ears.last_word_prob = last_word_prob
     await h.start()
     h.call.turns.smart = FixedVerdict(probability)  # type: ignore[assignment]
     try:
@@ -68,6 +70,21 @@ async def test_no_words_heard_leaves_it_to_the_sound() -> None:
 async def test_unfinished_sound_but_finished_words_end_after_the_shorter_silence() -> None:
     ms = await ended_after_ms(0.1, "Where are you located?")
     assert 600 <= ms < 1400
+
+
+async def test_a_sentence_whisper_finished_itself_unsure_of_its_last_word_waits() -> None:
+    # "I'd like to book a" cut off: the decoder adds a word it is unsure of, and a full stop
+    assert await ended_after_ms(0.95, "I'd like to book a second.", last_word_prob=0.15) >= 1400
+    assert await ended_after_ms(0.1, "I'd like to book a second.", last_word_prob=0.15) >= 1400
+
+
+async def test_a_last_word_whisper_is_sure_of_ends_the_turn_as_before() -> None:
+    assert await ended_after_ms(0.95, "I'd like to book a service.", last_word_prob=0.6) < 500
+
+
+async def test_with_sure_word_prob_zero_every_last_word_is_believed() -> None:
+    assert await ended_after_ms(0.95, "I'd like to book a second.", last_word_prob=0.15,
+                                turns={"sure_word_prob": 0.0}) < 500
 
 
 async def test_the_words_rule_off_leaves_it_to_the_sound() -> None:

@@ -54,6 +54,7 @@ class CallerTurn:
     speech_start: int | None = None
     speech_end: int | None = None
     backchannel: bool = False
+    paused: bool = False  # a `--pauses` hesitation inside the voiced part
 
 
 @dataclass(slots=True)
@@ -85,6 +86,7 @@ class TurnResult:
     clear_ns: int | None = None
     barged: bool = False
     overlapped: bool = False
+    paused: bool = False  # the caller stopped to think inside it (`--pauses`)
     reply_audio: bytes = field(default=b"", repr=False)
 
     @property
@@ -396,7 +398,7 @@ class _Script:
         return utt.started.result(), utt.ended.result()
 
     async def _speak(self, turn: CallerTurn, barged: bool) -> TurnResult:
-        res = TurnResult(turn.id, turn.text, barged=barged)
+        res = TurnResult(turn.id, turn.text, barged=barged, paused=turn.paused)
         self.result.turns.append(res)
         res.speech_start_ns, res.speech_end_ns = await self._say(turn, "turn")
         if not barged:

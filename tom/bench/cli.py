@@ -47,8 +47,8 @@ def register(
     p.add_argument("--pauses", type=_pause_ms, default=0, metavar="MS",
                    help="a caller who stops to think: a pause of MS ms (≤ 3000) inside every "
                         "utterance of 1.5 s or more, after a word no sentence ends on ('I'd "
-                        "like to book a … service'; mid-way where there is none); 'TOM talked "
-                        "over caller' counts the pauses TOM took for an end of turn")
+                        "like to book a … service'; none where there is none; recordings: mid-way); "
+                        "reports the pauses TOM took for an end of turn (target < 5 %%)")
     p.add_argument("--backchannels", action="store_true",
                    help="the caller says \"okay\", \"mhm\", \"I see\" (German: \"ja\", "
                         "\"genau\") 0.8-2.5 s into TOM's replies (seeded); reports how often "

@@ -3,17 +3,17 @@
 People hesitate mid-clause, mostly just before a content word ("I'd like to book a … service"),
 so `--pauses` puts its silence after an article, possessive, preposition or conjunction near
 the middle of the utterance (the bench's own list, not TOM's). Where in the audio that is comes
-from speaking the two halves alone: their voiced lengths give the split's share of the whole.
+from Whisper's word timings of the utterance as spoken (`CallerVoice.words`). The first runs took
+it from the lengths of the two halves spoken alone, a guess that put the pause inside words
+("the work … shop", "does it … cost"), and put utterances without such a word mid-way, often
+between two sentences: neither is a pause inside a sentence. Those now get no pause.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-
-import numpy as np
-
-from tom.audio import float_to_pcm16
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 # Words after which a sentence cannot be over. Left out on purpose: words that also end
 # sentences ("that", "it", "so", German "an"/"auf" as verb particles, "das"/"die" as pronouns).
@@ -47,16 +47,44 @@ def split_for_pause(text: str, language: str = "en") -> tuple[str, str] | None:
     return text[:best[1]].strip(), text[best[1]:].strip()
 
 
-def pause_share(speak: Callable[[str], tuple[np.ndarray, int]],
-                bounds: Callable[[bytes, int], tuple[int, int]], text: str,
-                language: str = "en") -> float | None:
-    """The share of the voiced utterance spoken before the pause point, or None (no point)."""
+@dataclass(frozen=True, slots=True)
+class WordTime:
+    """One word Whisper heard in the caller's audio, with its start and end in seconds."""
+
+    text: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Where between two words a pause may go, in seconds into the utterance's audio."""
+
+    start_s: float
+    end_s: float
+
+
+WHISPER_SLACK_S = 0.04  # Whisper's word times are ±0.1 s: the gap is looked for this near
+
+
+def pause_gap(text: str, words: Sequence[WordTime], language: str = "en") -> Gap | None:
+    """The gap between the function word of `split_for_pause` and the word after it, as Whisper
+    timed them in the caller's audio (the pair nearest its place in `text`); None when the text
+    has no such point or Whisper did not hear that pair (no pause is better than one inside a
+    word or after a sentence)."""
     split = split_for_pause(text, language)
     if split is None:
         return None
-    lengths = []
-    for part in split:
-        audio, rate = speak(part)
-        start, end = bounds(float_to_pcm16(audio), rate)
-        lengths.append(max(1, end - start))
-    return lengths[0] / (lengths[0] + lengths[1])
+    before = [_key(m.group(0)) for m in _WORD.finditer(split[0])]
+    after = _key(_WORD.findall(split[1])[0])
+    heard = [_key(w.text) for w in words]
+    pairs = [i for i in range(len(heard) - 1) if heard[i] == before[-1] and heard[i + 1] == after]
+    if not pairs:
+        return None
+    i = min(pairs, key=lambda k: abs(k - (len(before) - 1)))
+    at = (words[i].end_s + words[i + 1].start_s) / 2
+    return Gap(at - WHISPER_SLACK_S, at + WHISPER_SLACK_S)
+
+
+def _key(word: str) -> str:
+    return word.strip(" .,;:!?\"'’").lower().replace("’", "'")

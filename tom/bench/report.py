@@ -25,6 +25,7 @@ E2E_TARGET_MS = 1000.0
 ACCURACY_TARGET = 0.95
 MOJIBAKE_TARGET = 0
 FAILED_PCT_TARGET = 2.0
+PAUSES_ENDED_PCT_TARGET = 5.0  # issue 13: a pause of up to 1 s inside a sentence ends the turn
 CLEAR_GRACE_NS = 1_500_000_000  # a clear this soon after the caller spoke answers their voice
 # Off-script turns (corpus ids with "-off-"): questions the FAQ does not list (issue 14).
 OFFSCRIPT_MARK = "-off-"
@@ -103,6 +104,16 @@ class BenchReport:
         """Turns where TOM's audio arrived while the caller was still speaking (no barge-in)."""
         turns = [t for r in self.records for t in r.result.turns if not t.barged]
         return {"turns": sum(t.overlapped for t in turns), "of": len(turns)}
+
+    def pauses(self) -> dict[str, Any] | None:
+        """`--pauses`: of the turns with a hesitation inside a sentence, those TOM took for an
+        end of turn (its reply arrived before the caller's last word); None without pauses."""
+        paused = [t for r in self.records for t in r.result.turns if t.paused and not t.barged]
+        if not paused:
+            return None
+        ended = sum(t.overlapped for t in paused)
+        return {"ended": ended, "of": len(paused), "ended_pct": round(100 * ended / len(paused), 1),
+                "target_pct": PAUSES_ENDED_PCT_TARGET}
 
     def false_barge_ins(self) -> dict[str, int]:
         """TOM dropped its playback (`clear`) while the caller was not speaking (its own echo,
@@ -287,6 +298,10 @@ class BenchReport:
                  ("accuracy", self.accuracy(), ACCURACY_TARGET, ">="),
                  ("mojibake", self.mojibake()["total"], MOJIBAKE_TARGET, "<="),
                  ("failed calls %", self.failed_pct(), FAILED_PCT_TARGET, "<")]
+        pauses = self.pauses()
+        if pauses is not None:
+            rows.append(("pauses that ended the turn %", pauses["ended_pct"],
+                         PAUSES_ENDED_PCT_TARGET, "<"))
         bc = self.backchannel_figures()
         if bc is not None:
             rows.append(("backchannels TOM went on", bc["rate"], backchannels.TARGET_WENT_ON,
@@ -319,6 +334,7 @@ class BenchReport:
             "stages": stages,
             "e2e": {**self.e2e().to_dict(), "target_ms": E2E_TARGET_MS},
             "talk_over": self.talk_over(),
+            "pauses": self.pauses(),
             "barge_in_errors": self.false_barge_ins(),
             "backchannels": self.backchannel_figures(),
             "greeting": self.greeting().to_dict(),
@@ -386,7 +402,8 @@ def _call_detail(r: CallRecord) -> dict[str, Any]:
             "failure": r.result.failure, "closed_by": r.result.closed_by,
             "greeting_ms": ms(r.result.greeting_ms),
             "turns": [{"id": t.id, "e2e_ms": ms(t.e2e_ms), "barged": t.barged,
-                       "barge_in_ms": ms(t.barge_in_ms), "overlapped": t.overlapped}
+                       "barge_in_ms": ms(t.barge_in_ms), "overlapped": t.overlapped,
+                       "paused": t.paused}
                       for t in r.result.turns],
             "backchannels": [{"id": b.id, "phrase": b.text, "at_ms": b.at_ms,
                               "played": b.played} for b in r.result.backchannels],

@@ -19,14 +19,14 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import structlog
 
 from tom.audio import float_to_pcm16, read_wav, resample, ulaw_decode, ulaw_encode, write_wav
 from tom.bench.caller import speech_bounds
-from tom.bench.hesitation import pause_share
+from tom.bench.hesitation import Gap, WordTime, pause_gap, split_for_pause
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PAUSED_MIN_S = 1.5  # `--pauses`: only utterances this long get a pause inside
-HESITATION_WINDOW = 0.05  # a pause point known from the words is looked for this close
+ALIGN_MODEL = "base"  # the bundled Whisper that times a caller's words (tiny.en put pauses late)
 SYNTH_VERSION = 2  # bump when the synthesis recipe changes, so stale cache entries are ignored
 ESPEAK_VOICES = {"en": "en-us", "de": "de"}
 # German callers: espeak-ng voices backed by MBROLA German diphones (apt mbrola-de1/-de2/-de5).
@@ -81,6 +81,7 @@ class SpokenAudio:
     rate: int
     speech_start: int
     speech_end: int
+    paused: bool = False  # a `--pauses` hesitation was put inside
 
     @property
     def duration_s(self) -> float:
@@ -119,15 +120,20 @@ class CallerVoice:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.model_path = Path(model_path) if model_path else default_voice_path()
         self._voice: PiperVoice | None = None
+        self._aligners: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def cache_key(self, text: str, language: str, style: VoiceStyle) -> str:
-        """Stable across runs: the text, the voice file, the language rules and the style."""
+    def cache_key(self, text: str, language: str, style: VoiceStyle,
+                  aligned: bool = False) -> str:
+        """Stable across runs: the text, the voice file, the language rules and the style (and
+        whether piper's phoneme timings were kept: a take of its own)."""
         stat = self.model_path.stat()
         voice = german_voice(style) if language == "de" else self.model_path.name
-        ident = {"v": SYNTH_VERSION, "text": text, "lang": ESPEAK_VOICES.get(language, language),
-                 "voice": voice, "size": stat.st_size,
-                 "style": dataclasses.asdict(style)}
+        ident: dict[str, Any] = {
+            "v": SYNTH_VERSION, "text": text, "lang": ESPEAK_VOICES.get(language, language),
+            "voice": voice, "size": stat.st_size, "style": dataclasses.asdict(style)}
+        if aligned:
+            ident["aligned"] = True
         blob = json.dumps(ident, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:32]
 
@@ -148,30 +154,120 @@ class CallerVoice:
             options: LineOptions = LineOptions(), seed: int = 0,
             babble: np.ndarray | None = None) -> SpokenAudio:
         """The utterance as the far end receives it: padded, noisy and phone-shaped if asked."""
-        audio, rate = self.speech(text, language, style)
-        near = None
         if options.pause_ms:  # a hesitation after a word no sentence ends on, when it has one
-            near = pause_share(lambda part: self.speech(part, language, style), speech_bounds,
-                               text, language)
-        return on_the_line(audio, rate, options, seed, babble, pause_near=near)
+            audio, rate, gap = self.hesitant(text, language, style)
+            if gap is None:
+                options = dataclasses.replace(options, pause_ms=0)
+            return on_the_line(audio, rate, options, seed, babble, pause_in=gap)
+        audio, rate = self.speech(text, language, style)
+        return on_the_line(audio, rate, options, seed, babble)
+
+    def hesitant(self, text: str, language: str = "en", style: VoiceStyle = VoiceStyle()
+                 ) -> tuple[np.ndarray, int, Gap | None]:
+        """The utterance and the word gap a caller who stops to think pauses in: from piper's
+        own phoneme timings (exact; English), else from Whisper's word timings (±0.1 s)."""
+        if language != "de":
+            aligned = self._aligned_speech(text, language, style)
+            if aligned is not None:
+                audio, rate, gaps = aligned
+                return audio, rate, self._piper_gap(text, language, gaps)
+        audio, rate = self.speech(text, language, style)
+        return audio, rate, pause_gap(text, self.words(text, language, style), language)
+
+    def _aligned_speech(self, text: str, language: str, style: VoiceStyle
+                        ) -> tuple[np.ndarray, int, dict[int, Gap]] | None:
+        """A take spoken with piper's phoneme timings kept: the audio, and the gap after each
+        word (by its count from the start, as espeak splits words); None without the timings
+        (the onnx package piper needs for them is missing)."""
+        key = self.cache_key(text, language, style, aligned=True)
+        wav, timings = self.cache_dir / f"{key}.wav", self.cache_dir / f"{key}.gaps.json"
+        if not (wav.is_file() and timings.is_file()):
+            made = self._synthesize_aligned(text, language, style)
+            if made is None:
+                return None
+            audio, rate, gaps = made
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            _write_atomic(timings, json.dumps(
+                [[k, g.start_s, g.end_s] for k, g in gaps.items()]).encode("utf-8"))
+            tmp = wav.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            write_wav(tmp, audio, rate)
+            os.replace(tmp, wav)
+        audio, rate = read_wav(wav)
+        gaps = {int(k): Gap(a, b) for k, a, b in json.loads(timings.read_text(encoding="utf-8"))}
+        return audio, rate, gaps
+
+    def _piper_gap(self, text: str, language: str, gaps: dict[int, Gap]) -> Gap | None:
+        """The gap after the function word of `split_for_pause`: espeak's words of the first
+        half, counted, name it (espeak joins "of the" into one word, so text words cannot)."""
+        split = split_for_pause(text, language)
+        if split is None:
+            return None
+        sentences = self._voice_for(language).phonemize(split[0])
+        return gaps.get(sum(len(_phoneme_words(s)) for s in sentences))
+
+    def words(self, text: str, language: str = "en",
+              style: VoiceStyle = VoiceStyle()) -> list[WordTime]:
+        """The words of the utterance as spoken, timed by the bundled Whisper; cached with it."""
+        model = ALIGN_MODEL
+        path = self.cache_dir / f"{self.cache_key(text, language, style)}.{model}.words.json"
+        if path.is_file():
+            return [WordTime(*w) for w in json.loads(path.read_text(encoding="utf-8"))]
+        audio, rate = self.speech(text, language, style)
+        with self._lock:
+            aligner = self._aligners.get(model)
+            if aligner is None:
+                aligner = self._aligners[model] = _load_aligner(model)
+            segments, _ = aligner.transcribe(resample(audio, rate, 16000), language=language,
+                                             word_timestamps=True, beam_size=1)
+            words = [WordTime(w.word.strip(), float(w.start), float(w.end))
+                     for segment in segments for w in segment.words or ()]
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps([dataclasses.astuple(w) for w in words], ensure_ascii=False),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+        return words
 
     def _synthesize(self, text: str, language: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
         if language == "de":
             return speak_german(text, style)
-        from piper import SynthesisConfig
+        voice = self._voice_for(language)
+        chunks = [c.audio_float_array for c in voice.synthesize(text, _piper_style(style))]
+        if not chunks:
+            raise ValueError(f"piper produced no audio for {text!r}")
+        log.debug("bench_synthesized", text=text, language=language)
+        return np.concatenate(chunks).astype(np.float32), voice.config.sample_rate
 
+    def _synthesize_aligned(self, text: str, language: str, style: VoiceStyle
+                            ) -> tuple[np.ndarray, int, dict[int, Gap]] | None:
+        voice = self._voice_for(language)
+        rate = voice.config.sample_rate
+        audio: list[np.ndarray] = []
+        gaps: dict[int, Gap] = {}
+        at, words = 0, 0
+        for chunk in voice.synthesize(text, _piper_style(style), include_alignments=True):
+            if not chunk.phoneme_alignments:
+                return None
+            pos = at
+            for phoneme in chunk.phoneme_alignments:
+                if phoneme.phoneme == " ":  # espeak's word break, with its own duration
+                    words += 1
+                    gaps[words] = Gap(pos / rate, (pos + int(phoneme.num_samples)) / rate)
+                pos += int(phoneme.num_samples)
+            words += 1  # the sentence's last word
+            at += len(chunk.audio_float_array)
+            audio.append(chunk.audio_float_array)
+        if not audio:
+            raise ValueError(f"piper produced no audio for {text!r}")
+        log.debug("bench_synthesized", text=text, language=language, aligned=True)
+        return np.concatenate(audio).astype(np.float32), rate, gaps
+
+    def _voice_for(self, language: str) -> PiperVoice:
         voice = self._load()
         espeak = ESPEAK_VOICES.get(language, language)
         if espeak != voice.config.espeak_voice:
             voice = dataclasses.replace(
                 voice, config=dataclasses.replace(voice.config, espeak_voice=espeak))
-        syn = SynthesisConfig(length_scale=style.length_scale, noise_scale=style.noise_scale,
-                              noise_w_scale=style.noise_w)
-        chunks = [c.audio_float_array for c in voice.synthesize(text, syn)]
-        if not chunks:
-            raise ValueError(f"piper produced no audio for {text!r}")
-        log.debug("bench_synthesized", text=text, language=language)
-        return np.concatenate(chunks).astype(np.float32), voice.config.sample_rate
+        return voice
 
     def _load(self) -> PiperVoice:
         """The voice, loaded on first use (piper is heavy to import)."""
@@ -179,8 +275,39 @@ class CallerVoice:
             if self._voice is None:
                 from piper import PiperVoice
 
-                self._voice = PiperVoice.load(self.model_path)
+                # The phoneme timings (for --pauses) need the onnx package; without it piper
+                # loads the voice as it is and `_aligned_speech` falls back to Whisper.
+                self._voice = PiperVoice.load(self.model_path, include_alignments=True)
             return self._voice
+
+
+def _piper_style(style: VoiceStyle) -> Any:
+    from piper import SynthesisConfig
+
+    return SynthesisConfig(length_scale=style.length_scale, noise_scale=style.noise_scale,
+                           noise_w_scale=style.noise_w)
+
+
+def _phoneme_words(sentence: list[str]) -> list[str]:
+    """espeak's words in one sentence of piper's phonemes (a word break is a space)."""
+    return [w for w in "".join(sentence).split(" ") if w.strip(",.;:!?")]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Parallel benches never read half a file."""
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _load_aligner(model: str) -> Any:
+    from faster_whisper import WhisperModel
+
+    from tom.models import bundled_whisper
+
+    source = bundled_whisper(model)
+    assert source is not None, model
+    return WhisperModel(str(source.path), device="cpu", compute_type="int8", cpu_threads=2)
 
 
 def german_voice(style: VoiceStyle) -> str:
@@ -212,16 +339,22 @@ def speak_german(text: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
 
 def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int,
                 babble: np.ndarray | None = None, *,
-                pause_near: float | None = None) -> SpokenAudio:
+                pause_in: Gap | None = None) -> SpokenAudio:
     """Speech as the far end receives it: trimmed to its voiced part, padded, noisy and
     phone-shaped as `options` say (pink noise reproducible per seed; `babble`, float audio at
-    `options.rate`, mixed under it at `options.babble_snr_db`); a pause goes near the share
-    `pause_near` of the voiced part (tom/bench/hesitation.py), else mid-way."""
+    `options.rate`, mixed under it at `options.babble_snr_db`); a pause goes into the quietest
+    20 ms of the word gap `pause_in` (seconds into `audio`; tom/bench/hesitation.py), else (a
+    recording, whose words are not known) near the middle."""
     x = resample(audio, rate, options.rate)
     start, end = speech_bounds(float_to_pcm16(x), options.rate)
     x = x[start:end]
-    if options.pause_ms and len(x) >= PAUSED_MIN_S * options.rate:
-        near, window = (0.5, 0.1) if pause_near is None else (pause_near, HESITATION_WINDOW)
+    paused = bool(options.pause_ms) and len(x) >= PAUSED_MIN_S * options.rate
+    if paused:
+        near, window = 0.5, 0.1
+        if pause_in is not None:
+            lo, hi = ((t * options.rate - start) / len(x) for t in (pause_in.start_s,
+                                                                     pause_in.end_s))
+            near, window = min(1.0, max(0.0, (lo + hi) / 2)), max(0.0, (hi - lo) / 2)
         x = with_pause(x, options.rate, options.pause_ms, near, window)
         end = start + len(x)
     lead = int(options.rate * options.lead_ms / 1000)
@@ -233,20 +366,23 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int,
         x = mix_at_snr(x, babble, options.babble_snr_db, speech=slice(lead, lead + end - start))
     if options.phone_path:
         x = phone_path(x, options.rate)
-    return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start)
+    return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start, paused)
 
 
 def with_pause(x: np.ndarray, rate: int, pause_ms: int, near: float = 0.5,
                window: float = 0.1) -> np.ndarray:
-    """`x` with `pause_ms` of silence inserted at its quietest 20 ms within `window` (a share
-    of its length) either side of the share `near` (a gap between words, or a stop's closure),
-    as a caller who stops to think."""
-    frame = rate // 50
-    lo = int(len(x) * max(0.0, near - window)) // frame
-    hi = int(len(x) * min(1.0, near + window)) // frame
-    rms = [float(np.sqrt(np.mean(np.square(x[i * frame:(i + 1) * frame], dtype=np.float64))))
-           for i in range(lo, max(lo + 1, hi))]
-    cut = (lo + int(np.argmin(rms))) * frame + frame // 2
+    """`x` with `pause_ms` of silence inserted in the middle of its quietest 20 ms (looked for
+    in 5 ms steps) within `window` (a share of its length) either side of the share `near` (a
+    gap between words, or a stop's closure), as a caller who stops to think."""
+    half, step = rate // 100, rate // 200
+    lo = int(len(x) * max(0.0, near - window))
+    hi = int(len(x) * min(1.0, near + window))
+
+    def level(centre: int) -> float:
+        part = x[max(0, centre - half):centre + half]
+        return float(np.mean(np.square(part, dtype=np.float64))) if len(part) else 0.0
+
+    cut = min(range(lo, max(lo, hi) + 1, step), key=level)
     silence = np.zeros(int(rate * pause_ms / 1000), np.float32)
     return np.concatenate([x[:cut], silence, x[cut:]]).astype(np.float32)
 

@@ -92,6 +92,12 @@ def _latency_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
                       _mark(check["ok"]) if check else "")
     talk = data["talk_over"]
     table.add_row("TOM talked over caller", str(talk["turns"]), "", "", str(talk["of"]), "", "")
+    pauses = data.get("pauses")
+    if pauses:
+        check = checks.get("pauses that ended the turn %")
+        table.add_row("  pauses that ended the turn", f"{pauses['ended']} ({pauses['ended_pct']} %)",
+                      "", "", str(pauses["of"]), f"< {pauses['target_pct']:g} %",
+                      _mark(check["ok"]) if check else "")
     errors = data.get("barge_in_errors")
     if errors:
         table.add_row("false / missed barge-ins", f"{errors['false']} / {errors['missed']}", "",

@@ -20,15 +20,19 @@ a the my your our their his its every
 and or but because if when while although though whether
 i we they he she i'm it's there's
 um uh er erm
-der die das den dem des ein eine einen einem einer eines mein meine meinen meinem unser
+der die den dem des ein eine einen einem einer eines mein meine meinen meinem unser
 unsere und oder aber denn weil dass wenn ob sondern ich wir äh ähm öh
 """.split())
-# Prepositions end a statement rarely, a question often ("What's it for?"); German separable
+# Prepositions end a statement rarely, and a question only where a question word left them
+# behind ("What's it for?", "Who do I talk to?"); "Are you open on?" is Whisper's question mark
+# on a caller cut off mid-way. German questions keep them ("Wofür ist das?"); German separable
 # particles ("Ich rufe morgen an.") are left out on purpose.
 PREPOSITIONS = frozenset("""
 to for of in on at by with from into about than as
 zum zur für von vom am im
 """.split())
+_STRANDS = re.compile(r"(?:^|[.!?]\s+)(?:so\s+|and\s+|but\s+)?(?:what|who|whom|which|where)\b[^.!?]*\?$",
+                      re.IGNORECASE)
 # A farewell closes the turn even where Whisper leaves it unpunctuated ("Great Thanks Bye"
 # waited the 1.4 s fallback in the bench).
 FAREWELLS = frozenset("bye goodbye tschüss tschüs ciao wiederhören wiederschauen".split())
@@ -49,7 +53,7 @@ def reads_finished(text: str) -> bool:
 
 def reads_open(text: str) -> bool:
     """The words plainly go on: a trailing-off, or a last word no sentence ends on ("for my",
-    "und dann"). Text without a sentence end that is not open may be finished all the same
+    "und dann", a preposition but in a question that asks what, who, which or where). Text without a sentence end that is not open may be finished all the same
     (Whisper leaves "0151 234 56789" or "Saturday" unpunctuated now and then)."""
     words = text.strip()
     if not words or words.endswith(("...", "..", "…", "-", ",")):
@@ -58,4 +62,4 @@ def reads_open(text: str) -> bool:
     if last is None:
         return True
     word = last.group(1).lower()
-    return word in CONTINUES or (words[-1] != "?" and word in PREPOSITIONS)
+    return word in CONTINUES or (word in PREPOSITIONS and not _STRANDS.search(words))

@@ -159,7 +159,8 @@ class TurnTaking:
                           speech_end_ns: int) -> None:
         """Smart Turn in a thread (tens of ms of CPU), then the words at the pause (see
         tom/call/finished.py): the turn ends now only when both read finished; sound alone
-        decides when the words are not to be had (no word heard, or off)."""
+        decides when the words are not to be had (no word heard, or off); words whose last
+        word Whisper is unsure of read neither way."""
         smart = self.smart
         if smart is None:
             return
@@ -177,17 +178,21 @@ class TurnTaking:
             self.detector.verdict(token, False)
         timed = await asyncio.shield(words)
         text = timed.value.text if timed.value.has_words else ""
+        # Cut off mid-sentence, Whisper often ends the sentence itself, unsure of the word it
+        # adds ("I'd like to book a" → "I'd like to book a second."): that is no sign of an end.
+        unsure = bool(text) and timed.value.last_word_prob < turns.sure_word_prob
+        # "I'd like to book a": it may sound finished, but no sentence ends on "a".
+        ends = complete and (not text or (reads_finished(text) and not unsure))
         if complete:
-            # "I'd like to book a": it sounds finished, but no sentence ends on "a".
-            finished = reads_finished(text) or not text
-            if not finished:
-                self.log.debug("finished by its sound, unfinished by its words", text=text)
-            self.detector.verdict(token, finished)
-            if not finished and not reads_open(text):  # unpunctuated, not plainly going on
-                self.detector.shorten(token, turns.finished_words_silence_ms)
-        elif reads_finished(text):
-            self.log.debug("unfinished by its sound, finished by its words", text=text)
+            self.detector.verdict(token, ends)
+            sooner = not (ends or unsure or reads_open(text))  # unpunctuated, not going on
+        else:
+            sooner = reads_finished(text) and not unsure
+        if sooner:
             self.detector.shorten(token, turns.finished_words_silence_ms)
+        self.log.debug("end of turn judged", sound=round(probability, 3), words=text,
+                       last_word_prob=round(timed.value.last_word_prob, 2),
+                       ends="now" if ends else "sooner" if sooner else "later")
 
     def _words_at(self, audio: Samples, speech_end_ns: int,
                   level: Urgency = Urgency.NOW) -> asyncio.Future[Timed[Transcript]] | None:

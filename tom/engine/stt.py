@@ -47,6 +47,9 @@ class Transcript:
     avg_logprob: float
     audio_s: float
     language_prob: float = 1.0  # how sure the language identification was (1: not asked)
+    # How sure the decoder was of the last word (1: not measured). Cut off mid-sentence ("I'd
+    # like to book a"), Whisper often finishes the sentence itself ("… a second."), unsure.
+    last_word_prob: float = 1.0
 
     @property
     def has_words(self) -> bool:
@@ -127,13 +130,7 @@ class SpeechToText:
         audio_s = len(audio) / SAMPLE_RATE
         if self.settings.window == "30s" or audio_s > 28:
             return self._stock(audio, audio_s)
-        # Whole seconds: few distinct encoder shapes, so CTranslate2's per-shape caches stay flat.
-        window_s = math.ceil(max(MIN_WINDOW_S, audio_s + PAD_S))
-        frames = min(MAX_FRAMES, int(math.ceil(window_s * 100)))
-        padded = np.zeros(frames * HOP, dtype=np.float32)
-        padded[: len(audio)] = audio[: len(padded)]
-        features = self.model.feature_extractor(padded, padding=0)[:, :frames]
-        encoder_output = self.model.encode(features)
+        encoder_output = self.encode(audio)
         language, language_prob = self.language, 1.0
         if self.languages:
             language, language_prob = self.identify(encoder_output, audio_s, current)
@@ -152,7 +149,36 @@ class SpeechToText:
         # scores[0] is the length-normalised log probability; Whisper's average adds one token.
         score = result.scores[0] * len(tokens) / (len(tokens) + 1) if result.scores else 0.0
         return Transcript(text, language, float(result.no_speech_prob), float(score), audio_s,
-                          language_prob)
+                          language_prob, self.last_word_prob(encoder_output, prompt, text, audio_s))
+
+    def last_word_prob(self, encoder_output: Any, prompt: list[int], text: str,
+                       audio_s: float) -> float:
+        """The decoder's mean token probability over the text's last word (~10 ms: one
+        decoder pass over the text, as Whisper's word timestamps make it)."""
+        tokens = self.tokenizer.encode(" " + text.strip())
+        if not tokens:
+            return 1.0
+        aligned = self.model.model.align(encoder_output, prompt, [tokens],
+                                         [max(1, int(audio_s * 100))])
+        probs = aligned[0].text_token_probs
+        words, word_tokens = self.tokenizer.split_to_word_tokens(tokens + [self.tokenizer.eot])
+        last: list[float] = []
+        at = 0
+        for word, part in zip(words, word_tokens, strict=True):
+            if word.strip(" .,;:!?…-\"'") and at < len(probs):
+                last = list(probs[at:at + len(part)])
+            at += len(part)
+        return float(np.mean(last)) if last else 1.0
+
+    def encode(self, audio: Samples) -> Any:
+        """The encoder's output for `audio` on a window of whole seconds just longer than it
+        (few distinct shapes, so CTranslate2's per-shape caches stay flat)."""
+        window_s = math.ceil(max(MIN_WINDOW_S, len(audio) / SAMPLE_RATE + PAD_S))
+        frames = min(MAX_FRAMES, int(math.ceil(window_s * 100)))
+        padded = np.zeros(frames * HOP, dtype=np.float32)
+        padded[: len(audio)] = audio[: len(padded)]
+        features = self.model.feature_extractor(padded, padding=0)[:, :frames]
+        return self.model.encode(features)
 
     def _segments_before(self, tokens: list[int], end_s: float) -> str:
         """Text of the timestamped segments that start inside the audio.
