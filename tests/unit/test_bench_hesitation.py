@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tom.bench.hesitation import WHISPER_SLACK_S, Gap, WordTime, pause_gap, split_for_pause
-from tom.bench.synth import with_pause
+from tom.bench.synth import quietest_point, with_pause
 
 
 @pytest.mark.parametrize(("text", "language", "expected"), [
@@ -60,7 +60,7 @@ def test_the_pause_goes_into_the_gap_nearest_the_share_asked_for():
     tone = 0.3 * np.sin(np.arange(rate // 2) * 2 * np.pi * 300 / rate).astype(np.float32)
     gap = np.zeros(rate // 25, np.float32)
     x = np.concatenate([tone, gap, tone, gap, tone, gap, tone])  # gaps at ~25, 50, 75 %
-    late = with_pause(x, rate, 1000, near=0.75, window=0.05)
+    late = with_pause(x, rate, 1000, quietest_point(x, rate, near=0.75, window=0.05))
     third_gap = 3 * len(tone) + 2 * len(gap)
     assert np.abs(late[third_gap:third_gap + rate]).max() == 0.0
     assert np.abs(late[:third_gap]).max() > 0  # the words before it are intact

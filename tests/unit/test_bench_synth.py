@@ -14,6 +14,7 @@ from tom.bench.synth import (
     mix_noise,
     on_the_line,
     phone_path,
+    quietest_point,
     with_pause,
 )
 
@@ -89,13 +90,14 @@ def test_a_pause_goes_into_the_quiet_gap_mid_utterance():
     tone = 0.3 * np.sin(np.arange(rate) * 2 * np.pi * 300 / rate).astype(np.float32)
     gap = np.zeros(rate // 25, np.float32)  # 40 ms between two "words"
     x = np.concatenate([tone, gap, tone])
-    paused = with_pause(x, rate, 1000)
+    paused = with_pause(x, rate, 1000, quietest_point(x, rate))
     assert len(paused) == len(x) + rate
     middle = paused[rate:rate + rate + len(gap)]
     assert np.abs(middle).max() == 0.0  # the pause joined the gap: no word was cut
     spoken = on_the_line(x, rate, LineOptions(phone_path=False, pause_ms=1000), seed=0)
     assert spoken.speech_end - spoken.speech_start == len(paused)
-    assert spoken.paused
+    assert spoken.pause_at is not None  # where the second of silence begins
+    assert np.abs(np.frombuffer(spoken.pcm, "<i2")[spoken.pause_at:][:rate]).max() == 0
     short = on_the_line(tone, rate, LineOptions(phone_path=False, pause_ms=1000), seed=0)
     assert short.speech_end - short.speech_start == len(tone)  # under 1.5 s: no pause
     assert not short.paused

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tom.call.finished import reads_finished, reads_open
+from tom.call.finished import Ends, judge_pause, reads_finished, reads_open
 
 
 @pytest.mark.parametrize("text", [
@@ -40,3 +40,23 @@ def test_cut_off_or_trailing_sentences(text):
 ])
 def test_words_that_plainly_go_on(text, open_):
     assert reads_open(text) is open_
+
+
+@pytest.mark.parametrize(("complete", "text", "last_word_prob", "ends"), [
+    (True, "Where are you located?", 0.9, Ends.NOW),
+    (True, "", 1.0, Ends.NOW),  # no words: the sound decides
+    (False, "", 1.0, Ends.LATER),
+    (True, "I'd like to book a", 0.9, Ends.LATER),
+    (True, "My number is 0151 234 56789", 0.9, Ends.SOONER),  # unpunctuated, not going on
+    (False, "Thank you very much. Goodbye.", 0.9, Ends.SOONER),
+    (True, "I'd like to book a second.", 0.2, Ends.LATER),  # Whisper ended it, unsure
+    (False, "I'd like to book a second.", 0.2, Ends.LATER),
+    (True, "My number is 0151 234 56789", 0.2, Ends.LATER),
+    (False, "Thank you very much. Bye bye.", 0.2, Ends.SOONER),  # a farewell is believed
+])
+def test_sound_and_words_judged_together(complete, text, last_word_prob, ends):
+    assert judge_pause(complete, text, last_word_prob, sure_word_prob=0.3) is ends
+
+
+def test_without_a_bar_every_last_word_is_believed():
+    assert judge_pause(True, "I'd like to book a second.", 0.01) is Ends.NOW

@@ -81,7 +81,11 @@ class SpokenAudio:
     rate: int
     speech_start: int
     speech_end: int
-    paused: bool = False  # a `--pauses` hesitation was put inside
+    pause_at: int | None = None  # sample index where a `--pauses` hesitation begins
+
+    @property
+    def paused(self) -> bool:
+        return self.pause_at is not None
 
     @property
     def duration_s(self) -> float:
@@ -348,16 +352,17 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int,
     x = resample(audio, rate, options.rate)
     start, end = speech_bounds(float_to_pcm16(x), options.rate)
     x = x[start:end]
-    paused = bool(options.pause_ms) and len(x) >= PAUSED_MIN_S * options.rate
-    if paused:
+    lead = int(options.rate * options.lead_ms / 1000)
+    pause_at = None
+    if options.pause_ms and len(x) >= PAUSED_MIN_S * options.rate:
         near, window = 0.5, 0.1
         if pause_in is not None:
             lo, hi = ((t * options.rate - start) / len(x) for t in (pause_in.start_s,
                                                                      pause_in.end_s))
             near, window = min(1.0, max(0.0, (lo + hi) / 2)), max(0.0, (hi - lo) / 2)
-        x = with_pause(x, options.rate, options.pause_ms, near, window)
-        end = start + len(x)
-    lead = int(options.rate * options.lead_ms / 1000)
+        cut = quietest_point(x, options.rate, near, window)
+        x = with_pause(x, options.rate, options.pause_ms, cut)
+        end, pause_at = start + len(x), lead + cut
     tail = int(options.rate * options.tail_ms / 1000)
     x = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(tail, np.float32)])
     if options.snr_db is not None:
@@ -366,14 +371,19 @@ def on_the_line(audio: np.ndarray, rate: int, options: LineOptions, seed: int,
         x = mix_at_snr(x, babble, options.babble_snr_db, speech=slice(lead, lead + end - start))
     if options.phone_path:
         x = phone_path(x, options.rate)
-    return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start, paused)
+    return SpokenAudio(float_to_pcm16(x), options.rate, lead, lead + end - start, pause_at)
 
 
-def with_pause(x: np.ndarray, rate: int, pause_ms: int, near: float = 0.5,
-               window: float = 0.1) -> np.ndarray:
-    """`x` with `pause_ms` of silence inserted in the middle of its quietest 20 ms (looked for
-    in 5 ms steps) within `window` (a share of its length) either side of the share `near` (a
-    gap between words, or a stop's closure), as a caller who stops to think."""
+def with_pause(x: np.ndarray, rate: int, pause_ms: int, cut: int) -> np.ndarray:
+    """`x` with `pause_ms` of silence inserted at sample `cut`, as a caller who stops to think."""
+    silence = np.zeros(int(rate * pause_ms / 1000), np.float32)
+    return np.concatenate([x[:cut], silence, x[cut:]]).astype(np.float32)
+
+
+def quietest_point(x: np.ndarray, rate: int, near: float = 0.5, window: float = 0.1) -> int:
+    """The middle of the quietest 20 ms of `x` (looked for in 5 ms steps) within `window` (a
+    share of its length) either side of the share `near`: a gap between words, or a stop's
+    closure."""
     half, step = rate // 100, rate // 200
     lo = int(len(x) * max(0.0, near - window))
     hi = int(len(x) * min(1.0, near + window))
@@ -382,9 +392,7 @@ def with_pause(x: np.ndarray, rate: int, pause_ms: int, near: float = 0.5,
         part = x[max(0, centre - half):centre + half]
         return float(np.mean(np.square(part, dtype=np.float64))) if len(part) else 0.0
 
-    cut = min(range(lo, max(lo, hi) + 1, step), key=level)
-    silence = np.zeros(int(rate * pause_ms / 1000), np.float32)
-    return np.concatenate([x[:cut], silence, x[cut:]]).astype(np.float32)
+    return min(range(lo, max(lo, hi) + 1, step), key=level)
 
 
 def mix_noise(x: np.ndarray, snr_db: float, *, seed: int = 0,

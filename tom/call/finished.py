@@ -6,10 +6,13 @@ the recorded callers' pauses), and such a turn then waits the long fallback
 (`turns.unfinished_silence_ms`). The words break the tie: Whisper punctuates what sounds
 finished, and a sentence cut off mid-way ends on a word that needs a continuation ("for my",
 "und dann"). Words that read finished end the turn after `turns.finished_words_silence_ms`.
+Cut off mid-sentence, Whisper also ends the sentence itself ("I'd like to book a" → "… a
+second."), unsure of the word it adds: `judge_pause` takes such words for no sign either way.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 
 # Words no sentence ends on: articles, possessives, conjunctions, subject pronouns, fillers.
@@ -39,27 +42,52 @@ FAREWELLS = frozenset("bye goodbye tschüss tschüs ciao wiederhören wiederscha
 _LAST_WORD = re.compile(r"([\w'äöüß]+)\W*$", re.IGNORECASE)
 
 
+class Ends(enum.Enum):
+    """When a turn ends, judged at a pause."""
+
+    NOW = "now"  # sound and words say finished
+    SOONER = "sooner"  # after `turns.finished_words_silence_ms`
+    LATER = "later"  # after `turns.unfinished_silence_ms`
+
+
+def judge_pause(complete: bool, text: str, last_word_prob: float = 1.0,
+                sure_word_prob: float = 0.0) -> Ends:
+    """Smart Turn's verdict (`complete`) and the words at the pause together. The words break
+    the tie either way; a last word Whisper is less sure of than `sure_word_prob` is no sign of
+    an end (cut off mid-sentence, it ends the sentence itself: "I'd like to book a second."),
+    unless it is a farewell (Whisper is often unsure of "Bye bye."). No words: the sound
+    decides."""
+    unsure = bool(text) and last_word_prob < sure_word_prob and _last_word(text) not in FAREWELLS
+    if complete:
+        if not text or (reads_finished(text) and not unsure):
+            return Ends.NOW
+        # "I'd like to book a" sounds finished; unpunctuated words that do not plainly go on
+        # ("0151 234 56789") may be finished all the same
+        return Ends.LATER if unsure or reads_open(text) else Ends.SOONER
+    return Ends.SOONER if reads_finished(text) and not unsure else Ends.LATER
+
+
 def reads_finished(text: str) -> bool:
     """A sentence end (. ? !) that is not a trailing-off ("…", "...", "-") after a word that
     may end a sentence; or a farewell as the last word."""
     words = text.strip()
     if not words or reads_open(words):
         return False
-    if words[-1] in ".?!":
-        return True
-    last = _LAST_WORD.search(words)
-    return last is not None and last.group(1).lower() in FAREWELLS
+    return words[-1] in ".?!" or _last_word(words) in FAREWELLS
+
+
+def _last_word(text: str) -> str:
+    last = _LAST_WORD.search(text)
+    return "" if last is None else last.group(1).lower()
 
 
 def reads_open(text: str) -> bool:
     """The words plainly go on: a trailing-off, or a last word no sentence ends on ("for my",
-    "und dann", a preposition but in a question that asks what, who, which or where). Text without a sentence end that is not open may be finished all the same
-    (Whisper leaves "0151 234 56789" or "Saturday" unpunctuated now and then)."""
+    "und dann"; a preposition, but in a question asking what, who, which or where). Text
+    without a sentence end that is not open may be finished all the same (Whisper leaves
+    "0151 234 56789" or "Saturday" unpunctuated now and then)."""
     words = text.strip()
     if not words or words.endswith(("...", "..", "…", "-", ",")):
         return True
-    last = _LAST_WORD.search(words)
-    if last is None:
-        return True
-    word = last.group(1).lower()
-    return word in CONTINUES or (word in PREPOSITIONS and not _STRANDS.search(words))
+    word = _last_word(words)
+    return not word or word in CONTINUES or (word in PREPOSITIONS and not _STRANDS.search(words))

@@ -29,7 +29,7 @@ import structlog
 from tom.call.backchannel import claims_turn, is_backchannel
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
-from tom.call.finished import reads_finished, reads_open
+from tom.call.finished import Ends, judge_pause
 from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
@@ -157,10 +157,9 @@ class TurnTaking:
 
     async def _judge_turn(self, audio: Samples, token: int, start_ns: int,
                           speech_end_ns: int) -> None:
-        """Smart Turn in a thread (tens of ms of CPU), then the words at the pause (see
-        tom/call/finished.py): the turn ends now only when both read finished; sound alone
-        decides when the words are not to be had (no word heard, or off); words whose last
-        word Whisper is unsure of read neither way."""
+        """Smart Turn in a thread (tens of ms of CPU), then the words at the pause: the turn
+        ends now only when both read finished (tom/call/finished.py `judge_pause`); sound
+        alone decides when the words are not to be had (no word heard, or off)."""
         smart = self.smart
         if smart is None:
             return
@@ -178,21 +177,13 @@ class TurnTaking:
             self.detector.verdict(token, False)
         timed = await asyncio.shield(words)
         text = timed.value.text if timed.value.has_words else ""
-        # Cut off mid-sentence, Whisper often ends the sentence itself, unsure of the word it
-        # adds ("I'd like to book a" → "I'd like to book a second."): that is no sign of an end.
-        unsure = bool(text) and timed.value.last_word_prob < turns.sure_word_prob
-        # "I'd like to book a": it may sound finished, but no sentence ends on "a".
-        ends = complete and (not text or (reads_finished(text) and not unsure))
+        ends = judge_pause(complete, text, timed.value.last_word_prob, turns.sure_word_prob)
         if complete:
-            self.detector.verdict(token, ends)
-            sooner = not (ends or unsure or reads_open(text))  # unpunctuated, not going on
-        else:
-            sooner = reads_finished(text) and not unsure
-        if sooner:
+            self.detector.verdict(token, ends is Ends.NOW)
+        if ends is Ends.SOONER:
             self.detector.shorten(token, turns.finished_words_silence_ms)
         self.log.debug("end of turn judged", sound=round(probability, 3), words=text,
-                       last_word_prob=round(timed.value.last_word_prob, 2),
-                       ends="now" if ends else "sooner" if sooner else "later")
+                       last_word_prob=round(timed.value.last_word_prob, 2), ends=ends.value)
 
     def _words_at(self, audio: Samples, speech_end_ns: int,
                   level: Urgency = Urgency.NOW) -> asyncio.Future[Timed[Transcript]] | None:
