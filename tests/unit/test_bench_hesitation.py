@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tom.bench.hesitation import WHISPER_SLACK_S, Gap, WordTime, pause_gap, split_for_pause
-from tom.bench.synth import quietest_point, with_pause
+from tom.bench.synth import CallerVoice, quietest_point, with_pause
 
 
 @pytest.mark.parametrize(("text", "language", "expected"), [
@@ -64,3 +64,13 @@ def test_the_pause_goes_into_the_gap_nearest_the_share_asked_for():
     third_gap = 3 * len(tone) + 2 * len(gap)
     assert np.abs(late[third_gap:third_gap + rate]).max() == 0.0
     assert np.abs(late[:third_gap]).max() > 0  # the words before it are intact
+
+
+def test_the_gap_piper_timed_is_found_by_counting_espeaks_words(tmp_path):
+    voice = CallerVoice(cache_dir=tmp_path)
+    gaps = {k: Gap(k, k + 0.05) for k in range(1, 12)}  # the gap after word k
+    assert voice._piper_gap("I'd like to book a service for my bike.", "en", gaps) == gaps[5]
+    # espeak speaks "on the" as one word: "Are you open on the" is four of its words
+    assert voice._piper_gap("Are you open on the twenty-fourth of December?", "en",
+                            gaps) == gaps[4]
+    assert voice._piper_gap("Thank you very much.", "en", gaps) is None

@@ -191,11 +191,11 @@ class CallerVoice:
                 return None
             audio, rate, gaps = made
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            _write_atomic(timings, json.dumps(
-                [[k, g.start_s, g.end_s] for k, g in gaps.items()]).encode("utf-8"))
             tmp = wav.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             write_wav(tmp, audio, rate)
             os.replace(tmp, wav)
+            _write_atomic(timings, json.dumps(  # last: both there means both written
+                [[k, g.start_s, g.end_s] for k, g in gaps.items()]).encode("utf-8"))
         audio, rate = read_wav(wav)
         gaps = {int(k): Gap(a, b) for k, a, b in json.loads(timings.read_text(encoding="utf-8"))}
         return audio, rate, gaps
@@ -225,10 +225,8 @@ class CallerVoice:
                                              word_timestamps=True, beam_size=1)
             words = [WordTime(w.word.strip(), float(w.start), float(w.end))
                      for segment in segments for w in segment.words or ()]
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps([dataclasses.astuple(w) for w in words], ensure_ascii=False),
-                       encoding="utf-8")
-        os.replace(tmp, path)
+        _write_atomic(path, json.dumps([dataclasses.astuple(w) for w in words],
+                                       ensure_ascii=False).encode("utf-8"))
         return words
 
     def _synthesize(self, text: str, language: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
