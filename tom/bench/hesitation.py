@@ -3,7 +3,8 @@
 People hesitate mid-clause, mostly just before a content word ("I'd like to book a … service"),
 so `--pauses` puts its silence after an article, possessive, preposition or conjunction near
 the middle of the utterance (the bench's own list, not TOM's). Where in the audio that is comes
-from Whisper's word timings of the utterance as spoken (`CallerVoice.words`). The first runs took
+from piper's own phoneme timings (English) or Whisper's word timings of the utterance as spoken
+(German MBROLA callers): `CallerVoice.hesitant`. The first runs took
 it from the lengths of the two halves spoken alone, a guess that put the pause inside words
 ("the work … shop", "does it … cost"), and put utterances without such a word mid-way, often
 between two sentences: neither is a pause inside a sentence. Those now get no pause.

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PAUSED_MIN_S = 1.5  # `--pauses`: only utterances this long get a pause inside
-ALIGN_MODEL = "base"  # the bundled Whisper that times a caller's words (tiny.en put pauses late)
+ALIGN_MODEL = "base"  # the bundled Whisper that times a German caller's words (tiny.en: worse)
 SYNTH_VERSION = 2  # bump when the synthesis recipe changes, so stale cache entries are ignored
 ESPEAK_VOICES = {"en": "en-us", "de": "de"}
 # German callers: espeak-ng voices backed by MBROLA German diphones (apt mbrola-de1/-de2/-de5).

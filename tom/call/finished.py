@@ -34,8 +34,9 @@ PREPOSITIONS = frozenset("""
 to for of in on at by with from into about than as
 zum zur für von vom am im
 """.split())
-_STRANDS = re.compile(r"(?:^|[.!?]\s+)(?:so\s+|and\s+|but\s+)?(?:what|who|whom|which|where)\b[^.!?]*\?$",
-                      re.IGNORECASE)
+# ... a question whose last sentence opens with such a word ("So what is it for?")
+_STRANDS = re.compile(r"(?:^|[.!?]\s+)(?:(?:so|and|but)\s+)?(?:what|who|whom|which|where)\b"
+                      r"[^.!?]*\?$", re.IGNORECASE)
 # A farewell closes the turn even where Whisper leaves it unpunctuated ("Great Thanks Bye"
 # waited the 1.4 s fallback in the bench).
 FAREWELLS = frozenset("bye goodbye tschüss tschüs ciao wiederhören wiederschauen".split())
