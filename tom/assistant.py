@@ -171,8 +171,10 @@ class Assistant:
         s = self.settings
         self.languages = models.spoken_languages(s)
         multilingual = len(self.languages) > 1
-        self._stt = SpeechToText(self.loaded["stt"].engine, s.stt,
-                                 self.languages if multilingual else ())
+        self._stt = SpeechToText(
+            self.loaded["stt"].engine, s.stt, self.languages if multilingual else (),
+            # only the end-of-turn judge reads it (tom/call/finished.py `judge_pause`)
+            score_last_word=s.turns.smart_turn and s.turns.sure_word_prob > 0)
         self._tts = self.loaded["tts"].engine
         stack.push_async_callback(self.workers["tts"].run, self._tts.close)
         chat: ChatModel = (OpenAIChat(s.llm) if s.llm.backend == "openai"

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -124,7 +125,7 @@ class CallerVoice:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.model_path = Path(model_path) if model_path else default_voice_path()
         self._voice: PiperVoice | None = None
-        self._aligners: dict[str, Any] = {}
+        self._aligner: Any = None  # Whisper ALIGN_MODEL, loaded on first use
         self._lock = threading.Lock()
 
     def cache_key(self, text: str, language: str, style: VoiceStyle,
@@ -149,9 +150,7 @@ class CallerVoice:
             return read_wav(path)
         audio, rate = self._synthesize(text, language, style)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        write_wav(tmp, audio, rate)
-        os.replace(tmp, path)  # atomic: parallel benches never read half a file
+        _write_atomic(path, lambda tmp: write_wav(tmp, audio, rate))
         return read_wav(path)  # the cached form, so a first run equals every later one
 
     def say(self, text: str, language: str = "en", style: VoiceStyle = VoiceStyle(),
@@ -191,11 +190,10 @@ class CallerVoice:
                 return None
             audio, rate, gaps = made
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = wav.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            write_wav(tmp, audio, rate)
-            os.replace(tmp, wav)
-            _write_atomic(timings, json.dumps(  # last: both there means both written
-                [[k, g.start_s, g.end_s] for k, g in gaps.items()]).encode("utf-8"))
+            _write_atomic(wav, lambda tmp: write_wav(tmp, audio, rate))
+            timed = json.dumps([[k, g.start_s, g.end_s] for k, g in gaps.items()])
+            _write_atomic(timings,  # last: both there means both written
+                          lambda tmp: tmp.write_text(timed, encoding="utf-8"))
         audio, rate = read_wav(wav)
         gaps = {int(k): Gap(a, b) for k, a, b in json.loads(timings.read_text(encoding="utf-8"))}
         return audio, rate, gaps
@@ -218,15 +216,14 @@ class CallerVoice:
             return [WordTime(*w) for w in json.loads(path.read_text(encoding="utf-8"))]
         audio, rate = self.speech(text, language, style)
         with self._lock:
-            aligner = self._aligners.get(model)
-            if aligner is None:
-                aligner = self._aligners[model] = _load_aligner(model)
-            segments, _ = aligner.transcribe(resample(audio, rate, 16000), language=language,
+            if self._aligner is None:
+                self._aligner = _load_aligner(model)
+            segments, _ = self._aligner.transcribe(resample(audio, rate, 16000), language=language,
                                              word_timestamps=True, beam_size=1)
             words = [WordTime(w.word.strip(), float(w.start), float(w.end))
                      for segment in segments for w in segment.words or ()]
-        _write_atomic(path, json.dumps([dataclasses.astuple(w) for w in words],
-                                       ensure_ascii=False).encode("utf-8"))
+        timed = json.dumps([dataclasses.astuple(w) for w in words], ensure_ascii=False)
+        _write_atomic(path, lambda tmp: tmp.write_text(timed, encoding="utf-8"))
         return words
 
     def _synthesize(self, text: str, language: str, style: VoiceStyle) -> tuple[np.ndarray, int]:
@@ -295,10 +292,11 @@ def _phoneme_words(sentence: list[str]) -> list[str]:
     return [w for w in "".join(sentence).split(" ") if w.strip(",.;:!?")]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Parallel benches never read half a file."""
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """`write` fills a file beside `path` that then replaces it: parallel benches never read
+    half a file."""
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
+    write(tmp)
     os.replace(tmp, path)
 
 

@@ -70,11 +70,14 @@ class SpeechToText:
     """Transcribes one finished utterance; blocking, so callers run it in a worker thread."""
 
     def __init__(self, model: Any, settings: SttSettings,
-                 languages: tuple[str, ...] = ()) -> None:
+                 languages: tuple[str, ...] = (), score_last_word: bool = True) -> None:
+        """`score_last_word`: measure `Transcript.last_word_prob` (one more decoder pass) —
+        off where nothing reads it."""
         from faster_whisper.tokenizer import Tokenizer
 
         self.model = model
         self.settings = settings
+        self.score_last_word = score_last_word
         multilingual = model.model.is_multilingual
         language = (languages[0] if languages else settings.language) if multilingual else "en"
         self.language = language
@@ -148,8 +151,10 @@ class SpeechToText:
             return self._stock(audio, audio_s, language)
         # scores[0] is the length-normalised log probability; Whisper's average adds one token.
         score = result.scores[0] * len(tokens) / (len(tokens) + 1) if result.scores else 0.0
+        sure = (self.last_word_prob(encoder_output, prompt, text, audio_s)
+                if self.score_last_word else 1.0)
         return Transcript(text, language, float(result.no_speech_prob), float(score), audio_s,
-                          language_prob, self.last_word_prob(encoder_output, prompt, text, audio_s))
+                          language_prob, sure)
 
     def last_word_prob(self, encoder_output: Any, prompt: list[int], text: str,
                        audio_s: float) -> float:
