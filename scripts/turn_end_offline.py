@@ -2,19 +2,23 @@
 
 For every English bench utterance (three caller styles) on the phone path: the whole utterance,
 and the same utterance cut where `tom bench --pauses` puts its hesitation (the word gap after a
-function word, tom/bench/hesitation.py), each followed by 256 ms of silence (when Smart Turn is
-asked); for every recorded prompt the whole utterance. Each pause is judged as a call judges it
-(Smart Turn, then tom/call/finished.py `judge_pause` on tiny.en's words with the configured
-`turns.sure_word_prob`) and printed as the shares that end now, sooner (640 ms) and later
-(1.4 s). Whole utterances should end now; cut ones should not end before the caller goes on.
+function word, tom/bench/hesitation.py); for every recorded prompt the whole utterance. Each
+pause is heard and judged as a call does it: the audio and a second of silence go through the
+VAD's turn detector (Silero), tiny.en transcribes the turn at its pause (`vad.pause_ms`), Smart
+Turn hears it when it is asked (`turns.smart_turn_after_ms`), then tom/call/finished.py
+`doubts_last_word` and `judge_pause` decide, with the configured settings. Printed as the
+shares that end now, sooner (640 ms) and later (1.4 s). Whole utterances should end now; cut
+ones should not end before the caller goes on.
 
-    .venv/bin/python scripts/turn_end_offline.py [--show]    # --show: print each cut one that ends
+    .venv/bin/python scripts/turn_end_offline.py [--show]    # --show: each cut one that ends, each whole one that waits
 """
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -22,14 +26,34 @@ from tom.audio import pcm16_to_float, read_wav, resample
 from tom.bench.corpus import load_corpus
 from tom.bench.recordings import find_recordings
 from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions, on_the_line
-from tom.call.finished import Ends, judge_pause
+from tom.call.finished import Ends, doubts_last_word, judge_pause
 from tom.config import Settings
 from tom.engine.smart_turn import SmartTurn, model_path
 from tom.engine.stt import SpeechToText, load_whisper
-from tom.models import resolve_stt
+from tom.engine.vad import CHUNK, SileroStream, TurnDetector, UserTurn, load_silero
+from tom.models import resolve_stt, resolve_vad
 
 RATE = 16000
-SILENCE = np.zeros(int(RATE * 0.256), np.float32)
+
+class Heard:
+    """One utterance through the VAD's turn detector: the turn's audio at its last pause (and
+    the silence it ends on) and when Smart Turn is asked there."""
+
+    def __init__(self, detector_for: Callable[..., TurnDetector], audio: np.ndarray) -> None:
+        self.at_pause: tuple[np.ndarray, float] | None = None
+        self.asked: np.ndarray | None = None
+        detector = detector_for(on_pause=self._paused, on_judge=self._judged)
+        self.detector = detector
+        line = np.concatenate([np.zeros(RATE // 2, np.float32), audio,
+                               np.zeros(RATE, np.float32)])
+        for at in range(0, len(line) - CHUNK + 1, CHUNK):
+            detector.feed(line[at:at + CHUNK], (at + CHUNK) * 1_000_000_000 // RATE)
+
+    def _paused(self, turn: UserTurn) -> None:
+        self.at_pause = (turn.audio, self.detector.silence_s)
+
+    def _judged(self, audio: np.ndarray, token: int) -> None:
+        self.asked = audio
 
 
 def main() -> None:
@@ -38,18 +62,33 @@ def main() -> None:
     turns = settings.turns
     smart = SmartTurn(model_path(), threads=1)
     stt = SpeechToText(load_whisper(str(resolve_stt(settings).path), settings.stt), settings.stt)
+    silero = load_silero(str(resolve_vad(settings).path), settings.vad.threads)
+
+    def detector_for(**hooks: Any) -> TurnDetector:
+        return TurnDetector(SileroStream(silero), settings.vad, on_speech_start=lambda ns: None,
+                            on_turn=lambda turn: None, clock=lambda: 0,
+                            judge_after_ms=turns.smart_turn_after_ms,
+                            unfinished_ms=turns.unfinished_silence_ms, **hooks)
     judged: dict[tuple[str, str], Counter[Ends]] = {}
 
     def judge(kind: str, at: str, audio: np.ndarray) -> None:
-        heard = np.concatenate([audio, SILENCE])
-        complete = smart.complete(heard) >= turns.smart_turn_threshold
-        words = stt.transcribe(heard)
+        heard = Heard(detector_for, audio)
+        if heard.at_pause is None or heard.asked is None:
+            print(f"  the VAD heard no pause in a {kind} utterance ({at})")
+            return
+        paused, silence_s = heard.at_pause
+        complete = smart.complete(heard.asked) >= turns.smart_turn_threshold
+        words = stt.transcribe(paused)
         text = words.text if words.has_words else ""
-        ends = judge_pause(complete, text, words.last_word_prob, turns.sure_word_prob)
+        doubted = doubts_last_word(words, silence_s, turns)
+        ends = judge_pause(complete, text, doubted)
         judged.setdefault((kind, at), Counter())[ends] += 1
-        if show and at != "whole" and ends is not Ends.LATER:
-            print(f"  {ends.value:6} sound={'finished' if complete else 'unfinished':10} "
-                  f"last word {words.last_word_prob:.2f}  {text!r}")
+        if show and (at == "whole") == (ends is Ends.LATER):
+            last = words.last_word
+            placed = "" if last.start_s is None else \
+                f" at {(last.start_s - words.audio_s + silence_s) * 1000:+.0f} ms"
+            print(f"  {at:10} {ends.value:6} sound={'finished' if complete else 'unfinished':10} "
+                  f"last word {last.prob:.2f}{placed}  {text!r}")
 
     voice = CallerVoice()
     line = LineOptions(tail_ms=0)

@@ -26,7 +26,7 @@ from tom.config import Settings
 from tom.conversation.profile import Profile, load_profile
 from tom.engine.llm import StreamTiming
 from tom.engine.playback import AudioOut, ClearOut, EndOut, MarkOut, Outbound
-from tom.engine.stt import Transcript
+from tom.engine.stt import LastWord, Transcript
 from tom.engine.tts import Synthesis
 from tom.engine.workers import Timed
 from tom.monitor import events as ev
@@ -111,6 +111,7 @@ class FakeEars:
     heard: list[tuple[float, ...]] = field(default_factory=list)
     hold: asyncio.Event | None = None  # while set to an unset event, transcription waits
     last_word_prob: float = 1.0  # how sure "Whisper" is of the last word it heard
+    last_word_from_end_s: float | None = None  # where it starts: this long before the audio ends
 
     async def transcribe(self, samples: np.ndarray) -> Timed[Transcript]:
         submitted = self.clock.now
@@ -121,8 +122,10 @@ class FakeEars:
         self.heard.append(levels)
         text = " ".join(t for t in (self.words.get(level, "") for level in levels) if t)
         started = submitted + self.queue_ms * MS
-        return Timed(Transcript(text, "en", 0.01, -0.2, len(samples) / IN_RATE,
-                                last_word_prob=self.last_word_prob),
+        audio_s = len(samples) / IN_RATE
+        start_s = None if self.last_word_from_end_s is None else audio_s - self.last_word_from_end_s
+        return Timed(Transcript(text, "en", 0.01, -0.2, audio_s,
+                                last_word=LastWord(self.last_word_prob, start_s)),
                      submitted, started, started + self.compute_ms * MS)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tom.call.finished import Ends, judge_pause, reads_finished, reads_open
+from tom.call.finished import Ends, doubts_last_word, judge_pause, reads_finished, reads_open
+from tom.config import TurnsSettings
+from tom.engine.stt import LastWord, Transcript
 
 
 @pytest.mark.parametrize("text", [
@@ -13,7 +15,7 @@ from tom.call.finished import Ends, judge_pause, reads_finished, reads_open
     "Vielen Dank, auf Wiederhören!", "Ja, genau.", "Haben Sie am Samstag geöffnet?",
     "Thank you.", "Yes, I do.", "Can you fix it?", "What's it for?", "Ich rufe morgen an.",
     "Ja, das mache ich so.", "Great Thanks Bye", "Danke, auf Wiederhören", "Okay tschüss",
-    "Who do I talk to?", "Okay. Where are you from?", "So what are you looking at?",
+    "Who do I talk to?", "Okay. Where are you from?", "Sorry, who am I talking to?", "So what are you looking at?",
     "Was kostet das?", "Wie lange dauert das?",
 ])
 def test_finished_sentences(text):
@@ -42,21 +44,41 @@ def test_words_that_plainly_go_on(text, open_):
     assert reads_open(text) is open_
 
 
-@pytest.mark.parametrize(("complete", "text", "last_word_prob", "ends"), [
-    (True, "Where are you located?", 0.9, Ends.NOW),
-    (True, "", 1.0, Ends.NOW),  # no words: the sound decides
-    (False, "", 1.0, Ends.LATER),
-    (True, "I'd like to book a", 0.9, Ends.LATER),
-    (True, "My number is 0151 234 56789", 0.9, Ends.SOONER),  # unpunctuated, not going on
-    (False, "Thank you very much. Goodbye.", 0.9, Ends.SOONER),
-    (True, "I'd like to book a second.", 0.2, Ends.LATER),  # Whisper ended it, unsure
-    (False, "I'd like to book a second.", 0.2, Ends.LATER),
-    (True, "My number is 0151 234 56789", 0.2, Ends.LATER),
-    (False, "Thank you very much. Bye bye.", 0.2, Ends.SOONER),  # a farewell is believed
+@pytest.mark.parametrize(("complete", "text", "doubted", "ends"), [
+    (True, "Where are you located?", False, Ends.NOW),
+    (True, "", False, Ends.NOW),  # no words: the sound decides
+    (False, "", False, Ends.LATER),
+    (True, "I'd like to book a", False, Ends.LATER),
+    (True, "My number is 0151 234 56789", False, Ends.SOONER),  # unpunctuated, not going on
+    (False, "Thank you very much. Goodbye.", False, Ends.SOONER),
+    (True, "I'd like to book a second.", True, Ends.LATER),  # Whisper ended it itself
+    (False, "I'd like to book a second.", True, Ends.LATER),
+    (True, "My number is 0151 234 56789", True, Ends.LATER),
+    (False, "Thank you very much. Bye bye.", True, Ends.SOONER),  # a farewell is believed
 ])
-def test_sound_and_words_judged_together(complete, text, last_word_prob, ends):
-    assert judge_pause(complete, text, last_word_prob, sure_word_prob=0.3) is ends
+def test_sound_and_words_judged_together(complete, text, doubted, ends):
+    assert judge_pause(complete, text, doubted) is ends
 
 
-def test_without_a_bar_every_last_word_is_believed():
-    assert judge_pause(True, "I'd like to book a second.", 0.01) is Ends.NOW
+def heard(prob: float = 1.0, start_s: float | None = None) -> Transcript:
+    """Words of a 2 s audio (the last 0.25 s of it silence) whose last word is so placed."""
+    return Transcript("I'd like to book a second.", "en", 0.01, -0.2, 2.0,
+                      last_word=LastWord(prob, start_s))
+
+
+@pytest.mark.parametrize(("words", "doubted"), [
+    (heard(0.6, 1.3), False),  # said: it starts 0.45 s before the voice ends
+    (heard(0.6), False),  # not placed: believed
+    (heard(0.2, 1.3), True),  # unsure of it
+    (heard(0.6, 1.7), True),  # starts 50 ms before the voice ends: no room to say it
+    (heard(0.6, 1.9), True),  # in the silence
+    (heard(0.98, 1.7), False),  # a short word said at the very end ("isn't it?"), sure of it
+])
+def test_a_last_word_whisper_added_is_doubted(words, doubted):
+    assert doubts_last_word(words, 0.25, TurnsSettings(sure_word_prob=0.3,
+                                                       added_word_ms=140)) is doubted
+
+
+def test_with_both_rules_off_every_last_word_is_believed():
+    off = TurnsSettings(sure_word_prob=0.0, added_word_ms=0)
+    assert not doubts_last_word(heard(0.01, 1.9), 0.25, off)

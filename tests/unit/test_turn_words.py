@@ -29,11 +29,15 @@ class FixedVerdict:
 
 
 async def ended_after_ms(probability: float, words: str, last_word_prob: float = 1.0,
+                         last_word_from_end_s: float | None = None,
                          **sections: dict[str, object]) -> int:
-    """Silence (ms) after the caller's last voice until TOM starts thinking about the turn."""
+    """Silence (ms) after the caller's last voice until TOM starts thinking about the turn;
+    `last_word_from_end_s`: where "Whisper" places the last word's start, before the end of
+    the audio it transcribes (which ends on the pause's silence)."""
     turns = {"smart_turn": True, **sections.pop("turns", {})}
     h = Harness(words={LEVEL: words}, turns=turns, **sections)
     h.ears.last_word_prob = last_word_prob
+    h.ears.last_word_from_end_s = last_word_from_end_s
     await h.start()
     h.call.turns.smart = FixedVerdict(probability)  # type: ignore[assignment]
     try:
@@ -85,6 +89,25 @@ async def test_a_last_word_whisper_is_sure_of_ends_the_turn_as_before() -> None:
 async def test_with_sure_word_prob_zero_every_last_word_is_believed() -> None:
     assert await ended_after_ms(0.95, "I'd like to book a second.", last_word_prob=0.15,
                                 turns={"sure_word_prob": 0.0}) < 500
+
+
+async def test_a_last_word_placed_in_the_silence_was_added_and_waits() -> None:
+    # fairly sure of "second" (above sure_word_prob), but it aligns it after the caller's
+    # voice ended: Whisper added it
+    added = {"last_word_prob": 0.5, "last_word_from_end_s": 0.1}
+    assert await ended_after_ms(0.95, "I'd like to book a second.", **added) >= 1400
+    assert await ended_after_ms(0.95, "I'd like to book a second.", **added,
+                                turns={"added_word_ms": 0}) < 500
+
+
+async def test_a_last_word_placed_inside_the_voice_ends_the_turn() -> None:
+    assert await ended_after_ms(0.95, "I'd like to book a service.", last_word_prob=0.5,
+                                last_word_from_end_s=0.9) < 500
+
+
+async def test_a_short_last_word_at_the_very_end_whisper_is_sure_of_ends_the_turn() -> None:
+    assert await ended_after_ms(0.95, "Lovely weather, isn't it?", last_word_prob=0.99,
+                                last_word_from_end_s=0.2) < 500
 
 
 async def test_the_words_rule_off_leaves_it_to_the_sound() -> None:

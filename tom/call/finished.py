@@ -7,13 +7,17 @@ the recorded callers' pauses), and such a turn then waits the long fallback
 finished, and a sentence cut off mid-way ends on a word that needs a continuation ("for my",
 "und dann"). Words that read finished end the turn after `turns.finished_words_silence_ms`.
 Cut off mid-sentence, Whisper also ends the sentence itself ("I'd like to book a" → "… a
-second."), unsure of the word it adds: `judge_pause` takes such words for no sign either way.
+second."), unsure of the word it adds and aligning it where the caller was already silent:
+`doubts_last_word` finds such words, and `judge_pause` takes them for no sign either way.
 """
 
 from __future__ import annotations
 
 import enum
 import re
+
+from tom.config import TurnsSettings
+from tom.engine.stt import Transcript
 
 # Words no sentence ends on: articles, possessives, conjunctions, subject pronouns, fillers.
 # (Not auxiliaries or object pronouns: "Yes, I do.", "Thank you.", "Can you fix it?"; not
@@ -34,12 +38,17 @@ PREPOSITIONS = frozenset("""
 to for of in on at by with from into about than as
 zum zur für von vom am im
 """.split())
-# ... a question whose last sentence opens with such a word ("So what is it for?")
-_STRANDS = re.compile(r"(?:^|[.!?]\s+)(?:(?:so|and|but)\s+)?(?:what|who|whom|which|where)\b"
+# ... a question whose last sentence opens with such a word ("So what is it for?", "Sorry, who
+# am I talking to?")
+_STRANDS = re.compile(r"(?:^|[.!?]\s+)(?:[\w']+,\s+)?(?:(?:so|and|but)\s+)?"
+                      r"(?:what|who|whom|which|where)\b"
                       r"[^.!?]*\?$", re.IGNORECASE)
 # A farewell closes the turn even where Whisper leaves it unpunctuated ("Great Thanks Bye"
 # waited the 1.4 s fallback in the bench).
 FAREWELLS = frozenset("bye goodbye tschüss tschüs ciao wiederhören wiederschauen".split())
+# A last word placed at the very end of the voice is believed only this sure: offline, the
+# words Whisper added there scored 0.3-0.9, a short word said there ("isn't it?") 0.98-1.
+SURE_LATE_WORD = 0.9
 _LAST_WORD = re.compile(r"([\w'äöüß]+)\W*$", re.IGNORECASE)
 
 
@@ -51,14 +60,27 @@ class Ends(enum.Enum):
     LATER = "later"  # after `turns.unfinished_silence_ms`
 
 
-def judge_pause(complete: bool, text: str, last_word_prob: float = 1.0,
-                sure_word_prob: float = 0.0) -> Ends:
+def doubts_last_word(words: Transcript, silence_s: float, turns: TurnsSettings) -> bool:
+    """Did Whisper add the last word rather than hear it? It is less sure of it than
+    `turns.sure_word_prob`; or it aligns its start less than `turns.added_word_ms` before the
+    caller's voice ended (`silence_s`: the silence at the end of the audio it transcribed),
+    too late to have been said, and is not quite sure of it (a short last word said at the
+    very end, "isn't it?", is one it is sure of). Not measured: believed."""
+    last = words.last_word
+    if last.prob < turns.sure_word_prob:
+        return True
+    voice_end_s = words.audio_s - silence_s
+    return (turns.added_word_ms > 0 and last.start_s is not None and last.prob < SURE_LATE_WORD
+            and last.start_s > voice_end_s - turns.added_word_ms / 1000)
+
+
+def judge_pause(complete: bool, text: str, doubted: bool = False) -> Ends:
     """Smart Turn's verdict (`complete`) and the words at the pause together. The words break
-    the tie either way; a last word Whisper is less sure of than `sure_word_prob` is no sign of
-    an end (cut off mid-sentence, it ends the sentence itself: "I'd like to book a second."),
-    unless it is a farewell (Whisper is often unsure of "Bye bye."). No words: the sound
-    decides."""
-    unsure = bool(text) and last_word_prob < sure_word_prob and _last_word(text) not in FAREWELLS
+    the tie either way; a last word Whisper added (`doubted`, see `doubts_last_word`) is no
+    sign of an end (cut off mid-sentence, it ends the sentence itself: "I'd like to book a
+    second."), unless it is a farewell (Whisper is often unsure of "Bye bye."). No words: the
+    sound decides."""
+    unsure = bool(text) and doubted and _last_word(text) not in FAREWELLS
     if complete:
         if not text or (reads_finished(text) and not unsure):
             return Ends.NOW

@@ -29,7 +29,7 @@ import structlog
 from tom.call.backchannel import claims_turn, is_backchannel
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
-from tom.call.finished import Ends, judge_pause
+from tom.call.finished import Ends, doubts_last_word, judge_pause
 from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
@@ -55,6 +55,16 @@ class _Hold:
 
     paused_ns: int
     timer: Cancellable | None = None
+
+
+@dataclass(frozen=True)
+class _WordsAtPause:
+    """The transcript of the caller's audio up to a pause, made once for the end-of-turn check
+    and the answer (`TurnTaking._words_at`)."""
+
+    speech_end_ns: int  # the pause's last voice
+    silence_s: float  # the silence the transcribed audio ends on
+    task: asyncio.Future[Timed[Transcript]]
 
 
 @dataclass(frozen=True)
@@ -99,8 +109,7 @@ class TurnTaking:
         self._silence: Cancellable | None = None
         self._hold: _Hold | None = None
         self._closed = False
-        # (last voice of the pause, its transcript): see `_words_at`
-        self._pause_words: tuple[int, asyncio.Future[Timed[Transcript]]] | None = None
+        self._pause_words: _WordsAtPause | None = None
 
     def feed(self, samples: Samples, arrival_ns: int, heard: Samples | None = None) -> None:
         """Caller audio; `heard` is the same with TOM's echo silenced (the VAD decides on it)."""
@@ -153,10 +162,11 @@ class TurnTaking:
 
     def _judge(self, audio: Samples, token: int) -> None:
         self.tasks.spawn(self._judge_turn(audio, token, self.detector.start_ns,
-                                          self.detector.last_voice_ns), "smart-turn")
+                                          self.detector.last_voice_ns, self.detector.silence_s),
+                         "smart-turn")
 
     async def _judge_turn(self, audio: Samples, token: int, start_ns: int,
-                          speech_end_ns: int) -> None:
+                          speech_end_ns: int, silence_s: float) -> None:
         """Smart Turn in a thread (tens of ms of CPU), then the words at the pause: the turn
         ends now only when both read finished (tom/call/finished.py `judge_pause`); sound
         alone decides when the words are not to be had (no word heard, or off)."""
@@ -169,40 +179,44 @@ class TurnTaking:
         complete = probability >= turns.smart_turn_threshold
         self.log.debug("smart turn", complete=complete, probability=round(probability, 3),
                        ms=round((time.perf_counter() - started) * 1000, 1))
-        words = self._words_at(self._joined(audio, start_ns), speech_end_ns)
+        words = self._words_at(self._joined(audio, start_ns), speech_end_ns, silence_s)
         if words is None:
             self.detector.verdict(token, complete)
             return
         if not complete:
             self.detector.verdict(token, False)
-        timed = await asyncio.shield(words)
-        text = timed.value.text if timed.value.has_words else ""
-        ends = judge_pause(complete, text, timed.value.last_word_prob, turns.sure_word_prob)
+        heard = (await asyncio.shield(words.task)).value
+        text = heard.text if heard.has_words else ""
+        doubted = doubts_last_word(heard, words.silence_s, turns)
+        ends = judge_pause(complete, text, doubted)
         if complete:
             self.detector.verdict(token, ends is Ends.NOW)
         if ends is Ends.SOONER:
             self.detector.shorten(token, turns.finished_words_silence_ms)
+        last = heard.last_word
         self.log.debug("end of turn judged", sound=round(probability, 3), words=text,
-                       last_word_prob=round(timed.value.last_word_prob, 2), ends=ends.value)
+                       last_word_prob=round(last.prob, 2), doubted=doubted, ends=ends.value,
+                       last_word_before_silence_ms=None if last.start_s is None else
+                       round((heard.audio_s - words.silence_s - last.start_s) * 1000))
 
-    def _words_at(self, audio: Samples, speech_end_ns: int,
-                  level: Urgency = Urgency.NOW) -> asyncio.Future[Timed[Transcript]] | None:
-        """The transcript of the caller's audio up to this pause, made once for the end-of-turn
-        check and the answer; None when the words rule is off, or when making it would cost
-        an STT run other calls are waiting for."""
+    def _words_at(self, audio: Samples, speech_end_ns: int, silence_s: float,
+                  level: Urgency = Urgency.NOW) -> _WordsAtPause | None:
+        """The transcript of the caller's audio up to this pause (which ends on `silence_s`
+        of silence), made once for the end-of-turn check and the answer; None when the words
+        rule is off, or when making it would cost an STT run other calls are waiting for."""
         turns = self.settings.turns
         if not 0 < turns.finished_words_silence_ms < turns.unfinished_silence_ms:
             return None
         made = self._pause_words
-        if made is not None and made[0] == speech_end_ns:
-            return made[1]
+        if made is not None and made.speech_end_ns == speech_end_ns:
+            return made
         if self.engines.backlog():
             return None
         with urgent(level):
             task = self.tasks.spawn(self.responder.transcribe(audio, self.responder.dialogue),
                                     "stt-at-pause")
-        self._pause_words = (speech_end_ns, task)
-        return task
+        self._pause_words = _WordsAtPause(speech_end_ns, silence_s, task)
+        return self._pause_words
 
     # --- a backchannel or an interruption? -----------------------------------------------------
 
@@ -296,7 +310,9 @@ class TurnTaking:
         speech = Speech(number, dialogue.fork(), timer=TurnTimer(number, utterance.speech_end_ns),
                         audio=audio, speech_end_ns=utterance.speech_end_ns, authorized=False)
         speech.joins = self._joins(utterance.speech_start_ns)
-        speech.words = self._words_at(audio, utterance.speech_end_ns, Urgency.LATER)
+        words = self._words_at(audio, utterance.speech_end_ns, self.detector.silence_s,
+                               Urgency.LATER)
+        speech.words = None if words is None else words.task
         self._run(speech, self._answer(speech), "speculation")
         self.speculation = speech
 
@@ -338,8 +354,8 @@ class TurnTaking:
                         speech_end_ns=utterance.speech_end_ns)
         speech.joins = joins
         words = self._pause_words
-        if words is not None and words[0] == utterance.speech_end_ns:
-            speech.words = words[1]  # the end-of-turn check heard these very words
+        if words is not None and words.speech_end_ns == utterance.speech_end_ns:
+            speech.words = words.task  # the end-of-turn check heard these very words
         self._start(speech, self._answer(speech))
 
     async def _answer(self, speech: Speech) -> None:

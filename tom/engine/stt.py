@@ -39,6 +39,20 @@ SWITCH_PROB = 0.7
 SWITCH_MIN_S = 1.5  # ... on a turn this long: a name alone ("Jürgen Weiß") sounds like anything
 
 
+ALIGN_FRAME_S = 0.02  # the alignment's time steps: Whisper's encoder frames
+
+
+@dataclass(frozen=True)
+class LastWord:
+    """A transcript's last word as one decoder pass over the text reads it (the pass Whisper's
+    word timestamps come from). Cut off mid-sentence ("I'd like to book a"), Whisper often ends
+    the sentence itself ("… a second."): unsure of the word it adds, and aligning it to the
+    silence after the caller's voice, where nothing was said."""
+
+    prob: float = 1.0  # mean probability of its tokens (1: not measured)
+    start_s: float | None = None  # where the alignment puts its start, seconds into the audio
+
+
 @dataclass(frozen=True)
 class Transcript:
     text: str
@@ -47,9 +61,7 @@ class Transcript:
     avg_logprob: float
     audio_s: float
     language_prob: float = 1.0  # how sure the language identification was (1: not asked)
-    # How sure the decoder was of the last word (1: not measured). Cut off mid-sentence ("I'd
-    # like to book a"), Whisper often finishes the sentence itself ("… a second."), unsure.
-    last_word_prob: float = 1.0
+    last_word: LastWord = LastWord()  # not measured unless `SpeechToText.score_last_word`
 
     @property
     def has_words(self) -> bool:
@@ -71,7 +83,7 @@ class SpeechToText:
 
     def __init__(self, model: Any, settings: SttSettings,
                  languages: tuple[str, ...] = (), score_last_word: bool = True) -> None:
-        """`score_last_word`: measure `Transcript.last_word_prob` (one more decoder pass) —
+        """`score_last_word`: measure `Transcript.last_word` (one more decoder pass) —
         off where nothing reads it."""
         from faster_whisper.tokenizer import Tokenizer
 
@@ -151,29 +163,33 @@ class SpeechToText:
             return self._stock(audio, audio_s, language)
         # scores[0] is the length-normalised log probability; Whisper's average adds one token.
         score = result.scores[0] * len(tokens) / (len(tokens) + 1) if result.scores else 0.0
-        sure = (self.last_word_prob(encoder_output, prompt, text, audio_s)
-                if self.score_last_word else 1.0)
+        last = (self.last_word(encoder_output, prompt, text, audio_s)
+                if self.score_last_word else LastWord())
         return Transcript(text, language, float(result.no_speech_prob), float(score), audio_s,
-                          language_prob, sure)
+                          language_prob, last)
 
-    def last_word_prob(self, encoder_output: Any, prompt: list[int], text: str,
-                       audio_s: float) -> float:
-        """The decoder's mean token probability over the text's last word (~10 ms: one
-        decoder pass over the text, as Whisper's word timestamps make it)."""
+    def last_word(self, encoder_output: Any, prompt: list[int], text: str,
+                  audio_s: float) -> LastWord:
+        """The text's last word, scored and placed by one decoder pass over the text (~10 ms,
+        as Whisper's word timestamps are made: CTranslate2's `align`)."""
         tokens = self.tokenizer.encode(" " + text.strip())
         if not tokens:
-            return 1.0
+            return LastWord()
         aligned = self.model.model.align(encoder_output, prompt, [tokens],
-                                         [max(1, int(audio_s * 100))])
-        probs = aligned[0].text_token_probs
+                                         [max(1, int(audio_s * 100))])[0]
+        probs = aligned.text_token_probs
         words, word_tokens = self.tokenizer.split_to_word_tokens(tokens + [self.tokenizer.eot])
         last: list[float] = []
-        at = 0
+        first = at = 0
         for word, part in zip(words, word_tokens, strict=True):
             if word.strip(" .,;:!?…-\"'") and at < len(probs):
-                last = list(probs[at:at + len(part)])
+                last, first = list(probs[at:at + len(part)]), at
             at += len(part)
-        return float(np.mean(last)) if last else 1.0
+        if not last:
+            return LastWord()
+        # (text token, time step) pairs, both rising: the word starts where its first token does
+        starts = [frame for index, frame in aligned.alignments if index == first]
+        return LastWord(float(np.mean(last)), starts[0] * ALIGN_FRAME_S if starts else None)
 
     def encode(self, audio: Samples) -> Any:
         """The encoder's output for `audio` on a window of whole seconds just longer than it

@@ -279,3 +279,8 @@ class TurnDetector:
     @property
     def speaking(self) -> bool:
         return self.in_speech
+
+    @property
+    def silence_s(self) -> float:
+        """The silence at the end of the caller's speech so far (its audio ends on it)."""
+        return self.silent_run * CHUNK_MS / 1000 if self.in_speech else 0.0
