@@ -19,6 +19,10 @@ from tom.bench.line import LineEcho
 from tom.bench.synth import CallerVoice, LineOptions
 
 pytestmark = pytest.mark.e2e
+# The caller's farewell has no pause inside: piper leaves 360 ms of silence after the comma of
+# "Thank you, goodbye.", past the 256 ms at which Smart Turn is asked, and whether TOM takes
+# that for an end (and then stops for "goodbye") is the pause rule's matter, not these tests'.
+BYE = "Thank you and goodbye."
 
 # TOM_E2E_ECHO_GUARD=0 / TOM_E2E_SMART_TURN=0 run the same calls with the echo guard / Smart
 # Turn off: the echo / paused-sentence tests must fail then.
@@ -39,7 +43,7 @@ async def test_tom_never_cuts_itself_off_on_an_echoing_line(server, turn, echo):
     result = await place_call(server.url, [
         turn("What are your opening hours on Saturday?"),
         turn("Do you take new patients?"),
-        turn("Thank you, goodbye.", may_end_call=True)], echo=LineEcho.parse(echo))
+        turn(BYE, may_end_call=True)], echo=LineEcho.parse(echo))
     assert result.ok, result.failure
     assert result.clears == 0  # TOM never dropped its own playback
     detail = server.assistant.registry.get(result.call_sid).detail()
@@ -80,7 +84,7 @@ async def test_a_backchannel_while_tom_talks_does_not_stop_it(server, turn, back
     result = await place_call(server.url, [
         said,
         turn("What are your opening hours on Saturday?"),
-        turn("Thank you, goodbye.", may_end_call=True)])
+        turn(BYE, may_end_call=True)])
     assert result.ok, result.failure
     detail = server.assistant.registry.get(result.call_sid).detail()
     assert detail["barge_ins"] == []
@@ -95,7 +99,7 @@ async def test_a_short_word_while_tom_talks_stops_it(server, turn):
     """A word as short as a backchannel that is none ("Wait.") stops TOM and is answered."""
     result = await place_call(server.url, [
         turn("Wait.", barge_in=True, barge_in_after_ms=1500),
-        turn("Thank you, goodbye.", may_end_call=True)])
+        turn(BYE, may_end_call=True)])
     assert result.ok, result.failure
     detail = server.assistant.registry.get(result.call_sid).detail()
     greeting = detail["transcript"][0]
