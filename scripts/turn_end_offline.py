@@ -26,7 +26,7 @@ from tom.audio import pcm16_to_float, read_wav, resample
 from tom.bench.corpus import load_corpus
 from tom.bench.recordings import find_recordings
 from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions, on_the_line
-from tom.call.finished import Ends, doubts_last_word, judge_pause
+from tom.call.finished import Ends, doubts_last_word, judge_pause, last_word_lead_s
 from tom.config import Settings
 from tom.engine.smart_turn import SmartTurn, model_path
 from tom.engine.stt import SpeechToText, load_whisper
@@ -34,6 +34,7 @@ from tom.engine.vad import CHUNK, SileroStream, TurnDetector, UserTurn, load_sil
 from tom.models import resolve_stt, resolve_vad
 
 RATE = 16000
+
 
 class Heard:
     """One utterance through the VAD's turn detector: the turn's audio at its last pause (and
@@ -84,11 +85,10 @@ def main() -> None:
         ends = judge_pause(complete, text, doubted)
         judged.setdefault((kind, at), Counter())[ends] += 1
         if show and (at == "whole") == (ends is Ends.LATER):
-            last = words.last_word
-            placed = "" if last.start_s is None else \
-                f" at {(last.start_s - words.audio_s + silence_s) * 1000:+.0f} ms"
+            lead_s = last_word_lead_s(words, silence_s)
+            placed = "" if lead_s is None else f" at {-lead_s * 1000:+.0f} ms"
             print(f"  {at:10} {ends.value:6} sound={'finished' if complete else 'unfinished':10} "
-                  f"last word {last.prob:.2f}{placed}  {text!r}")
+                  f"last word {words.last_word.prob:.2f}{placed}  {text!r}")
 
     voice = CallerVoice()
     line = LineOptions(tail_ms=0)

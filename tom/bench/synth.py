@@ -218,8 +218,9 @@ class CallerVoice:
         with self._lock:
             if self._aligner is None:
                 self._aligner = _load_aligner(model)
-            segments, _ = self._aligner.transcribe(resample(audio, rate, 16000), language=language,
-                                             word_timestamps=True, beam_size=1)
+            segments, _ = self._aligner.transcribe(resample(audio, rate, 16000),
+                                                   language=language, word_timestamps=True,
+                                                   beam_size=1)
             words = [WordTime(w.word.strip(), float(w.start), float(w.end))
                      for segment in segments for w in segment.words or ()]
         timed = json.dumps([dataclasses.astuple(w) for w in words], ensure_ascii=False)

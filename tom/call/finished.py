@@ -70,9 +70,17 @@ def doubts_last_word(words: Transcript, silence_s: float, turns: TurnsSettings) 
     last = words.last_word
     if last.prob < turns.sure_word_prob:
         return True
-    voice_end_s = words.audio_s - silence_s
-    return (turns.added_word_ms > 0 and last.start_s is not None and last.prob < SURE_LATE_WORD
-            and last.start_s > voice_end_s - turns.added_word_ms / 1000)
+    lead_s = last_word_lead_s(words, silence_s)
+    return (turns.added_word_ms > 0 and lead_s is not None and last.prob < SURE_LATE_WORD
+            and lead_s < turns.added_word_ms / 1000)
+
+
+def last_word_lead_s(words: Transcript, silence_s: float) -> float | None:
+    """How long before the caller's voice ended Whisper starts the last word (negative: in
+    the silence after it); `silence_s`: the silence the transcribed audio ends on. None: not
+    placed."""
+    start_s = words.last_word.start_s
+    return None if start_s is None else words.audio_s - silence_s - start_s
 
 
 def judge_pause(complete: bool, text: str, doubted: bool = False) -> Ends:

@@ -29,7 +29,7 @@ import structlog
 from tom.call.backchannel import claims_turn, is_backchannel
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
-from tom.call.finished import Ends, doubts_last_word, judge_pause
+from tom.call.finished import Ends, doubts_last_word, judge_pause, last_word_lead_s
 from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
@@ -193,11 +193,11 @@ class TurnTaking:
             self.detector.verdict(token, ends is Ends.NOW)
         if ends is Ends.SOONER:
             self.detector.shorten(token, turns.finished_words_silence_ms)
-        last = heard.last_word
+        lead_s = last_word_lead_s(heard, words.silence_s)
         self.log.debug("end of turn judged", sound=round(probability, 3), words=text,
-                       last_word_prob=round(last.prob, 2), doubted=doubted, ends=ends.value,
-                       last_word_before_silence_ms=None if last.start_s is None else
-                       round((heard.audio_s - words.silence_s - last.start_s) * 1000))
+                       last_word_prob=round(heard.last_word.prob, 2), doubted=doubted,
+                       ends=ends.value, last_word_before_silence_ms=None if lead_s is None
+                       else round(lead_s * 1000))
 
     def _words_at(self, audio: Samples, speech_end_ns: int, silence_s: float,
                   level: Urgency = Urgency.NOW) -> _WordsAtPause | None:
