@@ -10,7 +10,11 @@ Turn hears it when it is asked (`turns.smart_turn_after_ms`), then tom/call/fini
 shares that end now, sooner (640 ms) and later (1.4 s). Whole utterances should end now; cut
 ones should not end before the caller goes on.
 
-    .venv/bin/python scripts/turn_end_offline.py [--show]    # --show: each cut one that ends, each whole one that waits
+    .venv/bin/python scripts/turn_end_offline.py [--show] [--inside]
+
+`--show`: each cut one that ends, each whole one that waits. `--inside`: also every pause
+inside the whole utterances (a sentence break, a comma): how many last 160, 192, 224 and 256
+ms, and how many of those Smart Turn asked then, with the words at the pause, would end.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,24 +39,49 @@ from tom.engine.vad import CHUNK, SileroStream, TurnDetector, UserTurn, load_sil
 from tom.models import resolve_stt, resolve_vad
 
 RATE = 16000
+LOOKS_MS = (160, 192, 224, 256)  # `--inside`: Smart Turn asked this far into a pause
+
+
+@dataclass
+class Pause:
+    """One pause the VAD announced (`vad.pause_ms` into it): the turn's audio then, the
+    silence it ends on, where in the line that was, and the longest the silence lasted."""
+
+    audio: np.ndarray
+    silence_s: float
+    line_at: int
+    longest_s: float = 0.0
+
+    def looked_at(self, line: np.ndarray, after_s: float) -> np.ndarray:
+        """What Smart Turn hears when asked `after_s` into this pause."""
+        more = round((after_s - self.silence_s) * RATE)
+        return np.concatenate([self.audio, line[self.line_at:self.line_at + max(0, more)]])
 
 
 class Heard:
-    """One utterance through the VAD's turn detector: the turn's audio at its last pause (and
-    the silence it ends on) and when Smart Turn is asked there."""
+    """One utterance through the VAD's turn detector: every pause in it (the last one ends
+    it), the turn's audio at its last pause and when Smart Turn is asked there."""
 
     def __init__(self, detector_for: Callable[..., TurnDetector], audio: np.ndarray) -> None:
-        self.at_pause: tuple[np.ndarray, float] | None = None
+        self.pauses: list[Pause] = []
         self.asked: np.ndarray | None = None
         detector = detector_for(on_pause=self._paused, on_judge=self._judged)
         self.detector = detector
-        line = np.concatenate([np.zeros(RATE // 2, np.float32), audio,
-                               np.zeros(RATE, np.float32)])
-        for at in range(0, len(line) - CHUNK + 1, CHUNK):
-            detector.feed(line[at:at + CHUNK], (at + CHUNK) * 1_000_000_000 // RATE)
+        self.line = np.concatenate([np.zeros(RATE // 2, np.float32), audio,
+                                    np.zeros(RATE, np.float32)])
+        for at in range(0, len(self.line) - CHUNK + 1, CHUNK):
+            self._at = at + CHUNK
+            detector.feed(self.line[at:self._at], self._at * 1_000_000_000 // RATE)
+            if self.pauses and detector.silence_s:
+                last = self.pauses[-1]
+                last.longest_s = max(last.longest_s, detector.silence_s)
+
+    @property
+    def at_pause(self) -> tuple[np.ndarray, float] | None:
+        return (self.pauses[-1].audio, self.pauses[-1].silence_s) if self.pauses else None
 
     def _paused(self, turn: UserTurn) -> None:
-        self.at_pause = (turn.audio, self.detector.silence_s)
+        self.pauses.append(Pause(turn.audio, self.detector.silence_s, self._at))
 
     def _judged(self, audio: np.ndarray, token: int) -> None:
         self.asked = audio
@@ -71,9 +101,29 @@ def main() -> None:
                             judge_after_ms=turns.smart_turn_after_ms,
                             unfinished_ms=turns.unfinished_silence_ms, **hooks)
     judged: dict[tuple[str, str], Counter[Ends]] = {}
+    inside: dict[str, dict[int, list[int]]] = {}  # callers → look (ms) → [lasted, ended]
+
+    def look_inside(kind: str, heard: Heard) -> None:
+        """Each pause inside the utterance: would Smart Turn asked at each of LOOKS_MS (had
+        the pause lasted that long) and the words at the pause have ended the turn there?"""
+        for pause in heard.pauses[:-1]:
+            words = stt.transcribe(pause.audio)
+            text = words.text if words.has_words else ""
+            doubted = doubts_last_word(words, pause.silence_s, turns)
+            read_finished = judge_pause(True, text, doubted) is Ends.NOW
+            for look_ms in LOOKS_MS:
+                if pause.longest_s * 1000 < look_ms:
+                    continue
+                counts = inside.setdefault(kind, {}).setdefault(look_ms, [0, 0])
+                counts[0] += 1
+                heard_then = pause.looked_at(heard.line, look_ms / 1000)
+                if read_finished and smart.complete(heard_then) >= turns.smart_turn_threshold:
+                    counts[1] += 1
 
     def judge(kind: str, at: str, audio: np.ndarray) -> None:
         heard = Heard(detector_for, audio)
+        if at == "whole" and "--inside" in sys.argv:
+            look_inside(kind, heard)
         if heard.at_pause is None or heard.asked is None:
             print(f"  the VAD heard no pause in a {kind} utterance ({at})")
             return
@@ -114,6 +164,12 @@ def main() -> None:
         n = sum(counts.values())
         print(f"{kind:9} {at:11} {n:4} {counts[Ends.NOW] / n:6.0%} "
               f"{counts[Ends.SOONER] / n:7.0%} {counts[Ends.LATER] / n:6.0%}")
+    if inside:
+        print("pauses inside whole utterances: lasted at least the look / would have ended there")
+        print(f"{'callers':9} " + " ".join(f"{f'{ms} ms':>11}" for ms in LOOKS_MS))
+        for kind, looks in inside.items():
+            print(f"{kind:9} " + " ".join(f"{'{} / {}'.format(*looks.get(ms, [0, 0])):>11}"
+                                          for ms in LOOKS_MS))
 
 
 if __name__ == "__main__":

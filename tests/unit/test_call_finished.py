@@ -55,6 +55,12 @@ def test_words_that_plainly_go_on(text, open_):
     (False, "I'd like to book a second.", True, Ends.LATER),
     (True, "My number is 0151 234 56789", True, Ends.LATER),
     (False, "Thank you very much. Bye bye.", True, Ends.SOONER),  # a farewell is believed
+    # a number read out in groups may go on, finished as each group sounds
+    (True, "My number is 0151.", False, Ends.SOONER),
+    (False, "My number is 0151-2345.", False, Ends.SOONER),
+    (True, "Meine Nummer ist 0761 45893.", False, Ends.SOONER),
+    (True, "Thursday at 2.", False, Ends.NOW),  # a time is no group of digits
+    (True, "I have three bikes.", False, Ends.NOW),
 ])
 def test_sound_and_words_judged_together(complete, text, doubted, ends):
     assert judge_pause(complete, text, doubted) is ends

@@ -131,6 +131,38 @@ async def test_the_words_read_at_the_pause_are_the_ones_answered() -> None:
         await h.stop()
 
 
+async def test_inside_a_flow_the_words_are_heard_at_the_pause_not_at_the_look() -> None:
+    """No speculative answer inside a flow (a turn may commit to the database), but Smart
+    Turn's verdict needs the words: with `stt.speculative` STT starts at the pause
+    (`vad.pause_ms`, 128 ms), and the answer uses that transcript."""
+    day = 0.5
+    h = Harness(words={LEVEL: "I'd like to book a service.", day: "Next Tuesday, please."},
+                turns={"smart_turn": True}, stt={"speculative": True})
+    await h.start()
+    h.call.turns.smart = FixedVerdict(0.95)  # type: ignore[assignment]
+    try:
+        await h.say(LEVEL, 1.0)
+        for _ in range(50):
+            await h.silence(FRAME_S)
+            await asyncio.sleep(0.003)
+        await h.clock.advance(3)
+        assert h.call.turns.responder.dialogue.in_flow
+        before = len(h.ears.heard)
+        await h.say(day, 1.0)
+        for _ in range(9):  # 180 ms: past the pause, before Smart Turn is asked (256 ms)
+            await h.silence(FRAME_S)
+            await asyncio.sleep(0.003)
+        assert len(h.ears.heard) == before + 1
+        for _ in range(40):
+            await h.silence(FRAME_S)
+            await asyncio.sleep(0.003)
+        await h.clock.advance(3)
+        assert len(h.ears.heard) == before + 1  # the answer reused them
+        assert h.said(ev.Role.CALLER)[-1] == "Next Tuesday, please."
+    finally:
+        await h.stop()
+
+
 async def test_sounds_finished_and_unpunctuated_words_end_after_the_shorter_silence() -> None:
     """Whisper leaves a number or a lone word unpunctuated now and then: not plainly going on."""
     ms = await ended_after_ms(0.95, "My number is 0151 234 56789")

@@ -50,6 +50,9 @@ FAREWELLS = frozenset("bye goodbye tschüss tschüs ciao wiederhören wiederscha
 # words Whisper added there scored 0.3-0.9 (34 of 42 below 0.8), a short word said there
 # ("isn't it?") 0.98-1; in the bench "next Tuesday, please." scored 0.87.
 SURE_LATE_WORD = 0.8
+# A number read out in groups ("My number is 0151 | 2345 | 6789"): every group sounds finished
+# and Whisper gives it a full stop, yet more digits follow as often as not.
+_DIGIT_GROUP = re.compile(r"\d{3,}\W*$")
 _LAST_WORD = re.compile(r"([\w'äöüß]+)\W*$", re.IGNORECASE)
 
 
@@ -87,9 +90,12 @@ def judge_pause(complete: bool, text: str, doubted: bool = False) -> Ends:
     """Smart Turn's verdict (`complete`) and the words at the pause together. The words break
     the tie either way; a last word Whisper added (`doubted`, see `doubts_last_word`) is no
     sign of an end (cut off mid-sentence, it ends the sentence itself: "I'd like to book a
-    second."), unless it is a farewell (Whisper is often unsure of "Bye bye."). No words: the
-    sound decides."""
+    second."), unless it is a farewell (Whisper is often unsure of "Bye bye."). Words that
+    end on a group of digits may be a number read out in parts: the shorter wait. No words:
+    the sound decides."""
     unsure = bool(text) and doubted and _last_word(text) not in FAREWELLS
+    if _DIGIT_GROUP.search(text) and not unsure:
+        return Ends.SOONER
     if complete:
         if not text or (reads_finished(text) and not unsure):
             return Ends.NOW

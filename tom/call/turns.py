@@ -297,16 +297,21 @@ class TurnTaking:
         Only while the dialogue is idle: inside a message or booking flow a turn may commit
         to the database, which must not happen for words the caller then takes back. Not while
         the engines have a backlog either: work that may be thrown away would delay other calls.
+        Without an answer the words are still heard here when Smart Turn will judge this
+        pause: its verdict waits for them, and so would the turn's end.
         """
         dialogue = self.responder.dialogue
+        audio = self._joined(utterance.audio, utterance.speech_start_ns)
         if self._answering or dialogue.in_flow:
+            if self.smart is not None:
+                self._words_at(audio, utterance.speech_end_ns, self.detector.silence_s,
+                               Urgency.LATER)
             return
         if self.engines.backlog():
             self.log.debug("no speculation: the engines have a backlog")
             return
         self._drop_speculation()
         number = self.responder.turn + 1
-        audio = self._joined(utterance.audio, utterance.speech_start_ns)
         speech = Speech(number, dialogue.fork(), timer=TurnTimer(number, utterance.speech_end_ns),
                         audio=audio, speech_end_ns=utterance.speech_end_ns, authorized=False)
         speech.joins = self._joins(utterance.speech_start_ns)
