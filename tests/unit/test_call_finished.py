@@ -59,6 +59,7 @@ def test_words_that_plainly_go_on(text, open_):
     (True, "My number is 0151.", False, Ends.SOONER),
     (False, "My number is 0151-2345.", False, Ends.SOONER),
     (True, "Meine Nummer ist 0761 45893.", False, Ends.SOONER),
+    (False, "My number is 0151 234", False, Ends.LATER),  # unfinished by sound and words
     (True, "Thursday at 2.", False, Ends.NOW),  # a time is no group of digits
     (True, "I have three bikes.", False, Ends.NOW),
 ])

@@ -90,15 +90,13 @@ def judge_pause(complete: bool, text: str, doubted: bool = False) -> Ends:
     """Smart Turn's verdict (`complete`) and the words at the pause together. The words break
     the tie either way; a last word Whisper added (`doubted`, see `doubts_last_word`) is no
     sign of an end (cut off mid-sentence, it ends the sentence itself: "I'd like to book a
-    second."), unless it is a farewell (Whisper is often unsure of "Bye bye."). Words that
-    end on a group of digits may be a number read out in parts: the shorter wait. No words:
-    the sound decides."""
+    second."), unless it is a farewell (Whisper is often unsure of "Bye bye."). Finished words
+    that end on a group of digits may be a number read out in parts: the shorter wait. No
+    words: the sound decides."""
     unsure = bool(text) and doubted and _last_word(text) not in FAREWELLS
-    if _DIGIT_GROUP.search(text) and not unsure:
-        return Ends.SOONER
     if complete:
         if not text or (reads_finished(text) and not unsure):
-            return Ends.NOW
+            return Ends.SOONER if _DIGIT_GROUP.search(text) else Ends.NOW
         # "I'd like to book a" sounds finished; unpunctuated words that do not plainly go on
         # ("0151 234 56789") may be finished all the same
         return Ends.LATER if unsure or reads_open(text) else Ends.SOONER
