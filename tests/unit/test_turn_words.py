@@ -28,6 +28,22 @@ class FixedVerdict:
         return self.probability
 
 
+async def smart_call(words: dict[float, str], probability: float,
+                     **sections: dict[str, object]) -> Harness:
+    """A started call whose Smart Turn gives `probability` at every pause."""
+    h = Harness(words=words, turns={"smart_turn": True}, **sections)
+    await h.start()
+    h.call.turns.smart = FixedVerdict(probability)  # type: ignore[assignment]
+    return h
+
+
+async def pause(h: Harness, frames: int) -> None:
+    """Caller silence a frame at a time, with a moment for Smart Turn's thread to answer."""
+    for _ in range(frames):
+        await h.silence(FRAME_S)
+        await asyncio.sleep(0.003)
+
+
 async def ended_after_ms(probability: float, words: str, last_word_prob: float = 1.0,
                          last_word_from_end_s: float | None = None,
                          **sections: dict[str, object]) -> int:
@@ -116,14 +132,10 @@ async def test_the_words_rule_off_leaves_it_to_the_sound() -> None:
 
 
 async def test_the_words_read_at_the_pause_are_the_ones_answered() -> None:
-    h = Harness(words={LEVEL: "Where are you located?"}, turns={"smart_turn": True})
-    await h.start()
-    h.call.turns.smart = FixedVerdict(0.95)  # type: ignore[assignment]
+    h = await smart_call({LEVEL: "Where are you located?"}, 0.95)
     try:
         await h.say(LEVEL, 1.0)
-        for _ in range(50):
-            await h.silence(FRAME_S)
-            await asyncio.sleep(0.003)
+        await pause(h, 50)
         await h.clock.advance(3)
         assert len(h.ears.heard) == 1  # one STT run: the answer reused the end-of-turn check's
         assert h.said(ev.Role.CALLER) == ["Where are you located?"] and h.said()
@@ -136,26 +148,18 @@ async def test_inside_a_flow_the_words_are_heard_at_the_pause_not_at_the_look() 
     Turn's verdict needs the words: with `stt.speculative` STT starts at the pause
     (`vad.pause_ms`, 128 ms), and the answer uses that transcript."""
     day = 0.5
-    h = Harness(words={LEVEL: "I'd like to book a service.", day: "Next Tuesday, please."},
-                turns={"smart_turn": True}, stt={"speculative": True})
-    await h.start()
-    h.call.turns.smart = FixedVerdict(0.95)  # type: ignore[assignment]
+    h = await smart_call({LEVEL: "I'd like to book a service.", day: "Next Tuesday, please."},
+                         0.95, stt={"speculative": True})
     try:
         await h.say(LEVEL, 1.0)
-        for _ in range(50):
-            await h.silence(FRAME_S)
-            await asyncio.sleep(0.003)
+        await pause(h, 50)
         await h.clock.advance(3)
         assert h.call.turns.responder.dialogue.in_flow
         before = len(h.ears.heard)
         await h.say(day, 1.0)
-        for _ in range(9):  # 180 ms: past the pause, before Smart Turn is asked (256 ms)
-            await h.silence(FRAME_S)
-            await asyncio.sleep(0.003)
+        await pause(h, 9)  # 180 ms: past the pause, before Smart Turn is asked (256 ms)
         assert len(h.ears.heard) == before + 1
-        for _ in range(40):
-            await h.silence(FRAME_S)
-            await asyncio.sleep(0.003)
+        await pause(h, 40)
         await h.clock.advance(3)
         assert len(h.ears.heard) == before + 1  # the answer reused them
         assert h.said(ev.Role.CALLER)[-1] == "Next Tuesday, please."
