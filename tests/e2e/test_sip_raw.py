@@ -210,12 +210,15 @@ async def test_rtp_of_a_wrong_type_or_from_elsewhere_is_dropped(raw_server, call
     assert bye is not None and bye.status == 200, caller.firsts()
     assert await ended(raw_server, call_id) == "hung_up_by_caller"
     second = RawCaller(raw_server.sip.port)
+    bye = None
     try:
         await asyncio.to_thread(second.call)
-        assert await asyncio.to_thread(second.rtp_count, 1.0) > 0
+        assert await asyncio.to_thread(second.rtp_count, 1.0) > 0, second.firsts()
         bye = await asyncio.to_thread(second.hang_up)
         assert bye is not None and bye.status == 200, second.firsts()
     finally:
+        if second.remote_tag and bye is None:  # failed half-way: leave no call to the next test
+            second.send_bye()
         second.close()
 
 
