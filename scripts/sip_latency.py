@@ -47,8 +47,9 @@ from tomtest import e2e_settings, running_server  # noqa: E402
 
 from tom.audio import PHONE_RATE, float_to_pcm16, ulaw_decode, ulaw_encode  # noqa: E402
 from tom.bench.caller import CallerTurn, place_call, speech_bounds  # noqa: E402
+from tom.bench.line import FRAME_NS, FRAME_SAMPLES  # noqa: E402
 from tom.bench.stats import percentile  # noqa: E402
-from tom.monitor.events import TurnTimed  # noqa: E402
+from tom.monitor.events import CallStarted, TurnTimed  # noqa: E402
 
 QUESTIONS = ("Where are you located?", "What are your opening hours?",
              "Do you repair electric bikes?", "How much is a bike service?")
@@ -56,7 +57,6 @@ GREETING_S = 9.0  # the caller waits this long (TOM's greeting) before asking
 AFTER_S = 9.0  # and listens this long to the answer
 
 SPEECH_LEVEL = 0.02  # |sample| above this (of full scale) counts as TOM speaking
-FRAME = PHONE_RATE // 50  # samples in one 20 ms RTP packet
 
 
 def resources() -> tuple[int, int]:
@@ -121,10 +121,11 @@ def wire_turn(port: int, question: bytes) -> float | None:
     pcm = (float_to_pcm16(np.zeros(int(PHONE_RATE * GREETING_S))) + question
            + float_to_pcm16(np.zeros(int(PHONE_RATE * AFTER_S))))
     start, end = speech_bounds(question)
-    first_voiced = (int(PHONE_RATE * GREETING_S) + start) // FRAME
-    last_voiced = (int(PHONE_RATE * GREETING_S) + end - 1) // FRAME
+    first_voiced = (int(PHONE_RATE * GREETING_S) + start) // FRAME_SAMPLES
+    last_voiced = (int(PHONE_RATE * GREETING_S) + end - 1) // FRAME_SAMPLES
     ulaw = ulaw_encode(pcm)
-    frames = [ulaw[i:i + FRAME].ljust(FRAME, b"\xff") for i in range(0, len(ulaw), FRAME)]
+    frames = [ulaw[i:i + FRAME_SAMPLES].ljust(FRAME_SAMPLES, b"\xff")
+              for i in range(0, len(ulaw), FRAME_SAMPLES)]
     caller = RawCaller(port)
     # (arrival, TOM speaking) of each of TOM's packets: only zero samples is the bridge's silence
     heard: list[tuple[int, bool]] = []
@@ -152,7 +153,7 @@ def wire_turn(port: int, question: bytes) -> float | None:
         for seq, frame in enumerate(frames):
             caller.rtp.sendto(rtp_packet(seq, 0, payload=frame), tom)
             sent_ns.append(time.monotonic_ns())
-            next_ns += 20_000_000
+            next_ns += FRAME_NS
             time.sleep(max(0, next_ns - time.monotonic_ns()) / 1e9)
         caller.hang_up()
         done.set()
@@ -197,12 +198,14 @@ async def compare_turns(turns: int, parallel: int, wire: bool) -> None:
                             sip={"enabled": True, "port": 0})
     results: dict[str, list[float]] = {"sip": [], "twilio": []}
     inside: dict[str, list[float]] = {"sip": [], "twilio": []}  # TOM's own e2e (TurnTimed)
+    transports: dict[str, str] = {}  # call id → transport, from each call's CallStarted
     counting = False
 
     def timed(event: object) -> None:
-        if counting and isinstance(event, TurnTimed) and "e2e" in event.timings_ms:
-            transport = "twilio" if event.call_id.startswith("CA") else "sip"
-            inside[transport].append(event.timings_ms["e2e"])
+        if isinstance(event, CallStarted):
+            transports[event.call_id] = event.transport
+        elif counting and isinstance(event, TurnTimed) and "e2e" in event.timings_ms:
+            inside[transports[event.call_id]].append(event.timings_ms["e2e"])
 
     async with running_server(settings) as server:
         server.bus.listen(timed)
