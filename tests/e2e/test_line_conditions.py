@@ -101,9 +101,10 @@ async def test_a_short_word_while_tom_talks_stops_it(server, turn):
         turn("Wait.", barge_in=True, barge_in_after_ms=1500),
         turn(BYE, may_end_call=True)])
     assert result.ok, result.failure
+    assert result.turns[0].barged  # said while TOM talked
     detail = server.assistant.registry.get(result.call_sid).detail()
     greeting = detail["transcript"][0]
-    assert greeting["role"] == "assistant" and greeting["interrupted"]
+    assert greeting["role"] == "assistant" and greeting["interrupted"], detail["transcript"]
     callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
     assert "wait" in callers[0].lower(), callers
 

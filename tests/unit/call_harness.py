@@ -112,6 +112,7 @@ class FakeEars:
     hold: asyncio.Event | None = None  # while set to an unset event, transcription waits
     last_word_prob: float = 1.0  # how sure "Whisper" is of the last word it heard
     last_word_from_end_s: float | None = None  # where it starts: this long before the audio ends
+    misses: int = 0  # the next this many runs take the words for noise
 
     async def transcribe(self, samples: np.ndarray) -> Timed[Transcript]:
         submitted = self.clock.now
@@ -121,10 +122,13 @@ class FakeEars:
         levels = tuple(dict.fromkeys(np.round(loud.astype(np.float64), 2).tolist()))
         self.heard.append(levels)
         text = " ".join(t for t in (self.words.get(level, "") for level in levels) if t)
+        no_speech_prob, avg_logprob = 0.01, -0.2
+        if self.misses > 0:
+            self.misses, no_speech_prob, avg_logprob = self.misses - 1, 0.7, -1.5
         started = submitted + self.queue_ms * MS
         audio_s = len(samples) / IN_RATE
         start_s = None if self.last_word_from_end_s is None else audio_s - self.last_word_from_end_s
-        return Timed(Transcript(text, "en", 0.01, -0.2, audio_s,
+        return Timed(Transcript(text, "en", no_speech_prob, avg_logprob, audio_s,
                                 last_word=LastWord(self.last_word_prob, start_s)),
                      submitted, started, started + self.compute_ms * MS)
 

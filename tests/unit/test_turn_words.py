@@ -167,6 +167,27 @@ async def test_inside_a_flow_the_words_are_heard_at_the_pause_not_at_the_look() 
         await h.stop()
 
 
+async def test_words_taken_for_noise_at_the_pause_are_looked_for_in_the_whole_turn() -> None:
+    """The words at the pause end on little silence; when Whisper takes them for noise there
+    (a name), the answer transcribes the whole turn before it gives up on it."""
+    day = 0.5
+    h = await smart_call({LEVEL: "I'd like to book a service.", day: "Peter Miller."},
+                         0.95, stt={"speculative": True})
+    try:
+        await h.say(LEVEL, 1.0)
+        await pause(h, 50)
+        await h.clock.advance(3)
+        before = len(h.ears.heard)
+        h.ears.misses = 1
+        await h.say(day, 1.0)
+        await pause(h, 50)
+        await h.clock.advance(3)
+        assert len(h.ears.heard) == before + 2  # at the pause, then the whole turn
+        assert h.said(ev.Role.CALLER)[-1] == "Peter Miller."
+    finally:
+        await h.stop()
+
+
 async def test_sounds_finished_and_unpunctuated_words_end_after_the_shorter_silence() -> None:
     """Whisper leaves a number or a lone word unpunctuated now and then: not plainly going on."""
     ms = await ended_after_ms(0.95, "My number is 0151 234 56789")

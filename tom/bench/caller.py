@@ -26,7 +26,7 @@ from tom.bench.line import FarEnd, LineEcho, PhoneLine, Received
 log = structlog.get_logger(__name__)
 
 STREAM_PATH = "/twilio/stream"
-BACKCHANNEL_WAIT_S = 1.0  # TOM quiet this long at a backchannel's moment: its reply is over
+REPLY_OVER_S = 1.0  # TOM quiet this long at a barge-in's or backchannel's moment: its reply is over
 BACKCHANNEL_RESUME_S = 2.5  # after a backchannel, TOM's audio is awaited this long
 
 
@@ -345,12 +345,15 @@ class _Script:
                                      self.t.max_reply_s)
 
     async def _before_turn(self, turn: CallerTurn, reply_start: int | None) -> bool:
-        """Wait until it is the caller's moment to speak; True when that interrupts TOM."""
+        """Wait until it is the caller's moment to speak; True when that interrupts TOM (a
+        gap between two of its sentences at that moment is no end of its reply)."""
         if turn.barge_in and reply_start is not None:
             at = reply_start + turn.barge_in_after_ms * 1_000_000
             await asyncio.sleep(max(0, at - time.monotonic_ns()) / 1e9)
             self._check_line(f"before turn {turn.id!r}")
-            if self.line.is_talking(self.quiet_ns):
+            if (self.line.is_talking(self.quiet_ns)
+                    or await self.line.wait_for(self._audible, REPLY_OVER_S)):
+                self._check_line(f"before turn {turn.id!r}")
                 return True
         await self.line.wait_for(lambda: not self.line.is_talking(self.quiet_ns),
                                  self.t.max_reply_s)
@@ -367,7 +370,7 @@ class _Script:
 
     async def _backchannel(self, turn: CallerTurn, reply_start: int | None) -> None:
         """Say "okay" into TOM's reply `barge_in_after_ms` after it began; not said when TOM is
-        quiet by then (and stays so for BACKCHANNEL_WAIT_S: a gap between sentences)."""
+        quiet by then (and stays so for REPLY_OVER_S: a gap between sentences)."""
         res = BackchannelResult(turn.id, turn.text, turn.barge_in_after_ms, len(self.result.turns))
         self.result.backchannels.append(res)
         if reply_start is None:
@@ -375,7 +378,7 @@ class _Script:
         at = reply_start + turn.barge_in_after_ms * 1_000_000
         await asyncio.sleep(max(0, at - time.monotonic_ns()) / 1e9)
         self._check_line(f"before backchannel {turn.id!r}")
-        if not await self.line.wait_for(self._audible, BACKCHANNEL_WAIT_S):
+        if not await self.line.wait_for(self._audible, REPLY_OVER_S):
             return
         res.speech_start_ns, res.speech_end_ns = await self._say(turn, "backchannel")
         res.played = True

@@ -65,9 +65,12 @@ class Responder:
     async def caller_turn(self, speech: Speech) -> bool:
         """Answer the caller's audio; False when it held no words (the caller may go on)."""
         assert speech.audio is not None
+        timed = None
         if speech.words is not None:  # transcribed at the pause already: not a second time
             timed = await asyncio.shield(speech.words)
-        else:
+        if timed is None or timed.value.taken_for_noise:
+            # What Whisper took for noise at the pause, which ends on little silence, may be
+            # words in the whole turn: "Peter Müller." was "p-tammula" there, the name here.
             with urgent(speech.urgency):  # a caller is waiting, unless it is speculative
                 timed = await self.transcribe(speech.audio, speech.dialogue)
         speech.mark("stt_queued", timed.submitted_ns)

@@ -66,8 +66,16 @@ class Transcript:
     @property
     def has_words(self) -> bool:
         """False for an empty text or one Whisper itself would call silence."""
-        noise = self.no_speech_prob > NO_SPEECH_PROB and self.avg_logprob < SILENCE_LOGPROB
-        return bool(self.text.strip()) and not noise
+        return bool(self.text.strip()) and not self._noise
+
+    @property
+    def taken_for_noise(self) -> bool:
+        """Whisper wrote something and yet would call it silence: words heard badly, maybe."""
+        return bool(self.text.strip()) and self._noise
+
+    @property
+    def _noise(self) -> bool:
+        return self.no_speech_prob > NO_SPEECH_PROB and self.avg_logprob < SILENCE_LOGPROB
 
 
 def load_whisper(path: str, settings: SttSettings) -> Any:
