@@ -50,11 +50,12 @@ def test_words_that_plainly_go_on(text, open_):
     (False, "", False, Ends.LATER),
     (True, "I'd like to book a", False, Ends.LATER),
     (True, "My number is 0151 234 56789", False, Ends.SOONER),  # unpunctuated, not going on
-    (False, "Thank you very much. Goodbye.", False, Ends.SOONER),
+    (False, "Thank you very much. Goodbye.", False, Ends.NOW),  # a farewell, whatever its sound
     (True, "I'd like to book a second.", True, Ends.LATER),  # Whisper ended it itself
     (False, "I'd like to book a second.", True, Ends.LATER),
     (True, "My number is 0151 234 56789", True, Ends.LATER),
-    (False, "Thank you very much. Bye bye.", True, Ends.SOONER),  # a farewell is believed
+    (False, "Thank you very much. Bye bye.", True, Ends.NOW),  # a farewell is believed
+    (False, "Bye for", False, Ends.LATER),
     # a number read out in groups may go on, finished as each group sounds
     (True, "My number is 0151.", False, Ends.SOONER),
     (False, "My number is 0151-2345.", False, Ends.SOONER),

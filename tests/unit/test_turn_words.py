@@ -194,8 +194,7 @@ async def test_sounds_finished_and_unpunctuated_words_end_after_the_shorter_sile
     assert 600 <= ms < 1400
 
 
-async def test_an_unpunctuated_farewell_does_not_wait_the_long_fallback() -> None:
-    """Smart Turn said 0.03 on "Great Thanks Bye" in the bench: it waited 1.4 s."""
-    ms = await ended_after_ms(0.03, "Great Thanks Bye")
-    assert 600 <= ms < 1400
+async def test_a_farewell_ends_the_turn_whatever_its_sound() -> None:
+    """Smart Turn said 0.03 on "Great Thanks Bye" in the bench: it waited 1.4 s, then 640 ms."""
+    assert await ended_after_ms(0.03, "Great Thanks Bye") < 500
     assert await ended_after_ms(0.03, "Great Thanks") >= 1400
