@@ -221,10 +221,6 @@ class TurnsSettings:
     smart_turn_model: str = option("")
     smart_turn_threshold: float = option(0.5, min=0.05, max=0.95)
     smart_turn_after_ms: int = option(256, min=32, max=2000)  # silence before it is asked
-    # An earlier look: a turn ends there only when the model is this sure and the words read
-    # finished (a fluent speaker's sentence break is as long; see docs/turn-taking.md). 0: off
-    early_look_ms: int = option(0, min=0, max=2000)
-    early_look_threshold: float = option(0.95, min=0.05, max=0.99)
     # silence after which a turn the model judged unfinished ends anyway
     unfinished_silence_ms: int = option(1400, min=100, max=5000)
     # … and after this much when the words so far read as a finished sentence (STT at the

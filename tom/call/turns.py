@@ -101,8 +101,7 @@ class TurnTaking:
             on_pause=self._paused if self.settings.stt.speculative else None,
             clock=self.clock.now_ns, on_judge=self._judge if self.smart else None,
             judge_after_ms=turns.smart_turn_after_ms,
-            unfinished_ms=turns.unfinished_silence_ms,
-            on_early=self._judge_early if self.smart else None, early_ms=turns.early_look_ms)
+            unfinished_ms=turns.unfinished_silence_ms)
         self.current: Speech | None = None
         self.speculation: Speech | None = None
         self.reprompts = 0
@@ -161,21 +160,16 @@ class TurnTaking:
 
     # --- has the caller finished? ---------------------------------------------------------------
 
-    def _judge(self, audio: Samples, token: int, early: bool = False) -> None:
+    def _judge(self, audio: Samples, token: int) -> None:
         self.tasks.spawn(self._judge_turn(audio, token, self.detector.start_ns,
-                                          self.detector.last_voice_ns, self.detector.silence_s,
-                                          early), "smart-turn")
-
-    def _judge_early(self, audio: Samples, token: int) -> None:
-        self._judge(audio, token, early=True)
+                                          self.detector.last_voice_ns, self.detector.silence_s),
+                         "smart-turn")
 
     async def _judge_turn(self, audio: Samples, token: int, start_ns: int,
-                          speech_end_ns: int, silence_s: float, early: bool = False) -> None:
+                          speech_end_ns: int, silence_s: float) -> None:
         """Smart Turn in a thread (tens of ms of CPU), then the words at the pause: the turn
         ends now only when both read finished (tom/call/finished.py `judge_pause`); sound
-        alone decides when the words are not to be had (no word heard, or off). The early
-        look (`turns.early_look_ms`) only ever ends a turn, on a surer sound, never with the
-        sound alone: anything else is the later look's to decide."""
+        alone decides when the words are not to be had (no word heard, or off)."""
         smart = self.smart
         if smart is None:
             return
@@ -183,13 +177,10 @@ class TurnTaking:
         probability = await asyncio.to_thread(smart.complete, audio)
         sound_at_ms = round((self.clock.now_ns() - speech_end_ns) / 1e6)  # for the log
         turns = self.settings.turns
-        complete = probability >= (turns.early_look_threshold if early
-                                   else turns.smart_turn_threshold)
+        complete = probability >= turns.smart_turn_threshold
         self.log.debug("smart turn", complete=complete, probability=round(probability, 3),
-                       ms=round((time.perf_counter() - started) * 1000, 1), early=early)
+                       ms=round((time.perf_counter() - started) * 1000, 1))
         words = self._words_at(self._joined(audio, start_ns), speech_end_ns, silence_s)
-        if early and (words is None or not complete):
-            return
         if words is None:
             self.detector.verdict(token, complete)
             return
@@ -200,18 +191,15 @@ class TurnTaking:
         text = heard.text if heard.has_words else ""
         doubted = doubts_last_word(heard, words.silence_s, turns)
         ends = judge_pause(complete, text, doubted)
-        if early:
-            if ends is Ends.NOW:
-                self.detector.verdict(token, True)
-        elif complete or ends is Ends.NOW:  # unfinished by its sound: a farewell
+        if complete or ends is Ends.NOW:  # unfinished by its sound: a farewell
             self.detector.verdict(token, ends is Ends.NOW)
-        if ends is Ends.SOONER and not early:
+        if ends is Ends.SOONER:
             self.detector.shorten(token, turns.finished_words_silence_ms)
         lead_s = last_word_lead_s(heard, words.silence_s)
         self.log.debug("end of turn judged", sound=round(probability, 3), words=text,
                        last_word_prob=round(heard.last_word.prob, 2), doubted=doubted,
                        ends=ends.value, last_word_before_silence_ms=None if lead_s is None
-                       else round(lead_s * 1000), early=early, sound_at_ms=sound_at_ms,
+                       else round(lead_s * 1000), sound_at_ms=sound_at_ms,
                        words_at_ms=round((timed.done_ns - speech_end_ns) / 1e6))
 
     def _words_at(self, audio: Samples, speech_end_ns: int, silence_s: float,

@@ -138,9 +138,7 @@ class TurnDetector:
                  clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 1024,
                  max_turn_s: float = 25.0,
                  on_judge: Callable[[Samples, int], None] | None = None,
-                 judge_after_ms: int = 256, unfinished_ms: int = 1400,
-                 on_early: Callable[[Samples, int], None] | None = None,
-                 early_ms: int = 0) -> None:
+                 judge_after_ms: int = 256, unfinished_ms: int = 1400) -> None:
         self.vad = vad
         self.settings = settings
         self.on_speech_start = on_speech_start
@@ -168,10 +166,6 @@ class TurnDetector:
         self.on_judge = on_judge
         self.unfinished_chunks = max(1, unfinished_ms // CHUNK_MS)
         self.judge_chunks = max(1, judge_after_ms // CHUNK_MS)
-        # An earlier look (`on_early(audio, token)`): `verdict(token, True)` ends the turn
-        # there; no answer, or an unfinished one, leaves it to the look at `judge_after_ms`.
-        self.on_early = on_early if 0 < early_ms < judge_after_ms else None
-        self.early_chunks = max(1, early_ms // CHUNK_MS)
         self.judge_token = 0
         self.complete: bool | None = None
         # An unfinished verdict whose words read finished (`shorten`): this pause ends sooner.
@@ -237,12 +231,6 @@ class TurnDetector:
                 self.paused = True
                 self.on_pause(UserTurn(np.concatenate(self.speech), self.start_ns,
                                        self.last_voice_ns, ts_ns))
-            if self.on_early is not None and self.silent_run == self.early_chunks < min(
-                    self.judge_chunks, end_chunks):
-                self.judge_token += 1
-                self.on_early(np.concatenate(self.speech), self.judge_token)
-                if not self.in_speech:
-                    return
             if self.on_judge is not None and self.silent_run == min(self.judge_chunks,
                                                                     end_chunks):
                 self.judge_token += 1
