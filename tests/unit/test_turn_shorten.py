@@ -51,3 +51,28 @@ def test_finished_words_end_it_after_the_shorter_silence():
 
 def test_a_stale_token_changes_nothing():
     assert run(True, stale=True) == 1400 // CHUNK_MS * CHUNK_MS
+
+
+def test_the_model_is_asked_ahead_on_what_the_look_will_hear_and_ends_it_at_the_look():
+    """Asked 64 ms before the look (its run takes that long on loaded cores), on the turn so far
+    with its last 64 ms of silence twice: a verdict given at once still ends it at the look."""
+    turns: list = []
+    asked: list[tuple[int, int]] = []  # (silence in ms when asked, samples asked about)
+    det: TurnDetector
+    silent = 0
+
+    def judge(audio: np.ndarray, token: int) -> None:
+        asked.append((silent * CHUNK_MS, len(audio)))
+        det.verdict(token, True)
+
+    det = TurnDetector(LoudIsSpeech(), Settings.from_dict({}).vad, on_speech_start=lambda _: None,
+                       on_turn=turns.append, on_judge=judge, judge_after_ms=256)
+    voice, quiet = np.full(CHUNK, 0.5, np.float32), np.zeros(CHUNK, np.float32)
+    for _ in range(20):
+        det.feed(voice)
+    spoken = len(det.speech)
+    while not turns:
+        silent += 1
+        det.feed(quiet)
+    assert silent * CHUNK_MS == 256
+    assert asked == [(192, (spoken + 256 // CHUNK_MS) * CHUNK)]
