@@ -17,13 +17,15 @@ beep: [this is a simple beep tone]
 no-file: This prompt has no recording at all here.
 menu: One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two twenty-three twenty-four twenty-five twenty-six twenty-seven twenty-eight twenty-nine thirty thirty-one.
 dictate/enter_filename: Please enter the name of the file.
+vm-reachoper: press 0 to reach an operator now please
 """
 
 
 @pytest.fixture
 def prompts(tmp_path):
     (tmp_path / "dictate").mkdir()
-    for name in ("activated", "agent-pass", "beep", "menu", "dictate/enter_filename"):
+    for name in ("activated", "agent-pass", "beep", "menu", "dictate/enter_filename",
+                 "vm-reachoper"):
         tone = 0.3 * np.sin(np.arange(8000) * 2 * np.pi * 440 / 8000).astype(np.float32)
         write_wav(tmp_path / f"{name}.wav", tone, 8000)
     (tmp_path / "core-sounds-en.txt").write_text(TEXTS, encoding="utf-8")
@@ -32,7 +34,7 @@ def prompts(tmp_path):
 
 def test_only_spoken_prompts_of_five_to_thirty_words_with_a_file(prompts):
     found = find_recordings(prompts)
-    assert [r.name for r in found] == ["agent-pass", "dictate/enter_filename"]
+    assert [r.name for r in found] == ["agent-pass", "dictate/enter_filename", "vm-reachoper"]
     assert found[0].words == 9
 
 
@@ -59,3 +61,11 @@ def test_missing_package_names_what_to_install(tmp_path):
     with pytest.raises(CorpusError, match="core-sounds-en.txt"):
         find_recordings(tmp_path)
 
+
+
+def test_a_prompt_asking_for_an_operator_may_end_the_call(prompts):
+    """TOM transfers a caller who says "press 0 to reach an operator": no failed call."""
+    corpus = recorded_corpus(find_recordings(prompts), calls=1)
+    ends = {t.id: t.may_end_call for c in corpus.calls for t in c.turns}
+    assert ends == {"rec-agent-pass": False, "rec-dictate/enter_filename": False,
+                    "rec-vm-reachoper": True}

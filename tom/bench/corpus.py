@@ -32,10 +32,11 @@ class CorpusTurn:
     language: str
     intent: str
     facts: tuple[str, ...] = ()
+    ends_call: bool = False  # TOM may hang up or transfer after it, whatever its intent
 
     @property
     def may_end_call(self) -> bool:
-        return self.intent in ENDING_INTENTS
+        return self.ends_call or self.intent in ENDING_INTENTS
 
 
 @dataclass(frozen=True, slots=True)

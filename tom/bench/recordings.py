@@ -91,13 +91,20 @@ def _entries(raw: str) -> list[tuple[str, str]]:
     return out
 
 
+# Prompts a caller could mean: "press 0 to reach an operator" asks for a person (TOM
+# transfers), "Goodbye. Thank you for …" ends the call; neither is a failed call.
+_ASKS_TO_END = re.compile(r"\b(?:operator|representatives?|goodbye)\b", re.IGNORECASE)
+
+
 def recorded_corpus(recordings: list[Recording], calls: int) -> Corpus:
     """`calls` scripts of TURNS_PER_CALL prompts each, taking the prompts in turn (spread over
     the whole set, so a short bench still hears many different sentences)."""
     stride = max(1, len(recordings) // max(1, calls * TURNS_PER_CALL))
     order = [recordings[(i * stride + i // len(recordings)) % len(recordings)]
              for i in range(calls * TURNS_PER_CALL)]
-    turns = {f"rec-{r.name}": CorpusTurn(f"rec-{r.name}", r.text, "en", "") for r in order}
+    turns = {f"rec-{r.name}": CorpusTurn(f"rec-{r.name}", r.text, "en", "",
+                                         ends_call=bool(_ASKS_TO_END.search(r.text)))
+             for r in order}
     scripts = tuple(
         CallScript(f"recorded-{k + 1}", "en", tuple(
             turns[f"rec-{r.name}"] for r in order[k * TURNS_PER_CALL:(k + 1) * TURNS_PER_CALL]))
