@@ -245,6 +245,8 @@ class TurnDetector:
                 self.shortened = None
                 heard = np.concatenate(self.speech + self.speech[len(self.speech) - ahead:])
                 self.on_judge(heard, self.judge_token)
+                if not self.in_speech:  # answered at once, at the look, and the turn is over
+                    return
             if self.complete and self.silent_run == look:
                 self._finish(ts_ns)
                 return
