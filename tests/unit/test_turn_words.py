@@ -143,21 +143,30 @@ async def test_the_words_read_at_the_pause_are_the_ones_answered() -> None:
         await h.stop()
 
 
+SECOND = 0.5  # the level of the caller's second turn, inside the booking flow
+
+
+async def in_the_booking_flow(second: str) -> Harness:
+    """A call whose first turn ("I'd like to book a service.") started the booking flow; the
+    next turn at level `SECOND` says `second`."""
+    h = await smart_call({LEVEL: "I'd like to book a service.", SECOND: second}, 0.95,
+                         stt={"speculative": True})
+    await h.say(LEVEL, 1.0)
+    await pause(h, 50)
+    await h.clock.advance(3)
+    assert h.call.turns.responder.dialogue.in_flow
+    return h
+
+
 async def test_inside_a_flow_the_words_are_heard_at_the_pause_not_at_the_look() -> None:
     """No speculative answer inside a flow (a turn may commit to the database), but Smart
     Turn's verdict needs the words: with `stt.speculative` STT starts at the pause
     (`vad.pause_ms`, 128 ms), and the answer uses that transcript."""
-    day = 0.5
-    h = await smart_call({LEVEL: "I'd like to book a service.", day: "Next Tuesday, please."},
-                         0.95, stt={"speculative": True})
+    h = await in_the_booking_flow("Next Tuesday, please.")
     try:
-        await h.say(LEVEL, 1.0)
-        await pause(h, 50)
-        await h.clock.advance(3)
-        assert h.call.turns.responder.dialogue.in_flow
         before = len(h.ears.heard)
-        await h.say(day, 1.0)
-        await pause(h, 9)  # 180 ms: past the pause, before Smart Turn is asked (256 ms)
+        await h.say(SECOND, 1.0)
+        await pause(h, 9)  # 180 ms: past the pause, before Smart Turn is asked (192 ms)
         assert len(h.ears.heard) == before + 1
         await pause(h, 40)
         await h.clock.advance(3)
@@ -170,16 +179,11 @@ async def test_inside_a_flow_the_words_are_heard_at_the_pause_not_at_the_look() 
 async def test_words_taken_for_noise_at_the_pause_are_looked_for_in_the_whole_turn() -> None:
     """The words at the pause end on little silence; when Whisper takes them for noise there
     (a name), the answer transcribes the whole turn before it gives up on it."""
-    day = 0.5
-    h = await smart_call({LEVEL: "I'd like to book a service.", day: "Peter Miller."},
-                         0.95, stt={"speculative": True})
+    h = await in_the_booking_flow("Peter Miller.")
     try:
-        await h.say(LEVEL, 1.0)
-        await pause(h, 50)
-        await h.clock.advance(3)
         before = len(h.ears.heard)
         h.ears.misses = 1
-        await h.say(day, 1.0)
+        await h.say(SECOND, 1.0)
         await pause(h, 50)
         await h.clock.advance(3)
         assert len(h.ears.heard) == before + 2  # at the pause, then the whole turn
