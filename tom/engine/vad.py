@@ -202,7 +202,7 @@ class TurnDetector:
         threshold = self.settings.hold_threshold if self.in_speech else self.settings.threshold
         voiced = prob >= threshold
         start_chunks = max(1, self.settings.start_ms // CHUNK_MS)
-        end_chunks = max(1, self.settings.end_silence_ms // CHUNK_MS)
+        end_chunks = self._end_chunks
         if not self.in_speech:
             self.quiet_run = self.quiet_run + 1 if prob < ONSET_PROB else 0
             if self.quiet_run >= RESET_AFTER_SILENT_CHUNKS:
@@ -265,9 +265,14 @@ class TurnDetector:
             self._finish(self.clock())
 
     @property
+    def _end_chunks(self) -> int:
+        """Silence (chunks) that ends a turn without the end-of-turn model."""
+        return max(1, self.settings.end_silence_ms // CHUNK_MS)
+
+    @property
     def _look_chunks(self) -> int:
         """Silence (chunks) at which the end-of-turn model's verdict takes effect."""
-        return min(self.judge_chunks, max(1, self.settings.end_silence_ms // CHUNK_MS))
+        return min(self.judge_chunks, self._end_chunks)
 
     def shorten(self, token: int, after_ms: int) -> None:
         """Unfinished by its sound, finished by its words (tom/call/finished.py): this pause
@@ -275,8 +280,7 @@ class TurnDetector:
         if token != self.judge_token or not self.in_speech or self.silent_run == 0 \
                 or self.complete:
             return
-        end_chunks = max(1, self.settings.end_silence_ms // CHUNK_MS)
-        self.shortened = max(end_chunks, after_ms // CHUNK_MS)
+        self.shortened = max(self._end_chunks, after_ms // CHUNK_MS)
         if self.silent_run >= self.shortened:
             self._finish(self.clock())
 
