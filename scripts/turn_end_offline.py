@@ -6,7 +6,7 @@ function word, tom/bench/hesitation.py); for every recorded prompt the whole utt
 pause is heard and judged as a call does it: the audio and a second of silence go through the
 VAD's turn detector (Silero), tiny.en transcribes the turn at its pause (`vad.pause_ms`), Smart
 Turn hears it when it is asked (`turns.smart_turn_after_ms`), then tom/call/finished.py
-`doubts_last_word` and `judge_pause` decide, with the configured settings. Printed as the
+`doubts_end` and `judge_pause` decide, with the configured settings. Printed as the
 shares that end now, sooner (640 ms) and later (1.4 s). Whole utterances should end now; cut
 ones should not end before the caller goes on.
 
@@ -31,7 +31,7 @@ from tom.audio import pcm16_to_float, read_wav, resample
 from tom.bench.corpus import load_corpus
 from tom.bench.recordings import find_recordings
 from tom.bench.synth import CALLER_STYLES, CallerVoice, LineOptions, on_the_line
-from tom.call.finished import Ends, doubts_last_word, judge_pause, last_word_lead_s
+from tom.call.finished import Ends, doubts_end, judge_pause, last_word_lead_s
 from tom.config import Settings
 from tom.engine.smart_turn import SmartTurn, model_path
 from tom.engine.stt import SpeechToText, load_whisper
@@ -109,7 +109,7 @@ def main() -> None:
         for pause in heard.pauses[:-1]:
             words = stt.transcribe(pause.audio)
             text = words.text if words.has_words else ""
-            doubted = doubts_last_word(words, pause.silence_s, turns)
+            doubted = doubts_end(words, pause.silence_s, turns)
             read_finished = judge_pause(True, text, doubted) is Ends.NOW
             for look_ms in LOOKS_MS:
                 if pause.longest_s * 1000 < look_ms:
@@ -131,14 +131,15 @@ def main() -> None:
         complete = smart.complete(heard.asked) >= turns.smart_turn_threshold
         words = stt.transcribe(paused)
         text = words.text if words.has_words else ""
-        doubted = doubts_last_word(words, silence_s, turns)
+        doubted = doubts_end(words, silence_s, turns)
         ends = judge_pause(complete, text, doubted)
         judged.setdefault((kind, at), Counter())[ends] += 1
         if show and (at == "whole") == (ends is Ends.LATER):
             lead_s = last_word_lead_s(words, silence_s)
             placed = "" if lead_s is None else f" at {-lead_s * 1000:+.0f} ms"
             print(f"  {at:10} {ends.value:6} sound={'finished' if complete else 'unfinished':10} "
-                  f"last word {words.last_word.prob:.2f}{placed}  {text!r}")
+                  f"last word {words.last_word.prob:.2f}{placed} "
+                  f"next word {words.more_words_prob:.2f}  {text!r}")
 
     voice = CallerVoice()
     line = LineOptions(tail_ms=0)

@@ -173,9 +173,10 @@ class Assistant:
         multilingual = len(self.languages) > 1
         self._stt = SpeechToText(
             self.loaded["stt"].engine, s.stt, self.languages if multilingual else (),
-            # only the end-of-turn judge reads it (tom/call/finished.py `doubts_last_word`)
-            score_last_word=s.turns.smart_turn
-            and (s.turns.sure_word_prob > 0 or s.turns.added_word_ms > 0))
+            # only the end-of-turn judge reads it (tom/call/finished.py `doubts_end`)
+            score_last_word=s.turns.smart_turn and (s.turns.sure_word_prob > 0
+                                                    or s.turns.added_word_ms > 0
+                                                    or s.turns.more_words_prob > 0))
         self._tts = self.loaded["tts"].engine
         stack.push_async_callback(self.workers["tts"].run, self._tts.close)
         chat: ChatModel = (OpenAIChat(s.llm) if s.llm.backend == "openai"

@@ -231,9 +231,13 @@ class TurnsSettings:
     # second."). Such a turn ends after unfinished_silence_ms. 0: every last word believed.
     sure_word_prob: float = option(0.3, min=0.0, max=0.95)
     # ... and so do words whose last word Whisper aligns to start less than this before the
-    # caller's voice ended, unless it is sure of it (tom/call/finished.py `doubts_last_word`):
+    # caller's voice ended, unless it is sure of it (tom/call/finished.py `doubts_end`):
     # it added the word in the silence ("I'd like to book a | second."). 0: off.
     added_word_ms: int = option(140, min=0, max=1000)
+    # ... and so do words whose sentence end Whisper wrote while giving a next word at least
+    # this probability there: it dropped the word the caller stopped after ("How much does
+    # it cost to |" → "How much does it cost?"). 0: off.
+    more_words_prob: float = option(0.2, min=0.0, max=1.0)
     # Caller voice that begins within this much of the end of the turn TOM is answering goes
     # on from it (a pause mid-sentence): TOM stops and answers the two as one turn, whatever
     # the new words are, unless they take the first back ("Sorry, I only need …": then they

@@ -1,13 +1,14 @@
-"""Whisper's last word as one decoder pass over the text reads it (`Transcript.last_word`), on
-the real tiny.en: how sure it is of the word and where it puts it tell a sentence the caller
-finished from one Whisper finished for them (tom/call/finished.py `doubts_last_word`)."""
+"""Whisper's last word as one decoder pass over the text reads it (`Transcript.last_word`), and
+what it expected after the sentence end it wrote (`Transcript.more_words_prob`), on the real
+tiny.en: they tell a sentence the caller finished from one Whisper finished for them
+(tom/call/finished.py `doubts_end`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tom.call.finished import doubts_last_word
+from tom.call.finished import Ends, doubts_end, judge_pause, reads_finished
 from tom.config import Settings, TurnsSettings
 from tom.engine.stt import SAMPLE_RATE, SpeechToText, Transcript, load_whisper
 from tom.models import resolve_stt
@@ -24,16 +25,25 @@ def stt() -> SpeechToText:
     return SpeechToText(load_whisper(str(resolve_stt(settings).path), settings.stt), settings.stt)
 
 
+def voiced(speech, text: str) -> np.ndarray:
+    """`text` spoken, without the silence piper leaves after it."""
+    said = speech(text, SAMPLE_RATE)
+    return said[: np.flatnonzero(np.abs(said) > 0.02)[-1] + 1]
+
+
+def paused(voice: np.ndarray) -> np.ndarray:
+    """`voice` as heard at a pause: followed by `SILENCE_S` of silence."""
+    return np.concatenate([voice, np.zeros(int(SAMPLE_RATE * SILENCE_S), np.float32)])
+
+
 @pytest.fixture(scope="module")
 def voice(speech) -> np.ndarray:
-    """The question without the silence piper leaves after it."""
-    said = speech(QUESTION, SAMPLE_RATE)
-    return said[: np.flatnonzero(np.abs(said) > 0.02)[-1] + 1]
+    return voiced(speech, QUESTION)
 
 
 @pytest.fixture(scope="module")
 def spoken(voice) -> np.ndarray:
-    return np.concatenate([voice, np.zeros(int(SAMPLE_RATE * SILENCE_S), np.float32)])
+    return paused(voice)
 
 
 def words(stt: SpeechToText, audio: np.ndarray, text: str) -> Transcript:
@@ -49,7 +59,7 @@ def test_a_clearly_spoken_last_word_is_believed(stt, spoken):
     assert "workshop" in heard.text.lower()
     assert TURNS.sure_word_prob <= heard.last_word.prob < 1.0  # measured, not "not asked"
     assert heard.last_word.start_s is not None
-    assert not doubts_last_word(heard, SILENCE_S, TURNS)
+    assert not doubts_end(heard, SILENCE_S, TURNS)
 
 
 def test_a_last_word_the_caller_did_not_say_is_unsure(stt, spoken):
@@ -65,5 +75,17 @@ def test_a_word_added_after_the_last_one_said_is_placed_in_the_silence(stt, spok
     assert said.last_word.start_s is not None and added.last_word.start_s is not None
     assert said.last_word.start_s < voice_s - TURNS.added_word_ms / 1000 <= added.last_word.start_s
     only_where = TurnsSettings(sure_word_prob=0.0)  # the place alone tells them apart
-    assert not doubts_last_word(said, SILENCE_S, only_where)
-    assert doubts_last_word(added, SILENCE_S, only_where)
+    assert not doubts_end(said, SILENCE_S, only_where)
+    assert doubts_end(added, SILENCE_S, only_where)
+
+
+def test_a_word_whisper_dropped_leaves_it_expecting_more(stt, speech):
+    """Cut off after "and", tiny.en drops the "and" and ends the sentence ("Could you have a
+    look at my bike?"), yet gives a next word a fair chance where it ends it; said whole, the
+    same words end there."""
+    cut = stt.transcribe(paused(voiced(speech, "Could you have a look at my bike and")))
+    whole = stt.transcribe(paused(voiced(speech, "Could you have a look at my bike?")))
+    assert whole.more_words_prob < TURNS.more_words_prob, whole
+    assert reads_finished(cut.text), cut  # Whisper made an end the caller did not
+    assert cut.more_words_prob >= TURNS.more_words_prob, cut
+    assert judge_pause(True, cut.text, doubts_end(cut, SILENCE_S, TURNS)) is not Ends.NOW

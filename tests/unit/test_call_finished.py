@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tom.call.finished import Ends, doubts_last_word, judge_pause, reads_finished, reads_open
+from tom.call.finished import Ends, doubts_end, judge_pause, reads_finished, reads_open
 from tom.config import TurnsSettings
 from tom.engine.stt import LastWord, Transcript
 
@@ -68,10 +68,11 @@ def test_sound_and_words_judged_together(complete, text, doubted, ends):
     assert judge_pause(complete, text, doubted) is ends
 
 
-def heard(prob: float = 1.0, start_s: float | None = None) -> Transcript:
-    """Words of a 2 s audio (the last 0.25 s of it silence) whose last word is so placed."""
+def heard(prob: float = 1.0, start_s: float | None = None, more: float = 0.0) -> Transcript:
+    """Words of a 2 s audio (the last 0.25 s of it silence) whose last word is so placed, and
+    after whose sentence end Whisper gave a next word `more`."""
     return Transcript("I'd like to book a second.", "en", 0.01, -0.2, 2.0,
-                      last_word=LastWord(prob, start_s))
+                      last_word=LastWord(prob, start_s), more_words_prob=more)
 
 
 @pytest.mark.parametrize(("words", "doubted"), [
@@ -81,12 +82,14 @@ def heard(prob: float = 1.0, start_s: float | None = None) -> Transcript:
     (heard(0.6, 1.7), True),  # starts 50 ms before the voice ends: no room to say it
     (heard(0.6, 1.9), True),  # in the silence
     (heard(0.98, 1.7), False),  # a short word said at the very end ("isn't it?"), sure of it
+    (heard(0.98, 1.0, more=0.35), True),  # it expected a word where it ended the sentence
+    (heard(0.98, 1.0, more=0.05), False),  # ... hardly
 ])
-def test_a_last_word_whisper_added_is_doubted(words, doubted):
-    assert doubts_last_word(words, 0.25, TurnsSettings(sure_word_prob=0.3,
-                                                       added_word_ms=140)) is doubted
+def test_an_end_whisper_made_is_doubted(words, doubted):
+    assert doubts_end(words, 0.25, TurnsSettings(sure_word_prob=0.3, added_word_ms=140,
+                                                 more_words_prob=0.2)) is doubted
 
 
-def test_with_both_rules_off_every_last_word_is_believed():
-    off = TurnsSettings(sure_word_prob=0.0, added_word_ms=0)
-    assert not doubts_last_word(heard(0.01, 1.9), 0.25, off)
+def test_with_the_rules_off_every_end_is_believed():
+    off = TurnsSettings(sure_word_prob=0.0, added_word_ms=0, more_words_prob=0.0)
+    assert not doubts_end(heard(0.01, 1.9, more=0.9), 0.25, off)

@@ -7,8 +7,10 @@ the recorded callers' pauses), and such a turn then waits the long fallback
 finished, and a sentence cut off mid-way ends on a word that needs a continuation ("for my",
 "und dann"). Words that read finished end the turn after `turns.finished_words_silence_ms`.
 Cut off mid-sentence, Whisper also ends the sentence itself ("I'd like to book a" → "… a
-second."), unsure of the word it adds and aligning it where the caller was already silent:
-`doubts_last_word` finds such words, and `judge_pause` takes them for no sign either way.
+second."), unsure of the word it adds and aligning it where the caller was already silent, or
+drops the word the caller stopped after ("How much does it cost to" → "… cost?"), expecting
+more all the same: `doubts_end` finds both, and `judge_pause` takes them for no sign either
+way.
 """
 
 from __future__ import annotations
@@ -64,12 +66,18 @@ class Ends(enum.Enum):
     LATER = "later"  # after `turns.unfinished_silence_ms`
 
 
-def doubts_last_word(words: Transcript, silence_s: float, turns: TurnsSettings) -> bool:
-    """Did Whisper add the last word rather than hear it? It is less sure of it than
-    `turns.sure_word_prob`; or it aligns its start less than `turns.added_word_ms` before the
-    caller's voice ended (`silence_s`: the silence at the end of the audio it transcribed),
-    too late to have been said, and is not quite sure of it (a short last word said at the
-    very end, "isn't it?", is one it is sure of). Not measured: believed."""
+def doubts_end(words: Transcript, silence_s: float, turns: TurnsSettings) -> bool:
+    """Is the end of Whisper's text its own guess rather than the caller's? Cut off
+    mid-sentence, Whisper ends the sentence itself in one of two ways. It adds a word: one it
+    is less sure of than `turns.sure_word_prob`, or aligns to start less than
+    `turns.added_word_ms` before the caller's voice ended (`silence_s`: the silence at the end
+    of the audio it transcribed), too late to have been said, and is not quite sure of (a
+    short last word said at the very end, "isn't it?", is one it is sure of). Or it drops the
+    word the caller stopped after ("How much does it cost to" → "How much does it cost?") and
+    still gives a next word at least `turns.more_words_prob` where it ends the sentence.
+    Not measured: believed."""
+    if 0 < turns.more_words_prob <= words.more_words_prob:
+        return True
     last = words.last_word
     if last.prob < turns.sure_word_prob:
         return True
@@ -88,7 +96,7 @@ def last_word_lead_s(words: Transcript, silence_s: float) -> float | None:
 
 def judge_pause(complete: bool, text: str, doubted: bool = False) -> Ends:
     """Smart Turn's verdict (`complete`) and the words at the pause together. The words break
-    the tie either way; a last word Whisper added (`doubted`, see `doubts_last_word`) is no
+    the tie either way; an end Whisper made itself (`doubted`, see `doubts_end`) is no
     sign of an end (cut off mid-sentence, it ends the sentence itself: "I'd like to book a
     second."), unless it is a farewell (Whisper is often unsure of "Bye bye."). A farewell
     ends the turn whatever its sound: Smart Turn gave a drawn-out "Bye!" 0.02-0.24 in the

@@ -29,7 +29,7 @@ import structlog
 from tom.call.backchannel import claims_turn, is_backchannel
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
-from tom.call.finished import Ends, doubts_last_word, judge_pause, last_word_lead_s
+from tom.call.finished import Ends, doubts_end, judge_pause, last_word_lead_s
 from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
@@ -189,7 +189,7 @@ class TurnTaking:
         timed = await asyncio.shield(words.task)
         heard = timed.value
         text = heard.text if heard.has_words else ""
-        doubted = doubts_last_word(heard, words.silence_s, turns)
+        doubted = doubts_end(heard, words.silence_s, turns)
         ends = judge_pause(complete, text, doubted)
         if complete or ends is Ends.NOW:  # unfinished by its sound: a farewell
             self.detector.verdict(token, ends is Ends.NOW)
@@ -197,7 +197,8 @@ class TurnTaking:
             self.detector.shorten(token, turns.finished_words_silence_ms)
         lead_s = last_word_lead_s(heard, words.silence_s)
         self.log.debug("end of turn judged", sound=round(probability, 3), words=text,
-                       last_word_prob=round(heard.last_word.prob, 2), doubted=doubted,
+                       last_word_prob=round(heard.last_word.prob, 2),
+                       more_words_prob=round(heard.more_words_prob, 2), doubted=doubted,
                        ends=ends.value, last_word_before_silence_ms=None if lead_s is None
                        else round(lead_s * 1000), sound_at_ms=sound_at_ms,
                        words_at_ms=round((timed.done_ns - speech_end_ns) / 1e6))

@@ -62,6 +62,10 @@ class Transcript:
     audio_s: float
     language_prob: float = 1.0  # how sure the language identification was (1: not asked)
     last_word: LastWord = LastWord()  # not measured unless `SpeechToText.score_last_word`
+    # Where the text ends on a sentence end, the probability Whisper gave a next word there
+    # instead: cut off after "to" or "and", it drops the word and ends the sentence ("How
+    # much does it cost?"), yet still expects more. 0: not measured, or no sentence end.
+    more_words_prob: float = 0.0
 
     @property
     def has_words(self) -> bool:
@@ -110,6 +114,10 @@ class SpeechToText:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+        # tokens that begin a new word (byte-level BPE: "Ġ" is the space before it)
+        self._word_starts = np.array(sorted(
+            index for token, index in model.hf_tokenizer.get_vocab().items()
+            if token.startswith("Ġ") and token[1:2].isalnum()))
 
     def _prompt_for(self, language: str) -> list[int]:
         """The decoder prompt that transcribes in `language` (one per language, built once)."""
@@ -163,7 +171,8 @@ class SpeechToText:
         result = self.model.model.generate(
             encoder_output, [prompt], beam_size=self.settings.beam_size,
             max_length=max_length, return_scores=True, return_no_speech_prob=True,
-            suppress_blank=True, suppress_tokens=self.suppress, max_initial_timestamp_index=50,
+            return_logits_vocab=self.score_last_word, suppress_blank=True,
+            suppress_tokens=self.suppress, max_initial_timestamp_index=50,
         )[0]
         tokens: list[int] = result.sequences_ids[0]
         text = cut_loop(drop_repeats(self._segments_before(tokens, audio_s - 0.3)))
@@ -171,10 +180,23 @@ class SpeechToText:
             return self._stock(audio, audio_s, language)
         # scores[0] is the length-normalised log probability; Whisper's average adds one token.
         score = result.scores[0] * len(tokens) / (len(tokens) + 1) if result.scores else 0.0
-        last = (self.last_word(encoder_output, prompt, text, audio_s)
-                if self.score_last_word else LastWord())
+        last, more = LastWord(), 0.0
+        if self.score_last_word:
+            last = self.last_word(encoder_output, prompt, text, audio_s)
+            end = self._token_ending(tokens, text)
+            if end >= 0:
+                more = self._more_words_prob(tokens[end], result.logits[0][end])
         return Transcript(text, language, float(result.no_speech_prob), float(score), audio_s,
-                          language_prob, last)
+                          language_prob, last, more)
+
+    def _more_words_prob(self, token: int, log_probs: Any) -> float:
+        """The probability of a word in place of the text's last `token` (`log_probs`: the
+        decoder's at that step) when that token ends a sentence; else 0."""
+        if self.tokenizer.decode([token]).strip() not in (".", "?", "!"):
+            return 0.0
+        step = np.asarray(log_probs, dtype=np.float64).ravel()
+        probs = np.exp(step - step.max())
+        return float(probs[self._word_starts].sum() / probs.sum())
 
     def last_word(self, encoder_output: Any, prompt: list[int], text: str,
                   audio_s: float) -> LastWord:
@@ -233,6 +255,18 @@ class SpeechToText:
         if current and (start is None or start < end_s):
             texts.append(self.tokenizer.decode(current))
         return " ".join(t.strip() for t in texts if t.strip())
+
+    def _token_ending(self, tokens: list[int], text: str) -> int:
+        """The index in `tokens` of the text token that completes `text` (what was kept of
+        them: a loop cut to its first round, segments after the audio dropped); -1: none."""
+        target = "".join(text.split())
+        heard: list[int] = []
+        for at, token in enumerate(tokens):
+            if token < self.tokenizer.eot:
+                heard.append(token)
+                if "".join(self.tokenizer.decode(heard).split()) == target:
+                    return at
+        return -1
 
     def _stock(self, audio: Samples, audio_s: float, language: str | None = None) -> Transcript:
         if language is None and not self.languages:  # else Whisper identifies it itself
