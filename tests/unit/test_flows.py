@@ -335,6 +335,17 @@ async def test_a_lone_confirmation_is_never_the_message(en: Profile, store: Mess
     assert (await store.get(done.stored["id"]))["text"] == "my bike is still clicking"
 
 
+async def test_a_message_for_someone_is_not_yet_the_message(en: Profile,
+                                                            store: MessageStore) -> None:
+    """"…a message for Jana, please?" names who it is for; what to tell her is still asked."""
+    d = call(en, store)
+    await say(d, "Could I leave a message for Jana, please?", "Tom Becker", "0151 23456789")
+    asked = await say(d, "Yes, that's correct.")
+    assert asked.text == en.say("message", "ask_text", name="Tom Becker")
+    done = await say(d, "Please tell her that my front wheel is still wobbling.")
+    assert "front wheel" in (await store.get(done.stored["id"]))["text"]
+
+
 async def test_a_profile_without_the_new_sections_takes_a_message(store: MessageStore) -> None:
     raw = raw_profile()
     for section in ("reschedule", "cancel_appointment", "callback", "flow"):

@@ -37,7 +37,7 @@ _MESSAGE_LEAD = re.compile(
     r"let (?:him|her|them) know|nachricht hinterlassen|ausrichten,?|sagen sie (?:ihm|ihr))"
     r"\b[\s,:]*(?:that\b|dass\b)?\s*")
 _RECIPIENT = re.compile(r"^(?:for|to|für|an) (?:the |die |den |der |mr |mrs |frau |herrn? )?"
-                        r"[\w-]+\s*(?:please|bitte)?$")
+                        r"[\w-]+[\s,]*(?:please|bitte)?$")
 # A name the caller gives with the request ("Hi, this is Sam Reed, I'd like ..."): said as a name,
 # so written with capitals by the speech recogniser.
 _NAME_IN_REQUEST = re.compile(
@@ -65,7 +65,7 @@ def name_in_request(request: str) -> str:
 
 def message_in_request(request: str) -> str:
     """The message a request already carries ("tell Jana that my bike is ready"), or ""."""
-    said = normalize(request).strip(" .,")
+    said = normalize(request).strip(" .,?!")
     rest = _RECIPIENT.sub("", _MESSAGE_LEAD.sub("", said).strip(" .,"))
     return rest if rest != said and len(rest.split()) >= 3 else ""
 
