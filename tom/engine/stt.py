@@ -183,9 +183,10 @@ class SpeechToText:
         last, more = LastWord(), 0.0
         if self.score_last_word:
             last = self.last_word(encoder_output, prompt, text, audio_s)
-            end, steps = self._token_ending(tokens, text), result.logits[0]
-            if 0 <= end < len(steps):
-                more = self._more_words_prob(tokens[end], steps[end])
+            if text[-1] in ".?!":  # only a sentence end is measured: no search otherwise
+                end, steps = self._token_ending(tokens, text), result.logits[0]
+                if 0 <= end < len(steps):
+                    more = self._more_words_prob(tokens[end], steps[end])
         return Transcript(text, language, float(result.no_speech_prob), float(score), audio_s,
                           language_prob, last, more)
 
