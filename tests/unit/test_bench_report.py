@@ -8,7 +8,7 @@ import json
 import pytest
 from rich.console import Console
 
-from tom.bench.caller import CallResult, TurnResult
+from tom.bench.caller import HESITATION_REPLY_NS, CallResult, TurnResult, decided_in_pause
 from tom.bench.corpus import CallScript, CorpusTurn
 from tom.bench.report import BenchReport, CallRecord, Resources, fact_in
 from tom.bench.table import render
@@ -191,3 +191,30 @@ def test_false_barge_ins_are_clears_while_the_caller_was_silent():
     record = CallRecord(None, result, [], [], [], {})  # type: ignore[arg-type]
     report = BenchReport({}, [record], None, [], None)  # type: ignore[arg-type]
     assert report.false_barge_ins() == {"false": 2, "missed": 1, "calls": 1}
+
+
+def test_a_reply_in_or_just_after_a_hesitation_took_it_for_an_end_of_turn():
+    pause = 10_000 * MS
+    assert decided_in_pause(pause + 300 * MS, pause, 1000)  # in the pause
+    assert decided_in_pause(pause + 1000 * MS + HESITATION_REPLY_NS, pause, 1000)  # decided at its end
+    assert not decided_in_pause(pause - 200 * MS, pause, 1000)  # at a comma before it
+    assert not decided_in_pause(pause + 1000 * MS + HESITATION_REPLY_NS + MS, pause, 1000)
+
+
+def test_pauses_count_the_hesitations_taken_for_an_end_apart_from_other_talk_over():
+    """Three turns with a hesitation: TOM answered one in the hesitation, talked over one at a
+    sentence break after it, and waited for the third; a turn without one does not count."""
+    turns = [_turn("a", 10_000, 9_000, overlapped=True), _turn("b", 20_000, 19_500, overlapped=True),
+             _turn("c", 30_000, 30_300), _turn("d", 40_000, 39_000, overlapped=True)]
+    for t in turns[:3]:
+        t.paused = True
+    turns[0].ended_at_pause = True
+    record = _record([HOURS] * 4, turns, [])
+    pauses = BenchReport({}, [record]).pauses()
+    assert pauses is not None
+    assert (pauses["ended"], pauses["of"], pauses["talked_over_elsewhere"]) == (1, 3, 1)
+    assert pauses["ended_pct"] == pytest.approx(33.3)
+    assert BenchReport({}, [record]).talk_over() == {"turns": 3, "of": 4}
+    out = io.StringIO()
+    render(BenchReport({}, [record]), Console(file=out, width=140))
+    assert "talked over at another pause" in out.getvalue()

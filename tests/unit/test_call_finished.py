@@ -68,10 +68,11 @@ def test_sound_and_words_judged_together(complete, text, doubted, ends):
     assert judge_pause(complete, text, doubted) is ends
 
 
-def heard(prob: float = 1.0, start_s: float | None = None, more: float = 0.0) -> Transcript:
+def heard(prob: float = 1.0, start_s: float | None = None, more: float = 0.0,
+          text: str = "I'd like to book a second.") -> Transcript:
     """Words of a 2 s audio (the last 0.25 s of it silence) whose last word is so placed, and
     after whose sentence end Whisper gave a next word `more`."""
-    return Transcript("I'd like to book a second.", "en", 0.01, -0.2, 2.0,
+    return Transcript(text, "en", 0.01, -0.2, 2.0,
                       last_word=LastWord(prob, start_s), more_words_prob=more)
 
 
@@ -84,6 +85,7 @@ def heard(prob: float = 1.0, start_s: float | None = None, more: float = 0.0) ->
     (heard(0.98, 1.7), False),  # a short word said at the very end ("isn't it?"), sure of it
     (heard(0.98, 1.0, more=0.35), True),  # it expected a word where it ended the sentence
     (heard(0.98, 1.0, more=0.05), False),  # ... hardly
+    (heard(0.98, 1.0, text="how long does it, how long does it, how"), True),  # a loop going on
 ])
 def test_an_end_whisper_made_is_doubted(words, doubted):
     assert doubts_end(words, 0.25, TurnsSettings(sure_word_prob=0.3, added_word_ms=140,

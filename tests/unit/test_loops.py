@@ -2,7 +2,7 @@
 
 import pytest
 
-from tom.engine.loops import cut_loop
+from tom.engine.loops import cut_loop, looping
 
 
 @pytest.mark.parametrize(("looped", "kept"), [
@@ -30,3 +30,17 @@ def test_loops_are_cut(looped, kept):
 ])
 def test_people_repeating_themselves_are_kept(said):
     assert cut_loop(said) == said
+
+
+@pytest.mark.parametrize(("text", "going"), [
+    ("how long does it, how long does it, how", True),  # cut off at a pause: a third round begun
+    ("seven of hearts, seven of hearts, seven of", True),
+    ("Thank you, thank you.", False),  # a caller repeating a phrase finishes it
+    ("Seven of hearts, seven of hearts.", False),
+    ("I want to, I want to book a service", False),  # a self-repair goes on
+    ("How long does it take?", False),
+    ("no no no", False),  # one word: not a phrase
+    ("", False),
+])
+def test_a_loop_still_going_is_found(text, going):
+    assert looping(text) is going

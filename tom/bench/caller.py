@@ -21,13 +21,18 @@ import structlog
 
 from tom.audio import PHONE_RATE
 from tom.bench import twilio_caller
-from tom.bench.line import FarEnd, LineEcho, PhoneLine, Received
+from tom.bench.line import FarEnd, LineEcho, PhoneLine, Received, Utterance
 
 log = structlog.get_logger(__name__)
 
 STREAM_PATH = "/twilio/stream"
 REPLY_OVER_S = 1.0  # TOM quiet this long at a barge-in's or backchannel's moment: its reply is over
 BACKCHANNEL_RESUME_S = 2.5  # after a backchannel, TOM's audio is awaited this long
+# A reply that reaches the caller this soon after a hesitation is over counts as decided in
+# it: the latest such decision comes as the caller goes on, and the server takes ~0.3-0.7 s
+# from an end of turn to its first reply audio (`tom bench`, e2e at the server). Generous on
+# purpose: an end at the next pause could only just come this soon (a word, 256 ms, a reply).
+HESITATION_REPLY_NS = 750_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +59,21 @@ class CallerTurn:
     speech_start: int | None = None
     speech_end: int | None = None
     backchannel: bool = False
-    paused: bool = False  # a `--pauses` hesitation inside the voiced part
+    pause_at: int | None = None  # sample index where a `--pauses` hesitation begins
+    pause_len_ms: int = 0  # and how long it lasts
+
+    @property
+    def paused(self) -> bool:
+        """A `--pauses` hesitation inside the voiced part."""
+        return self.pause_at is not None
+
+
+def decided_in_pause(reply_ns: int, pause_ns: int, pause_ms: int) -> bool:
+    """Did TOM's reply, reaching the caller at `reply_ns`, answer a hesitation that began at
+    `pause_ns` and lasted `pause_ms` (it began in it, or so soon after that it was decided
+    there)? A reply before the hesitation, or later, ended the turn at another pause."""
+    resumed = pause_ns + pause_ms * 1_000_000
+    return pause_ns <= reply_ns <= resumed + HESITATION_REPLY_NS
 
 
 @dataclass(slots=True)
@@ -87,6 +106,10 @@ class TurnResult:
     barged: bool = False
     overlapped: bool = False
     paused: bool = False  # the caller stopped to think inside it (`--pauses`)
+    # ... and TOM's reply began in that hesitation or within HESITATION_REPLY_NS after it:
+    # TOM took the hesitation for the end of the turn (`overlapped` also counts a reply that
+    # began at another pause of the turn, a sentence break or a comma)
+    ended_at_pause: bool = False
     reply_audio: bytes = field(default=b"", repr=False)
 
     @property
@@ -380,7 +403,8 @@ class _Script:
         self._check_line(f"before backchannel {turn.id!r}")
         if not await self.line.wait_for(self._audible, REPLY_OVER_S):
             return
-        res.speech_start_ns, res.speech_end_ns = await self._say(turn, "backchannel")
+        utt = await self._say(turn, "backchannel")
+        res.speech_start_ns, res.speech_end_ns = utt.started.result(), utt.ended.result()
         res.played = True
         # TOM pauses for any caller voice and goes on once it is over: a caller who said
         # "okay" waits for that (or for TOM's answer) before the script goes on.
@@ -388,25 +412,29 @@ class _Script:
         await self.line.wait_for(lambda: self.line.first_media_after(said) is not None,
                                  BACKCHANNEL_RESUME_S)
 
-    async def _say(self, turn: CallerTurn, what: str) -> tuple[int, int]:
-        """Send the turn's audio at real-time pace; when its speech started and ended."""
+    async def _say(self, turn: CallerTurn, what: str) -> Utterance:
+        """Send the turn's audio at real-time pace; its speech started and ended (and its
+        hesitation began) at the utterance's stamps."""
         start, end = speech_bounds(turn.audio)
         start = start if turn.speech_start is None else turn.speech_start
         end = end if turn.speech_end is None else turn.speech_end
-        utt = self.line.speak(turn.audio, start, end)
+        utt = self.line.speak(turn.audio, start, end, mark=turn.pause_at)
         await self.line.wait_for(lambda: utt.done.done(), len(turn.audio) / 2 / PHONE_RATE + 5.0)
         self._check_line(f"while the caller spoke {what} {turn.id!r}")
         if not utt.done.done():
             raise _CallFailed(f"could not send the audio of {what} {turn.id!r} in time")
-        return utt.started.result(), utt.ended.result()
+        return utt
 
     async def _speak(self, turn: CallerTurn, barged: bool) -> TurnResult:
         res = TurnResult(turn.id, turn.text, barged=barged, paused=turn.paused)
         self.result.turns.append(res)
-        res.speech_start_ns, res.speech_end_ns = await self._say(turn, "turn")
+        utt = await self._say(turn, "turn")
+        res.speech_start_ns, res.speech_end_ns = utt.started.result(), utt.ended.result()
         if not barged:
             early = self.line.first_media_after(res.speech_start_ns)
             res.overlapped = early is not None and early <= res.speech_end_ns
+            if res.overlapped and early is not None and utt.marked is not None:
+                res.ended_at_pause = decided_in_pause(early, utt.marked, turn.pause_len_ms)
         return res
 
     async def _await_reply(self, turn: CallerTurn, res: TurnResult) -> int | None:

@@ -108,7 +108,8 @@ class FarEnd:
 
 @dataclass
 class Utterance:
-    """Frames to send, and the moments its speech started and ended on the wire."""
+    """Frames to send, and the moments its speech started and ended on the wire (and, with
+    `mark_frame`, when that frame went out: where a hesitation begins)."""
 
     frames: list[bytes]
     speech_first: int
@@ -117,6 +118,8 @@ class Utterance:
     ended: asyncio.Future[int]
     done: asyncio.Future[None]
     pos: int = 0
+    mark_frame: int | None = None
+    marked: int | None = None
 
 
 @dataclass
@@ -147,8 +150,10 @@ class PhoneLine:
         self._seq += 1
         return self._seq
 
-    def speak(self, pcm: bytes, speech_start: int, speech_end: int) -> Utterance:
-        """Queue PCM16 8 kHz audio; speech_start/end are sample indices of the voiced part."""
+    def speak(self, pcm: bytes, speech_start: int, speech_end: int,
+              mark: int | None = None) -> Utterance:
+        """Queue PCM16 8 kHz audio; speech_start/end are sample indices of the voiced part;
+        `mark`, a sample index whose sending time `Utterance.marked` records."""
         ulaw = ulaw_encode(pcm)
         frames = [ulaw[i:i + FRAME_SAMPLES].ljust(FRAME_SAMPLES, b"\xff")
                   for i in range(0, len(ulaw), FRAME_SAMPLES)] or [SILENCE]
@@ -156,7 +161,8 @@ class PhoneLine:
         loop = asyncio.get_running_loop()
         utt = Utterance(frames, min(speech_start // FRAME_SAMPLES, last),
                          min(max(speech_end - 1, 0) // FRAME_SAMPLES, last),
-                         loop.create_future(), loop.create_future(), loop.create_future())
+                         loop.create_future(), loop.create_future(), loop.create_future(),
+                         mark_frame=None if mark is None else min(mark // FRAME_SAMPLES, last))
         self._queue.append(utt)
         return utt
 
@@ -191,6 +197,8 @@ class PhoneLine:
             utt.started.set_result(now)
         if utt.pos == utt.speech_last:
             utt.ended.set_result(now)
+        if utt.pos == utt.mark_frame:
+            utt.marked = now
         utt.pos += 1
         if utt.pos == len(utt.frames):
             self._queue.popleft()

@@ -106,14 +106,17 @@ class BenchReport:
         return {"turns": sum(t.overlapped for t in turns), "of": len(turns)}
 
     def pauses(self) -> dict[str, Any] | None:
-        """`--pauses`: of the turns with a hesitation inside a sentence, those TOM took for an
-        end of turn (its reply arrived before the caller's last word); None without pauses."""
+        """`--pauses`: of the turns with a hesitation inside a sentence, those where TOM took
+        the hesitation for an end of turn (its reply began in it, `TurnResult.ended_at_pause`;
+        the target), and those TOM talked over at another of their pauses (a sentence break,
+        a comma: counted in `talk_over` too); None without pauses."""
         paused = [t for r in self.records for t in r.result.turns if t.paused and not t.barged]
         if not paused:
             return None
-        ended = sum(t.overlapped for t in paused)
+        ended = sum(t.ended_at_pause for t in paused)
+        elsewhere = sum(t.overlapped and not t.ended_at_pause for t in paused)
         return {"ended": ended, "of": len(paused), "ended_pct": round(100 * ended / len(paused), 1),
-                "target_pct": PAUSES_ENDED_PCT_TARGET}
+                "target_pct": PAUSES_ENDED_PCT_TARGET, "talked_over_elsewhere": elsewhere}
 
     def false_barge_ins(self) -> dict[str, int]:
         """TOM dropped its playback (`clear`) while the caller was not speaking (its own echo,
@@ -403,7 +406,7 @@ def _call_detail(r: CallRecord) -> dict[str, Any]:
             "greeting_ms": ms(r.result.greeting_ms),
             "turns": [{"id": t.id, "e2e_ms": ms(t.e2e_ms), "barged": t.barged,
                        "barge_in_ms": ms(t.barge_in_ms), "overlapped": t.overlapped,
-                       "paused": t.paused}
+                       "paused": t.paused, "ended_at_pause": t.ended_at_pause}
                       for t in r.result.turns],
             "backchannels": [{"id": b.id, "phrase": b.text, "at_ms": b.at_ms,
                               "played": b.played} for b in r.result.backchannels],

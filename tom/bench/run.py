@@ -99,7 +99,8 @@ def plan_calls(corpus: Corpus, n: int, language: str, voice: Speaker,
                 audio=spoken.pcm, text=t.text, id=t.id, language=t.language, intent=t.intent,
                 barge_in=t.id in script.barge_in, barge_in_after_ms=script.barge_in_after_ms,
                 may_end_call=t.may_end_call, speech_start=spoken.speech_start,
-                speech_end=spoken.speech_end, paused=spoken.paused))
+                speech_end=spoken.speech_end, pause_at=spoken.pause_at,
+                pause_len_ms=options.pause_ms))
         planned.append(PlannedCall(script, new_sid("CA"), turns, options.echo))
     return planned
 

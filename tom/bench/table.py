@@ -98,6 +98,9 @@ def _latency_rows(table: Table, data: dict[str, Any], checks: dict[str, Any]) ->
         table.add_row("  pauses that ended the turn", f"{pauses['ended']} ({pauses['ended_pct']} %)",
                       "", "", str(pauses["of"]), f"< {pauses['target_pct']:g} %",
                       _mark(check["ok"]) if check else "")
+        if "talked_over_elsewhere" in pauses:  # JSON of runs before 2026-12-01 lack it
+            table.add_row("  … talked over at another pause", str(pauses["talked_over_elsewhere"]),
+                          "", "", str(pauses["of"]), "", "")
     errors = data.get("barge_in_errors")
     if errors:
         table.add_row("false / missed barge-ins", f"{errors['false']} / {errors['missed']}", "",

@@ -9,8 +9,8 @@ finished, and a sentence cut off mid-way ends on a word that needs a continuatio
 Cut off mid-sentence, Whisper also ends the sentence itself ("I'd like to book a" → "… a
 second."), unsure of the word it adds and aligning it where the caller was already silent, or
 drops the word the caller stopped after ("How much does it cost to" → "… cost?"), expecting
-more all the same: `doubts_end` finds both, and `judge_pause` takes them for no sign either
-way.
+more all the same, or loops ("how long does it, how long does it, how"): `doubts_end` finds
+these, and `judge_pause` takes them for no sign either way.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import enum
 import re
 
 from tom.config import TurnsSettings
+from tom.engine.loops import looping
 from tom.engine.stt import Transcript
 
 # Words no sentence ends on: articles, possessives, conjunctions, subject pronouns, fillers.
@@ -75,8 +76,9 @@ def doubts_end(words: Transcript, silence_s: float, turns: TurnsSettings) -> boo
     short last word said at the very end, "isn't it?", is one it is sure of). Or it drops the
     word the caller stopped after ("How much does it cost to" → "How much does it cost?") and
     still gives a next word at least `turns.more_words_prob` where it ends the sentence.
-    Not measured: believed."""
-    if 0 < turns.more_words_prob <= words.more_words_prob:
+    Or it falls into a loop that is still going ("how long does it, how long does it, how";
+    `looping`). Not measured: believed."""
+    if 0 < turns.more_words_prob <= words.more_words_prob or looping(words.text):
         return True
     last = words.last_word
     if last.prob < turns.sure_word_prob:

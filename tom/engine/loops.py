@@ -41,3 +41,21 @@ def cut_loop(text: str) -> str:
             kept = " ".join(words[:start + size]).rstrip(",;:-")
             return kept if kept[-1:] in ".?!" else kept + "."
     return text
+
+
+def looping(text: str) -> bool:
+    """Does `text` end inside a loop that is still going: a phrase of two or more words said
+    twice in a row and begun a third time ("how long does it, how long does it, how")? Cut off
+    by a pause mid-sentence, Whisper falls into such a loop; a caller who repeats themselves
+    finishes the phrase ("thank you, thank you"). Fewer rounds than `cut_loop` needs."""
+    norm = [w for w in (_norm(w) for w in text.split())]
+    n = len(norm)
+    for size in range(2, n // 2 + 1):
+        for start in range(n - 2 * size - 1, -1, -1):
+            rest = n - start - 2 * size  # words of the third round
+            if not 0 < rest < size:
+                continue
+            if all(norm[k] == norm[start + (k - start) % size] for k in range(start, n)) \
+                    and any(norm[start:start + size]):
+                return True
+    return False
