@@ -220,12 +220,7 @@ class TurnsSettings:
     smart_turn: bool = option(False)
     smart_turn_model: str = option("")
     smart_turn_threshold: float = option(0.5, min=0.05, max=0.95)
-    smart_turn_after_ms: int = option(224, min=32, max=2000)  # silence before it is asked
-    # ... and each time the caller goes on after TOM took a pause of theirs for the end of the
-    # turn, their later pauses are judged one VAD chunk (32 ms) later, up to this: a caller
-    # who pauses longer between sentences gets a longer look (tom/engine/vad.py). Equal to
-    # smart_turn_after_ms: fixed.
-    smart_turn_after_max_ms: int = option(320, min=32, max=2000)
+    smart_turn_after_ms: int = option(256, min=32, max=2000)  # silence before it is asked
     # silence after which a turn the model judged unfinished ends anyway
     unfinished_silence_ms: int = option(1400, min=100, max=5000)
     # … and after this much when the words so far read as a finished sentence (STT at the

@@ -76,28 +76,3 @@ def test_the_model_is_asked_ahead_on_what_the_look_will_hear_and_ends_it_at_the_
         det.feed(quiet)
     assert silent * CHUNK_MS == 256
     assert asked == [(192, (spoken + 256 // CHUNK_MS) * CHUNK)]
-
-
-def test_a_longer_look_ends_a_finished_turn_a_chunk_later_up_to_its_most():
-    def ends_at(looks_longer: int) -> int:
-        turns: list = []
-        det: TurnDetector
-
-        def judge(audio: np.ndarray, token: int) -> None:
-            det.verdict(token, True)
-
-        det = TurnDetector(LoudIsSpeech(), Settings.from_dict({}).vad,
-                           on_speech_start=lambda _: None, on_turn=turns.append, on_judge=judge,
-                           judge_after_ms=224, judge_after_max_ms=288)
-        grew = [det.look_longer() for _ in range(looks_longer)]
-        assert grew == [True, True, False][:looks_longer]
-        voice, quiet = np.full(CHUNK, 0.5, np.float32), np.zeros(CHUNK, np.float32)
-        for _ in range(20):
-            det.feed(voice)
-        silent = 0
-        while not turns:
-            silent += 1
-            det.feed(quiet)
-        return silent * CHUNK_MS
-
-    assert [ends_at(n) for n in (0, 1, 2, 3)] == [224, 256, 288, 288]

@@ -101,7 +101,6 @@ class TurnTaking:
             on_pause=self._paused if self.settings.stt.speculative else None,
             clock=self.clock.now_ns, on_judge=self._judge if self.smart else None,
             judge_after_ms=turns.smart_turn_after_ms,
-            judge_after_max_ms=turns.smart_turn_after_max_ms,
             unfinished_ms=turns.unfinished_silence_ms)
         self.current: Speech | None = None
         self.speculation: Speech | None = None
@@ -141,8 +140,6 @@ class TurnTaking:
             # Still working on the last utterance: it and this one become one turn.
             self.current.interrupt()
             if not self.current.answered:
-                if self._went_on(self.detector.start_ns) is not None:
-                    self._ended_too_soon()
                 self._keep_pending(self.current.audio, self.current.joins)
             else:
                 self._join_if_going_on(self.detector.start_ns)
@@ -429,15 +426,7 @@ class TurnTaking:
             return
         self.log.info("caller goes on after a pause: one turn", turn=speech.number,
                       after_ms=round((start_ns - (speech.speech_end_ns or 0)) / 1e6))
-        self._ended_too_soon()
         self._keep_pending(speech.audio, speech.number if speech.answered else speech.joins)
-
-    def _ended_too_soon(self) -> None:
-        """TOM took a pause of the caller's for the end of their turn and they went on: their
-        later pauses are judged a little later (`turns.smart_turn_after_max_ms`)."""
-        if self.smart is not None and self.detector.look_longer():
-            self.log.info("caller pauses longer: end of turn judged later",
-                          look_ms=self.detector.look_ms)
 
     # --- speeches that do not answer a caller turn ------------------------------------------
 

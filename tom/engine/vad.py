@@ -142,8 +142,7 @@ class TurnDetector:
                  clock: Callable[[], int] = time.monotonic_ns, preroll_ms: int = 1024,
                  max_turn_s: float = 25.0,
                  on_judge: Callable[[Samples, int], None] | None = None,
-                 judge_after_ms: int = 224, unfinished_ms: int = 1400,
-                 judge_after_max_ms: int = 0) -> None:
+                 judge_after_ms: int = 256, unfinished_ms: int = 1400) -> None:
         self.vad = vad
         self.settings = settings
         self.on_speech_start = on_speech_start
@@ -173,7 +172,6 @@ class TurnDetector:
         self.on_judge = on_judge
         self.unfinished_chunks = max(1, unfinished_ms // CHUNK_MS)
         self.judge_chunks = max(1, judge_after_ms // CHUNK_MS)
-        self.judge_max_chunks = max(self.judge_chunks, judge_after_max_ms // CHUNK_MS)
         self.judge_token = 0
         self.complete: bool | None = None
         # An unfinished verdict whose words read finished (`shorten`): this pause ends sooner.
@@ -275,20 +273,6 @@ class TurnDetector:
     def _look_chunks(self) -> int:
         """Silence (chunks) at which the end-of-turn model's verdict takes effect."""
         return min(self.judge_chunks, self._end_chunks)
-
-    def look_longer(self) -> bool:
-        """The caller went on after a pause that ended their turn: judge their later pauses
-        one chunk later (up to `judge_after_max_ms`), as a listener learns a speaker who
-        pauses longer between sentences. False when the look is already that long."""
-        if self.judge_chunks >= self.judge_max_chunks:
-            return False
-        self.judge_chunks += 1
-        return True
-
-    @property
-    def look_ms(self) -> int:
-        """How far into a pause the end-of-turn model's verdict takes effect now."""
-        return self._look_chunks * CHUNK_MS
 
     def shorten(self, token: int, after_ms: int) -> None:
         """Unfinished by its sound, finished by its words (tom/call/finished.py): this pause
