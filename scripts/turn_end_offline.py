@@ -134,7 +134,7 @@ def main() -> None:
         complete = smart.complete(heard.asked) >= turns.smart_turn_threshold
         words = stt.transcribe(paused)
         text = words.text if words.has_words else ""
-        doubted = doubts_end(words, silence_s, turns)
+        doubted = doubts_end(words, silence_s, turns, sound_finished=complete)
         ends = judge_pause(complete, text, doubted)
         judged.setdefault((kind, at), Counter())[ends] += 1
         if show and (at == "whole") == (ends is Ends.LATER):

@@ -175,6 +175,7 @@ class Assistant:
             self.loaded["stt"].engine, s.stt, self.languages if multilingual else (),
             # only the end-of-turn judge reads it (tom/call/finished.py `doubts_end`)
             score_last_word=s.turns.smart_turn and (s.turns.sure_word_prob > 0
+                                                    or s.turns.sure_word_prob_unfinished > 0
                                                     or s.turns.added_word_ms > 0
                                                     or s.turns.more_words_prob > 0))
         self._tts = self.loaded["tts"].engine

@@ -230,6 +230,10 @@ class TurnsSettings:
     # cut off mid-sentence it finishes the sentence itself ("I'd like to book a" → "… a
     # second."). Such a turn ends after unfinished_silence_ms. 0: every last word believed.
     sure_word_prob: float = option(0.3, min=0.0, max=0.95)
+    # ... and where Smart Turn heard the caller unfinished, the words overrule it (end the
+    # turn after finished_words_silence_ms) only with a last word at least this sure: two
+    # doubtful signs are no end ("Can I rent a bike while |" → "… a bike wall?" at 0.34).
+    sure_word_prob_unfinished: float = option(0.5, min=0.0, max=0.95)
     # ... and so do words whose last word Whisper aligns to start less than this before the
     # caller's voice ended, unless it is sure of it (tom/call/finished.py `doubts_end`):
     # it added the word in the silence ("I'd like to book a | second."). 0: off.

@@ -92,6 +92,15 @@ def test_an_end_whisper_made_is_doubted(words, doubted):
                                                  more_words_prob=0.2)) is doubted
 
 
+def test_against_an_unfinished_sound_a_last_word_must_be_surer():
+    turns = TurnsSettings(sure_word_prob=0.3, sure_word_prob_unfinished=0.5)
+    assert not doubts_end(heard(0.34, 1.0), 0.25, turns)  # the sound agrees: believed
+    assert doubts_end(heard(0.34, 1.0), 0.25, turns, sound_finished=False)
+    assert not doubts_end(heard(0.6, 1.0), 0.25, turns, sound_finished=False)
+    off = TurnsSettings(sure_word_prob=0.3, sure_word_prob_unfinished=0.0)
+    assert not doubts_end(heard(0.34, 1.0), 0.25, off, sound_finished=False)
+
+
 def test_with_the_rules_off_every_end_is_believed():
     off = TurnsSettings(sure_word_prob=0.0, added_word_ms=0, more_words_prob=0.0)
     assert not doubts_end(heard(0.01, 1.9, more=0.9), 0.25, off)

@@ -202,3 +202,13 @@ async def test_a_farewell_ends_the_turn_whatever_its_sound() -> None:
     """Smart Turn said 0.03 on "Great Thanks Bye" in the bench: it waited 1.4 s, then 640 ms."""
     assert await ended_after_ms(0.03, "Great Thanks Bye") < 500
     assert await ended_after_ms(0.03, "Great Thanks") >= 1400
+
+
+async def test_against_an_unfinished_sound_the_words_need_a_sure_last_word() -> None:
+    """Smart Turn hears the caller unfinished, the words read finished: a sure last word ends
+    the turn after the shorter silence; one Whisper is barely sure of ("Can I rent a bike
+    wall?", 0.34 for a cut-off "while") leaves it to the long fallback."""
+    assert 600 <= await ended_after_ms(0.07, "Can I rent a bike?", last_word_prob=0.9) < 1400
+    assert await ended_after_ms(0.07, "Can I rent a bike wall?", last_word_prob=0.34) >= 1400
+    # the sound says finished: that last word is believed
+    assert await ended_after_ms(0.95, "Can I rent a bike wall?", last_word_prob=0.34) < 500

@@ -67,10 +67,12 @@ class Ends(enum.Enum):
     LATER = "later"  # after `turns.unfinished_silence_ms`
 
 
-def doubts_end(words: Transcript, silence_s: float, turns: TurnsSettings) -> bool:
+def doubts_end(words: Transcript, silence_s: float, turns: TurnsSettings,
+               sound_finished: bool = True) -> bool:
     """Is the end of Whisper's text its own guess rather than the caller's? Cut off
     mid-sentence, Whisper ends the sentence itself in one of two ways. It adds a word: one it
-    is less sure of than `turns.sure_word_prob`, or aligns to start less than
+    is less sure of than `turns.sure_word_prob` (`turns.sure_word_prob_unfinished` where
+    Smart Turn heard the caller unfinished, `sound_finished` False), or aligns to start less than
     `turns.added_word_ms` before the caller's voice ended (`silence_s`: the silence at the end
     of the audio it transcribed), too late to have been said, and is not quite sure of (a
     short last word said at the very end, "isn't it?", is one it is sure of). Or it drops the
@@ -81,7 +83,9 @@ def doubts_end(words: Transcript, silence_s: float, turns: TurnsSettings) -> boo
     if 0 < turns.more_words_prob <= words.more_words_prob or looping(words.text):
         return True
     last = words.last_word
-    if last.prob < turns.sure_word_prob:
+    sure = turns.sure_word_prob if sound_finished else max(turns.sure_word_prob,
+                                                           turns.sure_word_prob_unfinished)
+    if last.prob < sure:
         return True
     lead_s = last_word_lead_s(words, silence_s)
     return (turns.added_word_ms > 0 and lead_s is not None and last.prob < SURE_LATE_WORD

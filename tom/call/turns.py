@@ -189,7 +189,7 @@ class TurnTaking:
         timed = await asyncio.shield(words.task)
         heard = timed.value
         text = heard.text if heard.has_words else ""
-        doubted = doubts_end(heard, words.silence_s, turns)
+        doubted = doubts_end(heard, words.silence_s, turns, sound_finished=complete)
         ends = judge_pause(complete, text, doubted)
         if complete or ends is Ends.NOW:  # unfinished by its sound: a farewell
             self.detector.verdict(token, ends is Ends.NOW)
