@@ -13,6 +13,7 @@ import pytest
 from tom.conversation.dialogue import Dialogue, Reply
 from tom.conversation.flow_table import FLOWS, FlowKind, Slot
 from tom.conversation.intents import goodbye_in_flow, request_kind
+from tom.conversation.slots import message_in_request
 from tom.conversation.messages import MessageStore
 from tom.conversation.profile import (
     DEFAULT_PROFILES,
@@ -569,3 +570,17 @@ async def test_the_webhook_body_carries_the_new_kinds(store: MessageStore) -> No
     body = payload(await store.get(rid))
     assert body["kind"] == "reschedule" and body["day"] == "2025-05-09 (Friday)"
     assert body["text"].startswith("[2025-05-13 (Tuesday)]")
+
+
+@pytest.mark.parametrize(("request_", "message"), [
+    ("Please tell Jana that my bike is ready.", "my bike is ready"),
+    ("Could I leave a message for Jana: my bike is ready", "my bike is ready"),
+    ("I'd like to leave a message for Mr Brandt, my bike is still clicking.",
+     "my bike is still clicking"),
+    ("Could I leave a message, please? My bike is ready.", "my bike is ready"),
+    ("Kann ich Frau Pant etwas ausrichten? Mein Rad ist fertig.", "mein rad ist fertig"),
+    ("Could I leave a message for Jana, please?", ""),  # who it is for, not what
+    ("I'd like to leave a message", ""),
+])
+def test_the_message_a_request_carries_is_kept_without_the_request(request_, message) -> None:
+    assert message_in_request(request_) == message

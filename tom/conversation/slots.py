@@ -32,12 +32,13 @@ _NAME_PREFIX = re.compile(
 _NAME_SUFFIX = re.compile(r"[\s,.]*(?:thanks|thank you|danke|bitte|please)?[\s,.!?]*$")
 _SAME_NUMBER = re.compile(r"\b(this|same|my|the) (number|phone)\b|\bcalling from\b|"
                           r"\b(diese|dieselbe|gleiche|meine) nummer\b|\bvon der ich anrufe\b")
+_WHOM = r"(?:the |die |den |der |mr |mrs |ms |frau |herrn? )?[\w-]+"
 _MESSAGE_LEAD = re.compile(
-    r"^.*?\b(?:leave a message|take a message|message for \w+|tell (?:him|her|them|\w+)|"
-    r"let (?:him|her|them) know|nachricht hinterlassen|ausrichten,?|sagen sie (?:ihm|ihr))"
-    r"\b[\s,:]*(?:that\b|dass\b)?\s*")
-_RECIPIENT = re.compile(r"^(?:for|to|für|an) (?:the |die |den |der |mr |mrs |frau |herrn? )?"
-                        r"[\w-]+[\s,]*(?:please|bitte)?$")
+    r"^.*?\b(?:(?:leave|take) a message(?: for " + _WHOM + r")?|message for \w+|"
+    r"tell (?:him|her|them|\w+)|let (?:him|her|them) know|nachricht hinterlassen|ausrichten|"
+    r"sagen sie (?:ihm|ihr))"
+    r"\b[\s,:;.?!-]*(?:(?:please|bitte)\b[\s,:;.?!-]*)?(?:that\b|dass\b)?\s*")
+_RECIPIENT = re.compile(r"^(?:for|to|für|an) " + _WHOM + r"[\s,]*(?:please|bitte)?$")
 # A name the caller gives with the request ("Hi, this is Sam Reed, I'd like ..."): said as a name,
 # so written with capitals by the speech recogniser.
 _NAME_IN_REQUEST = re.compile(
