@@ -13,7 +13,6 @@ import pytest
 from tom.conversation.dialogue import Dialogue, Reply
 from tom.conversation.flow_table import FLOWS, FlowKind, Slot
 from tom.conversation.intents import goodbye_in_flow, request_kind
-from tom.conversation.slots import message_in_request
 from tom.conversation.messages import MessageStore
 from tom.conversation.profile import (
     DEFAULT_PROFILES,
@@ -22,6 +21,7 @@ from tom.conversation.profile import (
     load_profile,
     profile_from_dict,
 )
+from tom.conversation.slots import message_in_request
 from tom.conversation.when import (
     drop_negated,
     parse_day,
