@@ -34,7 +34,7 @@ def cut_loop(text: str) -> str:
                 MIN_REPEATS_DIGIT if norm[start].isdigit() else MIN_REPEATS_ONE_WORD)
             if n - start < size * need:
                 continue
-            if not all(norm[k] == norm[start + (k - start) % size] for k in range(start, n)):
+            if not _repeats(norm, start, size):
                 continue
             if not any(norm[start:start + size]):
                 continue  # punctuation only
@@ -43,19 +43,23 @@ def cut_loop(text: str) -> str:
     return text
 
 
+
+def _repeats(norm: list[str], start: int, size: int) -> bool:
+    """From `start` to the end, `norm` repeats its `size` words from `start` (the last round
+    may stop short)."""
+    return all(norm[k] == norm[start + (k - start) % size] for k in range(start, len(norm)))
+
+
 def looping(text: str) -> bool:
     """Does `text` end inside a loop that is still going: a phrase of two or more words said
     twice in a row and begun a third time ("how long does it, how long does it, how")? Cut off
     by a pause mid-sentence, Whisper falls into such a loop; a caller who repeats themselves
     finishes the phrase ("thank you, thank you"). Fewer rounds than `cut_loop` needs."""
-    norm = [w for w in (_norm(w) for w in text.split())]
+    norm = [_norm(w) for w in text.split()]
     n = len(norm)
     for size in range(2, n // 2 + 1):
-        for start in range(n - 2 * size - 1, -1, -1):
-            rest = n - start - 2 * size  # words of the third round
-            if not 0 < rest < size:
-                continue
-            if all(norm[k] == norm[start + (k - start) % size] for k in range(start, n)) \
-                    and any(norm[start:start + size]):
+        for begun in range(1, size):  # words of the third round
+            start = n - 2 * size - begun
+            if start >= 0 and _repeats(norm, start, size) and any(norm[start:start + size]):
                 return True
     return False
