@@ -143,3 +143,20 @@ async def test_hold_off_stops_tom_at_once(call_with):
     await h.clock.advance(0.5)
     await h.say(MHM, 0.25)
     assert len(h.of(ev.BargeIn)) == 1
+
+
+async def test_a_barge_in_confirmed_after_the_caller_spoke_again_counts_from_the_first_voice(
+        call_with):
+    """Short words TOM paused for are known to claim the turn only once the caller has begun
+    again: TOM's reaction is the time from those words to its pause, not from the new voice
+    (a bench run reported -500 ms)."""
+    h = await call_with()
+    await h.clock.advance(0.5)
+    h.ears.hold = asyncio.Event()
+    await h.say(NO, 0.3)
+    await h.silence(0.6)
+    await h.say(HELLO, 0.3)
+    h.ears.hold.set()
+    await h.clock.advance(0.05)
+    (barge,) = h.of(ev.BargeIn)
+    assert 0 < barge.reaction_ms < 200

@@ -54,6 +54,7 @@ class _Hold:
     """TOM paused for caller voice that may be only a backchannel ("mhm")."""
 
     paused_ns: int
+    voice_ns: int  # the onset of the voice TOM paused for: a barge-in's reaction counts from it
     timer: Cancellable | None = None
 
 
@@ -146,13 +147,15 @@ class TurnTaking:
             cuts_off = True
         self.flow.caller_starts(cuts_off_tom=cuts_off)
 
-    def _barge_in(self, stopped_ns: int | None = None) -> None:
-        """TOM stops talking for the caller; `stopped_ns`: when its playback was paused."""
+    def _barge_in(self, hold: _Hold | None = None) -> None:
+        """TOM stops talking for the caller; `hold`: the pause its playback stopped at, for
+        voice it waited on (by then the caller may have begun another utterance)."""
         if self.current is not None:
             self.current.interrupt()
         heard = self.voice.cut_off()
-        stopped_ns = self.clock.now_ns() if stopped_ns is None else stopped_ns
-        reaction_ms = round((stopped_ns - self.detector.start_ns) / 1e6, 1)
+        stopped_ns, voice_ns = ((self.clock.now_ns(), self.detector.start_ns) if hold is None
+                                else (hold.paused_ns, hold.voice_ns))
+        reaction_ms = round((stopped_ns - voice_ns) / 1e6, 1)
         self.responder.heard(heard, interrupted=True)
         self.bus.publish(ev.BargeIn(call_id=self.call_id, turn=self.responder.turn,
                                     reaction_ms=reaction_ms, heard=heard))
@@ -228,7 +231,7 @@ class TurnTaking:
         """Caller voice while TOM talks: TOM pauses at once; how long the voice lasts and what
         it says decide whether TOM stops (an interruption) or goes on (a backchannel)."""
         self.voice.player.pause()
-        self._hold = _Hold(self.clock.now_ns())
+        self._hold = _Hold(self.clock.now_ns(), self.detector.start_ns)
         self._check_hold()
 
     def _check_hold(self) -> None:
@@ -242,7 +245,7 @@ class TurnTaking:
         if voiced_ms >= self.settings.turns.hold_ms:
             self._end_hold()
             self._join_if_going_on(self.detector.start_ns)
-            self._barge_in(hold.paused_ns)
+            self._barge_in(hold)
             self.flow.caller_starts(cuts_off_tom=True)
             return
         hold.timer = self.clock.call_later(HOLD_POLL_S, self._check_hold)
@@ -283,14 +286,14 @@ class TurnTaking:
         if again is not None or self.detector.speaking:
             # The caller is speaking again: TOM stops, and these words join what follows.
             if self.voice.playing:
-                self._barge_in(hold.paused_ns)
+                self._barge_in(hold)
             if again is not None:
                 self.flow.caller_starts(cuts_off_tom=True)
             self._keep_pending(self._joined(utterance.audio, utterance.speech_start_ns),
                                self._joins(utterance.speech_start_ns))
             return
         if self.voice.playing:
-            self._barge_in(hold.paused_ns)
+            self._barge_in(hold)
         self.flow.caller_starts(cuts_off_tom=True)
         self.flow.caller_stops()
         self._answer_turn(utterance)
