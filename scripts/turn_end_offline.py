@@ -10,12 +10,13 @@ Turn hears it when it is asked (`turns.smart_turn_after_ms`), then tom/call/fini
 shares that end now, sooner (640 ms) and later (1.4 s). Whole utterances should end now; cut
 ones should not end before the caller goes on.
 
-    .venv/bin/python scripts/turn_end_offline.py [--show] [--inside] [--look=MS]
+    .venv/bin/python scripts/turn_end_offline.py [--show] [--inside] [--look=MS] [--set=S.KEY=V]
 
 `--show`: each cut one that ends, each whole one that waits. `--inside`: also every pause
 inside the whole utterances (a sentence break, a comma): how many last 160, 192, 224 and 256
 ms, and how many of those Smart Turn asked then, with the words at the pause, would end.
 `--look=MS`: Smart Turn asked this far into a pause instead of `turns.smart_turn_after_ms`.
+`--set=SECTION.KEY=VALUE`: any other setting, e.g. `--set=turns.added_word_ms=200` (repeatable).
 """
 
 from __future__ import annotations
@@ -91,8 +92,14 @@ class Heard:
 def main() -> None:
     show = "--show" in sys.argv
     look = [int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--look=")]
-    settings = Settings.from_dict({"turns": {"smart_turn": True,
-                                             **({"smart_turn_after_ms": look[0]} if look else {})}})
+    raw: dict[str, dict[str, Any]] = {
+        "turns": {"smart_turn": True, **({"smart_turn_after_ms": look[0]} if look else {})}}
+    for arg in sys.argv:
+        if arg.startswith("--set="):
+            name, value = arg.removeprefix("--set=").split("=", 1)
+            section, key = name.split(".", 1)
+            raw.setdefault(section, {})[key] = value  # typed as from TOM_* variables
+    settings = Settings.from_dict(raw)
     turns = settings.turns
     smart = SmartTurn(model_path(), threads=1)
     stt = SpeechToText(load_whisper(str(resolve_stt(settings).path), settings.stt), settings.stt)

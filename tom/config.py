@@ -237,7 +237,7 @@ class TurnsSettings:
     # ... and so do words whose last word Whisper aligns to start less than this before the
     # caller's voice ended, unless it is sure of it (tom/call/finished.py `doubts_end`):
     # it added the word in the silence ("I'd like to book a | second."). 0: off.
-    added_word_ms: int = option(140, min=0, max=1000)
+    added_word_ms: int = option(200, min=0, max=1000)
     # ... and so do words whose sentence end Whisper wrote while giving a next word at least
     # this probability there: it dropped the word the caller stopped after ("How much does
     # it cost to |" → "How much does it cost?"). 0: off.

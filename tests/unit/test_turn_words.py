@@ -161,7 +161,7 @@ async def in_the_booking_flow(second: str) -> Harness:
 async def test_inside_a_flow_the_words_are_heard_at_the_pause_not_at_the_look() -> None:
     """No speculative answer inside a flow (a turn may commit to the database), but Smart
     Turn's verdict needs the words: with `stt.speculative` STT starts at the pause
-    (`vad.pause_ms`, 128 ms), and the answer uses that transcript."""
+    (`vad.pause_ms`), and the answer uses that transcript."""
     h = await in_the_booking_flow("Next Tuesday, please.")
     try:
         before = len(h.ears.heard)
