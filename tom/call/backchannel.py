@@ -14,12 +14,16 @@ from collections.abc import Iterable
 
 from tom.conversation.intents import classify
 
-# Words that claim the turn, English and German: "stop", "wait", "no", "sorry?", "hello?" …
-_CLAIMS = re.compile(
-    r"\b(wait|stop|hold on|hang on|one (sec|second|moment)|just a (sec|second|moment)|excuse me|"
-    r"sorry|pardon|no|nope|nah|not|wrong|hello|hey|listen|actually|but|however|what|"
-    r"warte|wartet|warten sie|halt|stopp|moment|sekunde|entschuldigung|entschuldigen sie|"
-    r"verzeihung|nein|nee|nicht|falsch|hallo|aber|doch|wie bitte|was)\b")
+# Words that claim the turn: "stop", "wait", "no", "sorry?", "hello?" … The German ones only
+# where the caller may speak German: tiny.en writes an English caller's hum as "moment" now
+# and then, and "was" is an English word. German callers say "Stop", "Sorry" and "Hallo" too.
+_CLAIMS_EN = (r"wait|stop|hold on|hang on|one (sec|second|moment)|just a (sec|second|moment)|"
+              r"excuse me|sorry|pardon|no|nope|nah|not|wrong|hello|hey|listen|actually|but|"
+              r"however|what")
+_CLAIMS_DE = (r"warte|wartet|warten sie|halt|stopp|moment|sekunde|entschuldigung|"
+              r"entschuldigen sie|verzeihung|nein|nee|nicht|falsch|hallo|aber|doch|wie bitte|was")
+_CLAIMS = {"en": re.compile(rf"\b({_CLAIMS_EN})\b"),
+           None: re.compile(rf"\b({_CLAIMS_EN}|{_CLAIMS_DE})\b")}
 # A sentence that opens so takes back what the caller said before it ("Sorry, I only need …").
 _TAKES_BACK = re.compile(
     r"^(sorry|no|nope|actually|i mean|wait|excuse me|pardon|rather|"
@@ -44,11 +48,13 @@ def is_backchannel(text: str, phrases: Iterable[str]) -> bool:
     return True
 
 
-def claims_turn(text: str) -> bool:
+def claims_turn(text: str, language: str | None = None) -> bool:
     """True when a short utterance heard while TOM talks asks something of TOM (a request, a
     question, "wait", "no", "sorry?"): TOM stops and answers. False for words that ask
-    nothing ("Mama.", "A house."): most likely a misheard backchannel, and TOM goes on."""
-    return bool(_CLAIMS.search(" ".join(_words(text)))) or classify(text).name in _REQUESTS
+    nothing ("Mama.", "A house."): most likely a misheard backchannel, and TOM goes on.
+    `language`: the call's ("en": English words only); None or another: every list."""
+    claims = _CLAIMS.get(language, _CLAIMS[None])
+    return bool(claims.search(" ".join(_words(text)))) or classify(text).name in _REQUESTS
 
 
 def taken_back(text: str) -> str | None:
