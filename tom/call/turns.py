@@ -273,8 +273,8 @@ class TurnTaking:
             return
         quiet = self._hold is None and not self.detector.speaking
         going_on = self._went_on(utterance.speech_start_ns)
-        asks = claims_turn(text, self.responder.dialogue.language)
-        if quiet and self.voice.playing and going_on is None and not asks:
+        if (quiet and self.voice.playing and going_on is None
+                and not claims_turn(text, self.responder.dialogue.language)):
             # Words that ask nothing, the caller quiet again and TOM still talking: most likely
             # a hum Whisper wrote as a word. (Said on into more speech they join it below, and
             # once TOM has finished they are answered: no word is lost.)
