@@ -166,3 +166,33 @@ def test_a_caller_talking_over_short_bits_of_tom_is_no_echo(session, speech, see
 def test_an_echo_under_line_noise_is_still_found(session, speech):
     _, echo = simulate(session, speech(TOM_TEXT) * 0.8, echo_db=-25, delay_ms=200, noise_db=-45)
     assert echo.path is not None and abs(echo.path.delay_ms - 200) <= 24
+
+
+def test_a_soft_caller_over_tom_is_heard_on_a_silent_line_without_echo(session, speech):
+    """No echo, a digitally silent line (VoIP silence suppression, a browser's noise gate), a
+    caller who said "Yeah." over TOM: then a caller 20 dB under TOM talking over it must start
+    a turn. With no ratios to go on (nothing came back) and "Yeah." lifting the 95th
+    percentile, the guard's bound stayed at `assume_loss_db` for the whole call and such a
+    caller was never heard while TOM talked (in a bench run a whole sentence was lost)."""
+    tom = np.concatenate([speech(TOM_TEXT), speech(TOM_TEXT)]) * 0.8
+    yeah = speech("Yeah.") * 0.5
+    soft = speech("I only need the price of the basic service.") * 0.8 * 10 ** (-20 / 20)
+    at_s = 6.0
+    heard = np.zeros(int(IN_RATE * (at_s + 4)))
+    heard[IN_RATE:IN_RATE + len(yeah)] += yeah
+    start = int(IN_RATE * at_s)
+    heard[start:start + len(soft)] += soft
+    starts, echo = simulate(session, tom, echo_db=-200, delay_ms=0, caller=heard,
+                            noise_db=-200)
+    assert echo.path is None
+    later = [(s - 10**12) / 1e9 - at_s for s in starts if (s - 10**12) / 1e9 > at_s - 0.2]
+    assert later and later[0] < 0.6, starts
+
+
+def test_an_echo_not_back_yet_keeps_the_assumed_bound(session, speech):
+    """On a silent line the first estimates come before a long-delayed echo is back: the bound
+    by delay waits until TOM has talked at every delay, so the greeting's echo is not let in."""
+    starts, echo = simulate(session, speech(TOM_TEXT) * 0.8, echo_db=-20, delay_ms=600,
+                            noise_db=-200)
+    assert starts == []
+    assert echo.path is not None

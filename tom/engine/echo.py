@@ -50,10 +50,11 @@ REPLACE_MARGIN = 0.1  # a new estimate replaces the path only if nearly as clear
 DECAY = 0.02  # per estimate that did not replace it, so a bad first lock is not kept forever
 HEADROOM_DB = 3.0  # the echo is taken this much louder than its measured median
 MIN_LOSS_DB = 6.0  # an echo louder than this is taken for a caller talking over TOM
-QUIET_RATIO_DB = 18.0
+QUIET_RATIO_DB = 18.0  # reference blocks within this of the window's loudest count as TOM talking
+ALIGNED_HEADROOM_DB = 10.0  # unlocked: the echo's median ratio at its delay, this much up
 MIN_SPREAD = 0.05  # log10 energy spread (about 0.5 dB) a caller envelope needs to correlate
 RESYNC_NS = 600_000_000  # caller audio this late means a gap in the stream, not a busy loop
-CREEP = 0.002  # share of a lasting lateness taken into the stream clock per chunk  # reference blocks within this of the window's loudest count as TOM talking
+CREEP = 0.002  # share of a lasting lateness taken into the stream clock per chunk
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,10 @@ class EchoGuard:
         view = np.lib.stride_tricks.sliding_window_view(log_ref, WINDOW_BLOCKS)[::-1]
         corr = _correlation_while_talking(view, log_heard, np.log10(loud) - QUIET_RATIO_DB / 10,
                                           heard > FLOOR)
-        if corr is None:
-            return  # a flat line (silence, a steady tone) or too little of TOM: nothing to say
+        aligned_bound = _aligned_bound(view, log_heard, np.log10(loud) - QUIET_RATIO_DB / 10)
+        if corr is None:  # a flat line (silence, a steady tone), or too little of TOM
+            self._bound(aligned_bound)
+            return
         best = int(np.argmax(corr))
         lag = int(lags[best])
         # Where TOM's voice is loud at that lag, how loud is what came back? (upper quantile,
@@ -215,6 +218,7 @@ class EchoGuard:
         strong = aligned >= np.log10(loud) - QUIET_RATIO_DB / 10
         ratios = heard[strong] / np.maximum(10 ** aligned[strong], FLOOR)
         if len(ratios) < MIN_ACTIVE:
+            self._bound(aligned_bound)
             return
         score = float(corr[best])
         talking = strong & (heard > FLOOR)
@@ -239,8 +243,34 @@ class EchoGuard:
         windows = np.lib.stride_tricks.sliding_window_view(ref, len(lags)).max(axis=1)
         speaking = windows >= loud * 10 ** (-QUIET_RATIO_DB / 10)
         bound = float(np.quantile(heard[speaking] / np.maximum(windows[speaking], FLOOR), 0.95))
-        assumed = 10 ** (-self.settings.assume_loss_db / 10)
-        self.bound_gain = min(assumed, max(bound, FLOOR))
+        self._bound(bound if aligned_bound is None else min(bound, aligned_bound))
+
+    def _bound(self, bound: float | None) -> None:
+        """The unlocked echo bound (an energy ratio), never above `assume_loss_db`; None: keep
+        the one there is."""
+        if bound is not None:
+            assumed = 10 ** (-self.settings.assume_loss_db / 10)
+            self.bound_gain = min(assumed, max(bound, FLOOR))
+
+
+def _aligned_bound(view: np.ndarray, log_heard: np.ndarray, talking: float) -> float | None:
+    """The most the echo can be from what came back under TOM's voice at each delay: the
+    largest per-delay median ratio, `ALIGNED_HEADROOM_DB` up; None until TOM has talked
+    `MIN_ACTIVE` blocks at every delay (before, an echo may not be back yet at the longest).
+
+    The 95th percentile over the whole delay range (the other bound) rises to a caller's level
+    whenever the caller talks over a few of TOM's blocks ("yeah", "Sorry,"), and on a
+    digitally silent line there were no ratios at all: the bound stayed at `assume_loss_db`,
+    and a caller ~12 dB below TOM's loudest lost syllables to the guard while TOM talked. An
+    echo follows TOM at its delay, under most of TOM's blocks: the median there finds it.
+    """
+    at_delay = view >= talking
+    counts = at_delay.sum(axis=1)
+    if int(counts.min()) < MIN_ACTIVE:
+        return None
+    ratios = np.sort(np.where(at_delay, log_heard[None, :] - view, np.inf), axis=1)
+    medians = ratios[np.arange(len(ratios)), (counts - 1) // 2]  # the blocks TOM talked in
+    return float(10 ** (medians.max() + ALIGNED_HEADROOM_DB / 10))
 
 
 def _correlation_while_talking(view: np.ndarray, log_heard: np.ndarray, talking: float,
