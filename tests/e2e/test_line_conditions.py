@@ -167,7 +167,8 @@ async def test_a_pause_inside_a_sentence_is_one_turn(server, speech):
 
 
 @pytest.mark.parametrize("pause_s", [0.5, 0.8])
-async def test_a_short_word_then_more_while_tom_talks_loses_no_word(server, speech, pause_s):
+async def test_a_short_word_then_more_while_tom_talks_loses_no_word(server, turn, speech,
+                                                                    pause_s):
     """The caller cuts in with "Sorry," and goes on after a pause: what follows the pause is
     heard, whether the turn ended at the pause (TOM answers "Sorry." and is cut off by the
     rest, which joins it) or not. In one bench run (docs/turn-taking.md, section 1, "Limits")
@@ -176,11 +177,10 @@ async def test_a_short_word_then_more_while_tom_talks_loses_no_word(server, spee
     silence, tail = np.zeros(1600), np.zeros(800)
     audio = np.concatenate([silence, speech(first, 8000), np.zeros(int(pause_s * 8000)),
                             speech(rest, 8000), tail])
-    bye = np.concatenate([silence, speech("Goodbye.", 8000), tail])
     result = await place_call(server.url, [
         CallerTurn(audio=float_to_pcm16(audio), text=f"{first} {rest}", id="cut-in",
                    barge_in=True, barge_in_after_ms=1500),
-        CallerTurn(audio=float_to_pcm16(bye), text="Goodbye.", id="bye", may_end_call=True)])
+        turn("Goodbye.", may_end_call=True)])
     assert result.ok, result.failure
     transcript = server.assistant.registry.get(result.call_sid).detail()["transcript"]
     callers = [t for t in transcript if t["role"] == "caller"]

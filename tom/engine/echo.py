@@ -204,21 +204,21 @@ class EchoGuard:
         log_ref = np.log10(np.maximum(ref, loud * 1e-6))
         # column k of the view is the reference delayed by lags[-1] - k blocks
         view = np.lib.stride_tricks.sliding_window_view(log_ref, WINDOW_BLOCKS)[::-1]
-        corr = _correlation_while_talking(view, log_heard, np.log10(loud) - QUIET_RATIO_DB / 10,
-                                          heard > FLOOR)
-        aligned_bound = _aligned_bound(view, log_heard, np.log10(loud) - QUIET_RATIO_DB / 10)
+        loud_log = np.log10(loud) - QUIET_RATIO_DB / 10  # TOM talking: the reference above this
+        at_delay = view >= loud_log  # per lag, the blocks where TOM (at that lag) was talking
+        corr = _correlation_while_talking(view, log_heard, at_delay, heard > FLOOR)
         if corr is None:  # a flat line (silence, a steady tone), or too little of TOM
-            self._bound(aligned_bound)
+            self._bound(_aligned_bound(view, log_heard, at_delay))
             return
         best = int(np.argmax(corr))
         lag = int(lags[best])
         # Where TOM's voice is loud at that lag, how loud is what came back? (upper quantile,
         # so a caller talking over a few blocks does not lower the bound and cut them off)
         aligned = view[best]
-        strong = aligned >= np.log10(loud) - QUIET_RATIO_DB / 10
+        strong = at_delay[best]
         ratios = heard[strong] / np.maximum(10 ** aligned[strong], FLOOR)
         if len(ratios) < MIN_ACTIVE:
-            self._bound(aligned_bound)
+            self._bound(_aligned_bound(view, log_heard, at_delay))
             return
         score = float(corr[best])
         talking = strong & (heard > FLOOR)
@@ -243,6 +243,7 @@ class EchoGuard:
         windows = np.lib.stride_tricks.sliding_window_view(ref, len(lags)).max(axis=1)
         speaking = windows >= loud * 10 ** (-QUIET_RATIO_DB / 10)
         bound = float(np.quantile(heard[speaking] / np.maximum(windows[speaking], FLOOR), 0.95))
+        aligned_bound = _aligned_bound(view, log_heard, at_delay)
         self._bound(bound if aligned_bound is None else min(bound, aligned_bound))
 
     def _bound(self, bound: float | None) -> None:
@@ -253,7 +254,8 @@ class EchoGuard:
             self.bound_gain = min(assumed, max(bound, FLOOR))
 
 
-def _aligned_bound(view: np.ndarray, log_heard: np.ndarray, talking: float) -> float | None:
+def _aligned_bound(view: np.ndarray, log_heard: np.ndarray,
+                   at_delay: np.ndarray) -> float | None:
     """The most the echo can be from what came back under TOM's voice at each delay: the
     largest per-delay median ratio, `ALIGNED_HEADROOM_DB` up; None until TOM has talked
     `MIN_ACTIVE` blocks at every delay (before, an echo may not be back yet at the longest).
@@ -264,7 +266,6 @@ def _aligned_bound(view: np.ndarray, log_heard: np.ndarray, talking: float) -> f
     and a caller ~12 dB below TOM's loudest lost syllables to the guard while TOM talked. An
     echo follows TOM at its delay, under most of TOM's blocks: the median there finds it.
     """
-    at_delay = view >= talking
     counts = at_delay.sum(axis=1)
     if int(counts.min()) < MIN_ACTIVE:
         return None
@@ -273,7 +274,7 @@ def _aligned_bound(view: np.ndarray, log_heard: np.ndarray, talking: float) -> f
     return float(10 ** (medians.max() + ALIGNED_HEADROOM_DB / 10))
 
 
-def _correlation_while_talking(view: np.ndarray, log_heard: np.ndarray, talking: float,
+def _correlation_while_talking(view: np.ndarray, log_heard: np.ndarray, at_delay: np.ndarray,
                                received: np.ndarray) -> np.ndarray | None:
     """Per lag, the correlation of the caller's log envelope with TOM's over the blocks where
     TOM (at that lag) was talking and caller audio was received; None when there is too little.
@@ -283,7 +284,7 @@ def _correlation_while_talking(view: np.ndarray, log_heard: np.ndarray, talking:
     began — and locked a path on lines with no echo at all, after which a caller talking over
     TOM was taken for echo.
     """
-    mask = (view >= talking) & received[None, :]
+    mask = at_delay & received[None, :]
     n = mask.sum(axis=1)
     usable = n >= MIN_ACTIVE
     if not usable.any():
