@@ -7,7 +7,7 @@ import pytest
 
 from tom.audio import write_wav
 from tom.bench.corpus import CorpusError
-from tom.bench.recordings import RecordedVoice, find_recordings, recorded_corpus
+from tom.bench.recordings import RecordedVoice, find_recordings, recorded_corpus, spoken
 from tom.bench.synth import LineOptions
 
 TEXTS = """; Core sounds
@@ -69,3 +69,10 @@ def test_a_prompt_asking_for_an_operator_may_end_the_call(prompts):
     ends = {t.id: t.may_end_call for c in corpus.calls for t in c.turns}
     assert ends == {"rec-agent-pass": False, "rec-dictate/enter_filename": False,
                     "rec-vm-reachoper": True}
+
+
+def test_the_reference_is_what_the_speaker_says():
+    assert spoken("Please leave your message after the tone. (simple tone sound plays)") == (
+        "Please leave your message after the tone.")
+    assert spoken("press * to toggle pause, press # to enter a name") == (
+        "press star to toggle pause, press pound to enter a name")

@@ -75,3 +75,40 @@ def test_phone_numbers_compare_digit_by_digit():
     spoken = "My number is zero one five one, two three four five, six seven eight nine."
     assert wer(spoken, "My number is 0151-23456789") == 0.0
     assert wer(spoken, "My number is 0151 2345 6780") > 0.0
+
+
+@pytest.mark.parametrize(("ref", "hyp"), [
+    ("If this is the person you are looking for", "If this is the person you're looking for"),
+    ("I am sorry, I can not find it", "I'm sorry, I can't find it"),
+    ("That is all, it is fine", "That’s all, it's fine"),
+    ("we do not open, she will call", "we don't open, she'll call"),
+])
+def test_english_contractions_equal_the_words_written_out(ref, hyp):
+    assert wer(ref, hyp, "en") == 0, (normalize(ref, "en"), normalize(hyp, "en"))
+
+
+def test_a_possessive_is_not_a_contraction():
+    assert normalize("the user's mailbox") == ["the", "users", "mailbox"]
+
+
+@pytest.mark.parametrize(("ref", "hyp", "language"), [
+    ("Agent login, please", "Agent log in, please", "en"),
+    ("the mail box is full", "the mailbox is full", "en"),
+    ("press 3 to re-record", "press 3 to rerecord", "en"),
+    ("you cannot send audio", "you can not send audio", "en"),
+    ("Mühlen Weg 7", "Mühlenweg 7", "de"),
+])
+def test_one_word_written_as_two_is_no_error(ref, hyp, language):
+    assert wer(ref, hyp, language) == 0, (normalize(ref, language), normalize(hyp, language))
+
+
+def test_a_join_is_free_only_where_the_letters_are_the_same():
+    assert edit_distance(["log", "in"], ["login"]) == 0
+    assert edit_distance(["login"], ["log", "in"]) == 0
+    assert edit_distance(["log", "on"], ["login"]) == 2
+    assert edit_distance(["a", "log", "in", "b"], ["a", "login", "c"]) == 1
+
+
+def test_german_contractions_equal_the_words_written_out():
+    assert wer("Das war's schon, wie geht's?", "Das war es schon, wie geht es?", "de") == 0
+    assert wer("Das war’s schon", "Das war es schon", "de") == 0

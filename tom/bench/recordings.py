@@ -33,6 +33,9 @@ INSTALL_HINT = ("install Debian's asterisk-core-sounds-en-wav and asterisk-core-
                 "the WAV files and core-sounds-en.txt")
 _PLAIN, _LINE = VoiceStyle(), LineOptions()
 _WORD = re.compile(r"[A-Za-z0-9']+")
+# The texts' notes are not said ("(simple tone sound plays)"); the keys are said by name.
+_NOTE = re.compile(r"\([^)]*\)")
+_KEYS = {"*": " star ", "#": " pound "}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +63,20 @@ def find_recordings(directory: Path | None = None) -> list[Recording]:
         path = folder / f"{name}.wav"
         if "[" in text or not path.is_file():
             continue  # "[ascending tones]": not speech
-        rec = Recording(name, text, path)
+        rec = Recording(name, spoken(text), path)
         if MIN_WORDS <= rec.words <= MAX_WORDS:
             found.append(rec)
     if not found:
         raise CorpusError(f"no prompt with a text in {folder}; {INSTALL_HINT}")
     return found
+
+
+def spoken(text: str) -> str:
+    """What the speaker says for a prompt's text: the reference its transcripts are scored on."""
+    text = _NOTE.sub(" ", text)
+    for key, word in _KEYS.items():
+        text = text.replace(key, word)
+    return " ".join(text.split())
 
 
 def _texts(folder: Path) -> dict[str, str]:

@@ -2,8 +2,13 @@
 
 Both sides are normalised the same way first, so the score counts misheard words and not
 spelling conventions: case, punctuation, "twenty-five" vs "25", "fünfundzwanzig" vs "25",
-"$25" vs "25 dollars", "ß" vs "ss". Umlauts are kept: "für" and "fur" are different words.
-Number words are read by `tom.conversation.numbers`, the same code the number guard uses.
+"$25" vs "25 dollars", "ß" vs "ss", "you're" vs "you are", "war's" vs "war es", and one word
+written as two or two as one ("log in" / "login", "mail box" / "mailbox", "Danke schön" /
+"Dankeschön"): Whisper writes either for the same sound, so neither is a misheard word — nor
+is a word boundary in the wrong place where the letters are the same ("Wo genau" / "Wogenau"):
+the score counts the sounds Whisper got wrong, not where it put the spaces. Umlauts are kept:
+"für" and "fur" are different words. Number words are read by `tom.conversation.numbers`, the
+same code the number guard uses.
 """
 
 from __future__ import annotations
@@ -28,6 +33,22 @@ _DIGIT_SEP = re.compile(r"(?<=\d)[.,:](?=\d)")
 _ORDINAL_DIGITS = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
 _ABBREV = re.compile(r"\b(?:[a-z]\.){2,}")
 _APOSTROPHES = re.compile(r"['’`´]")
+# English contractions written out ("'d" stays: "would" or "had"; "'s" only after the words it
+# shortens "is" for, not a possessive). Applied in order: "can't" before the general "n't".
+_CONTRACTIONS_EN = (
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bshan't\b"), "shall not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'re\b"), " are"),
+    (re.compile(r"'ve\b"), " have"),
+    (re.compile(r"'ll\b"), " will"),
+    (re.compile(r"\bi'm\b"), "i am"),
+    (re.compile(r"\blet's\b"), "let us"),
+    (re.compile(r"\b(it|that|there|here|what|where|who|how|he|she)'s\b"), r"\1 is"),
+)
+# German: "war's", "geht's", "gibt's" are "war es", "geht es", "gibt es".
+_CONTRACTIONS_DE = ((re.compile(r"(?<=\w)'s\b"), " es"),)
 _DROP = {"oclock"}
 
 
@@ -35,6 +56,9 @@ def normalize(text: str, language: str = "en") -> list[str]:
     """Text to comparable words: lower case, no punctuation, numbers as digits, ß as ss."""
     lang = language[:2].lower()
     s = unicodedata.normalize("NFC", text).lower().replace("ß", "ss").replace("ẞ", "ss")
+    s = _APOSTROPHES.sub("'", s)
+    for pattern, repl in {"en": _CONTRACTIONS_EN, "de": _CONTRACTIONS_DE}.get(lang, ()):
+        s = pattern.sub(repl, s)
     for pattern, repl in _CURRENCY:
         s = pattern.sub(repl, s)
     s = s.replace("%", " prozent " if lang == "de" else " percent ")
@@ -77,14 +101,19 @@ def _digit_runs(tokens: list[str]) -> list[str]:
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    """Exact Levenshtein distance over words (substitutions, deletions, insertions cost 1)."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, start=1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, start=1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
+    """Levenshtein distance over words (substitutions, deletions, insertions cost 1), where two
+    adjacent words on one side that make one word of the other ("log in" / "login") cost 0."""
+    d = [[i + j if not i or not j else 0 for j in range(len(hyp) + 1)]
+         for i in range(len(ref) + 1)]
+    for i in range(1, len(ref) + 1):
+        for j in range(1, len(hyp) + 1):
+            best = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]))
+            if i > 1 and ref[i - 2] + ref[i - 1] == hyp[j - 1]:
+                best = min(best, d[i - 2][j - 1])
+            if j > 1 and hyp[j - 2] + hyp[j - 1] == ref[i - 1]:
+                best = min(best, d[i - 1][j - 2])
+            d[i][j] = best
+    return d[-1][-1]
 
 
 @dataclass(frozen=True, slots=True)
