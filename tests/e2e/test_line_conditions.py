@@ -96,6 +96,24 @@ async def test_a_backchannel_while_tom_talks_does_not_stop_it(server, turn, back
     assert len(callers) == 2, callers  # the backchannel was no turn of its own
 
 
+async def test_uh_huh_over_tom_on_an_echoing_noisy_line_does_not_end_the_call(server, turn):
+    """Over TOM's voice, its echo and line noise, Whisper wrote an "uh huh" as "Bye-bye." in
+    `tom bench --line echo:-20dB@250ms --noise 20 --backchannels`, and TOM hung up on the
+    caller: the call goes on to the caller's own goodbye."""
+    said = turn("Uh huh.", barge_in=True, barge_in_after_ms=1500, expect_reply=False)
+    said = dataclasses.replace(said, audio=CallerVoice().say(
+        "Uh huh.", options=LineOptions(snr_db=20)).pcm)
+    result = await place_call(server.url, [
+        said,
+        turn("What are your opening hours on Saturday?"),
+        turn(BYE, may_end_call=True)], echo=LineEcho.parse("echo:-20dB@250ms"))
+    assert result.ok, result.failure
+    assert result.turns[1].answered
+    detail = server.assistant.registry.get(result.call_sid).detail()
+    callers = [t["text"] for t in detail["transcript"] if t["role"] == "caller"]
+    assert len(callers) == 2, callers  # the backchannel was no turn of its own
+
+
 async def test_a_short_word_while_tom_talks_stops_it(server, turn):
     """A word as short as a backchannel that is none ("Wait.") stops TOM and is answered."""
     result = await place_call(server.url, [

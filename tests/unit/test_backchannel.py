@@ -13,8 +13,8 @@ from tom.engine.playback import AudioOut, ClearOut
 from tom.monitor import events as ev
 
 GREETING = "One two three four. Five six seven eight. Nine ten eleven twelve."
-MHM, NO, HELLO, MAMA = 0.25, 0.75, 0.5, 0.4  # levels that survive PCM16 (2 decimals)
-WORDS = {MHM: "Mhm.", NO: "No, wait.", HELLO: "Hello there.", MAMA: "Mama."}
+MHM, NO, HELLO, MAMA, BYE = 0.25, 0.75, 0.5, 0.4, 0.6  # levels that survive PCM16 (2 decimals)
+WORDS = {MHM: "Mhm.", NO: "No, wait.", HELLO: "Hello there.", MAMA: "Mama.", BYE: "Bye-bye."}
 PHRASES = Settings().turns.backchannels
 
 
@@ -129,6 +129,43 @@ async def test_a_short_sound_that_asks_nothing_lets_tom_go_on(call_with):
     greeting = h.of(ev.Transcript)[0]
     assert (greeting.text, greeting.interrupted) == (GREETING, False)
     assert h.said(ev.Role.CALLER) == []
+
+
+async def test_a_farewell_whisper_doubts_over_tom_lets_tom_go_on(call_with):
+    """"uh huh" over TOM's voice on an echoing, noisy line came out "Bye-bye." with its last
+    word at 0.24, and TOM hung up on a caller who was listening."""
+    h = await call_with()
+    h.ears.last_word_prob = 0.24
+    await h.clock.advance(0.5)
+    await h.say(BYE, 0.25)
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert h.of(ev.BargeIn) == [] and h.ending == []
+    greeting = h.of(ev.Transcript)[0]
+    assert (greeting.text, greeting.interrupted) == (GREETING, False)
+    assert h.said(ev.Role.CALLER) == []
+
+
+async def test_a_farewell_whisper_placed_where_the_voice_ended_lets_tom_go_on(call_with):
+    h = await call_with()
+    h.ears.last_word_prob, h.ears.last_word_from_end_s = 0.74, 0.05  # placed in the silence
+    await h.clock.advance(0.5)
+    await h.say(BYE, 0.25)
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert h.of(ev.BargeIn) == [] and h.ending == []
+
+
+async def test_a_sure_farewell_over_tom_stops_it_and_ends_the_call(call_with):
+    h = await call_with()
+    h.ears.last_word_prob = 0.9
+    await h.clock.advance(0.5)
+    await h.say(BYE, 0.25)
+    await h.silence(0.6)
+    await h.clock.advance(6)
+    assert len(h.of(ev.BargeIn)) == 1
+    assert h.said(ev.Role.CALLER) == ["Bye-bye."]
+    assert [end.action for end in h.ending] == ["hangup"]
 
 
 async def test_words_that_ask_nothing_are_answered_once_tom_has_finished(call_with):

@@ -377,6 +377,8 @@ def test_guten_morgen_is_not_tomorrow() -> None:
 @pytest.mark.parametrize(("said", "name"), [
     ("uh my name is jana miller thanks", "Jana Miller"), ("It's Bob.", "Bob"),
     ("ich heiße jürgen groß", "Jürgen Groß"), ("yes this is Ann", "Ann"),
+    ("Yeah.", ""), ("Okay, mhm.", ""), ("Uh-huh.", ""), ("Ja, genau.", ""),
+    ("Sure Yeah Miller", "Sure Yeah Miller"),  # not only such words: a name after all
 ])
 def test_clean_name(said: str, name: str) -> None:
     assert clean_name(said) == name

@@ -56,6 +56,10 @@ MIN_DIGITS, MAX_DIGITS = 5, 15
 # Words that make a turn something other than a name ("sorry, what was that?").
 _NOT_IN_NAMES = frozenset({"what", "why", "how", "where", "when", "which", "who", "pardon",
                            "repeat", "warum", "wieso", "wozu", "wiederholen"})
+# A turn of nothing but these is no name: a "Yeah." or "mhm" said while TOM asked for the name
+# ("Thank you, Yeah." in a bench run with backchannels).
+_NO_NAME = frozenset("""yes yeah yep yup okay ok mhm mhmm mm hm hmm uh huh um ah oh right sure
+alright uh-huh mm-hmm no nope ja jaja genau aha nein ne nee""".split())
 
 
 def name_in_request(request: str) -> str:
@@ -92,7 +96,7 @@ def clean_name(text: str) -> str:
     """"uh my name is jana miller thanks" -> "Jana Miller"; "" for a question ("sorry, what?")."""
     t = normalize(text).strip(" .,!?")
     t = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", t))
-    if any(w in _NOT_IN_NAMES for w in words(t)):
+    if any(w in _NOT_IN_NAMES for w in words(t)) or all(w in _NO_NAME for w in words(t)):
         return ""
     name = " ".join(w for w in words(t)[:4])
     return " ".join(w[:1].upper() + w[1:] for w in name.split())
