@@ -7,14 +7,16 @@ import asyncio
 import pytest
 from call_harness import calls
 
-from tom.call.backchannel import claims_turn, is_backchannel, taken_back
+from tom.call.backchannel import claims_turn, is_backchannel, says_goodbye, taken_back
 from tom.config import Settings
 from tom.engine.playback import AudioOut, ClearOut
 from tom.monitor import events as ev
 
 GREETING = "One two three four. Five six seven eight. Nine ten eleven twelve."
-MHM, NO, HELLO, MAMA, BYE = 0.25, 0.75, 0.5, 0.4, 0.6  # levels that survive PCM16 (2 decimals)
-WORDS = {MHM: "Mhm.", NO: "No, wait.", HELLO: "Hello there.", MAMA: "Mama.", BYE: "Bye-bye."}
+MHM, NO, HELLO, MAMA = 0.25, 0.75, 0.5, 0.4  # levels that survive PCM16 (2 decimals)
+BYE, BYE_COMMA = 0.6, 0.3
+WORDS = {MHM: "Mhm.", NO: "No, wait.", HELLO: "Hello there.", MAMA: "Mama.", BYE: "Bye-bye.",
+         BYE_COMMA: "Bye,"}
 PHRASES = Settings().turns.backchannels
 
 
@@ -79,6 +81,13 @@ def test_words_that_ask_nothing(text):
     ("Are you open on Saturday? Not Sunday.", None)])
 def test_a_later_sentence_that_takes_the_turn_back(text, anew):
     assert taken_back(text) == anew
+
+
+@pytest.mark.parametrize(("text", "goodbye"), [
+    ("Bye-bye.", True), ("Bye,", True), ("Tschüss!", True), ("Great, thanks, bye.", True),
+    ("by how?", False), ("Mama.", False), ("Wait.", False)])
+def test_says_goodbye(text, goodbye):
+    assert says_goodbye(text) is goodbye
 
 
 async def test_mhm_while_tom_talks_pauses_it_and_it_goes_on(call_with):
@@ -151,6 +160,16 @@ async def test_a_farewell_whisper_placed_where_the_voice_ended_lets_tom_go_on(ca
     h.ears.last_word_prob, h.ears.last_word_from_end_s = 0.74, 0.05  # placed in the silence
     await h.clock.advance(0.5)
     await h.say(BYE, 0.25)
+    await h.silence(0.6)
+    await h.clock.advance(3)
+    assert h.of(ev.BargeIn) == [] and h.ending == []
+
+
+async def test_a_farewell_whisper_did_not_end_over_tom_lets_tom_go_on(call_with):
+    h = await call_with()
+    h.ears.last_word_prob = 0.9
+    await h.clock.advance(0.5)
+    await h.say(BYE_COMMA, 0.25)
     await h.silence(0.6)
     await h.clock.advance(3)
     assert h.of(ev.BargeIn) == [] and h.ending == []

@@ -57,6 +57,11 @@ def claims_turn(text: str, language: str | None = None) -> bool:
     return bool(claims.search(" ".join(_words(text)))) or classify(text).name in _REQUESTS
 
 
+def says_goodbye(text: str) -> bool:
+    """The dialogue would take these words for a goodbye and hang up ("Bye-bye.", "Bye,")."""
+    return classify(text).name == "goodbye"
+
+
 def taken_back(text: str) -> str | None:
     """The caller's words from the last sentence that takes back what came before it ("What
     are your hours? Sorry, I only need the price."), or None when no later sentence does.

@@ -110,7 +110,7 @@ def judge_pause(complete: bool, text: str, doubted: bool = False) -> Ends:
     their head. Finished words that end on a group of digits may be a number read out in
     parts: the shorter wait. No words: the sound decides."""
     farewell = bool(text) and _last_word(text) in FAREWELLS
-    if says_goodbye(text):
+    if farewell and not reads_open(text):
         return Ends.NOW
     unsure = bool(text) and doubted and not farewell
     if complete:
@@ -120,12 +120,6 @@ def judge_pause(complete: bool, text: str, doubted: bool = False) -> Ends:
         # ("0151 234 56789") may be finished all the same
         return Ends.LATER if unsure or reads_open(text) else Ends.SOONER
     return Ends.SOONER if reads_finished(text) and not unsure else Ends.LATER
-
-
-def says_goodbye(text: str) -> bool:
-    """The words end on a farewell ("Great, thanks, bye.", "Tschüss!"), not on an open word
-    ("Bye for")."""
-    return bool(text) and _last_word(text) in FAREWELLS and not reads_open(text)
 
 
 def reads_finished(text: str) -> bool:

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import structlog
 
-from tom.call.backchannel import claims_turn, is_backchannel
+from tom.call.backchannel import claims_turn, is_backchannel, says_goodbye
 from tom.call.clock import Cancellable
 from tom.call.engines import CallEngines
-from tom.call.finished import Ends, doubts_end, judge_pause, last_word_lead_s, says_goodbye
+from tom.call.finished import Ends, doubts_end, judge_pause, last_word_lead_s
 from tom.call.reply import Responder
 from tom.call.speech import Speech
 from tom.call.tasks import CallTasks
@@ -229,16 +229,18 @@ class TurnTaking:
 
     def _claims_turn(self, heard: Transcript, text: str, utterance: UserTurn) -> bool:
         """Do short words heard over TOM's voice ask something of TOM? A farewell only when
-        Whisper is sure of it (`doubts_end`): over TOM's voice, an echo and line noise it
-        wrote a caller's "uh huh" as "Bye-bye." (last word 0.24) and "Bye, bye." (placed
-        where the voice ended), and TOM hung up on a caller who was listening. A caller who
-        did say goodbye hangs up, or says it again once TOM has finished."""
+        Whisper ended the sentence and is sure of it (`doubts_end`): over TOM's voice, an echo
+        and line noise it wrote a caller's "uh huh" as "Bye-bye." (last word 0.24), "Bye,
+        bye." (placed where the voice ended) and "Bye," and TOM hung up on a caller who was
+        listening. A caller who did say goodbye hangs up, or says it again once TOM has
+        finished."""
         if not claims_turn(text, self.responder.dialogue.language):
             return False
         if not says_goodbye(text):
             return True
         silence_s = max(0.0, (utterance.detected_ns - utterance.speech_end_ns) / 1e9)
-        return not doubts_end(heard, silence_s, self.settings.turns)
+        ended = text.rstrip()[-1:] in (".", "!", "?")
+        return ended and not doubts_end(heard, silence_s, self.settings.turns)
 
     def _pause_tom(self) -> None:
         """Caller voice while TOM talks: TOM pauses at once; how long the voice lasts and what
