@@ -1,8 +1,9 @@
 """Line conditions e2e, real server, models and Twilio protocol: TOM's own voice echoed back
 does not make TOM cut itself off, a caller who really interrupts still stops it, "okay" while
-TOM talks does not (a short word that is none does), a sentence with a pause in the middle
-is one turn, and so are words the caller goes on with after TOM began answering a pause, or
-after cutting in with a short word ("Sorry, … I only need the price")."""
+TOM talks does not (a short word that is none does; an "uh huh" Whisper hears as "Bye" over
+TOM's echo and noise does not end the call), a sentence with a pause in the middle is one
+turn, and so are words the caller goes on with after TOM began answering a pause, or after
+cutting in with a short word ("Sorry, … I only need the price")."""
 
 from __future__ import annotations
 
