@@ -48,7 +48,7 @@ _CONTRACTIONS_EN = (
     (re.compile(r"\b(it|that|there|here|what|where|who|how|he|she)'s\b"), r"\1 is"),
 )
 # German: "war's", "geht's", "gibt's" are "war es", "geht es", "gibt es".
-_CONTRACTIONS_DE = ((re.compile(r"(?<=\w)'s\b"), " es"),)
+_CONTRACTIONS = {"en": _CONTRACTIONS_EN, "de": ((re.compile(r"(?<=\w)'s\b"), " es"),)}
 _DROP = {"oclock"}
 
 
@@ -57,7 +57,7 @@ def normalize(text: str, language: str = "en") -> list[str]:
     lang = language[:2].lower()
     s = unicodedata.normalize("NFC", text).lower().replace("ß", "ss").replace("ẞ", "ss")
     s = _APOSTROPHES.sub("'", s)
-    for pattern, repl in {"en": _CONTRACTIONS_EN, "de": _CONTRACTIONS_DE}.get(lang, ()):
+    for pattern, repl in _CONTRACTIONS.get(lang, ()):
         s = pattern.sub(repl, s)
     for pattern, repl in _CURRENCY:
         s = pattern.sub(repl, s)

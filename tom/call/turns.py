@@ -228,12 +228,12 @@ class TurnTaking:
     # --- a backchannel or an interruption? -----------------------------------------------------
 
     def _claims_turn(self, heard: Transcript, text: str, utterance: UserTurn) -> bool:
-        """Do short words heard over TOM's voice ask something of TOM? A farewell only when
-        Whisper ended the sentence and is sure of it (`doubts_end`): over TOM's voice, an echo
-        and line noise it wrote a caller's "uh huh" as "Bye-bye." (last word 0.24), "Bye,
-        bye." (placed where the voice ended) and "Bye," and TOM hung up on a caller who was
-        listening. A caller who did say goodbye hangs up, or says it again once TOM has
-        finished."""
+        """Do short words heard over TOM's voice ask something of TOM? A goodbye only when
+        Whisper ended the sentence and does not doubt its end (`doubts_end`): over TOM's
+        voice, its echo and line noise, Whisper wrote a caller's "uh huh" as "Bye-bye." (last
+        word 0.24), "Bye, bye." (placed where the voice ended) and "Bye,", and TOM hung up on
+        a caller who was listening. A caller who did say goodbye hangs up, or says it again
+        once TOM has finished."""
         if not claims_turn(text, self.responder.dialogue.language):
             return False
         if not says_goodbye(text):
