@@ -140,39 +140,26 @@ async def test_a_short_sound_that_asks_nothing_lets_tom_go_on(call_with):
     assert h.said(ev.Role.CALLER) == []
 
 
-async def test_a_farewell_whisper_doubts_over_tom_lets_tom_go_on(call_with):
-    """"uh huh" over TOM's voice on an echoing, noisy line came out "Bye-bye." with its last
-    word at 0.24, and TOM hung up on a caller who was listening."""
+# "uh huh" over TOM's voice on an echoing, noisy line came out "Bye-bye." with its last word
+# at 0.24, "Bye, bye." with "bye" placed where the voice had ended, and "Bye,"; TOM hung up on
+# a caller who was listening.
+@pytest.mark.parametrize(("said", "prob", "from_end_s"), [
+    (BYE, 0.24, None),  # unsure of its last word
+    (BYE, 0.74, 0.05),  # a last word placed in the silence after the voice
+    (BYE_COMMA, 0.9, None),  # no sentence end
+])
+async def test_a_goodbye_whisper_doubts_over_tom_lets_tom_go_on(call_with, said, prob,
+                                                                  from_end_s):
     h = await call_with()
-    h.ears.last_word_prob = 0.24
+    h.ears.last_word_prob, h.ears.last_word_from_end_s = prob, from_end_s
     await h.clock.advance(0.5)
-    await h.say(BYE, 0.25)
+    await h.say(said, 0.25)
     await h.silence(0.6)
     await h.clock.advance(3)
     assert h.of(ev.BargeIn) == [] and h.ending == []
     greeting = h.of(ev.Transcript)[0]
     assert (greeting.text, greeting.interrupted) == (GREETING, False)
     assert h.said(ev.Role.CALLER) == []
-
-
-async def test_a_farewell_whisper_placed_where_the_voice_ended_lets_tom_go_on(call_with):
-    h = await call_with()
-    h.ears.last_word_prob, h.ears.last_word_from_end_s = 0.74, 0.05  # placed in the silence
-    await h.clock.advance(0.5)
-    await h.say(BYE, 0.25)
-    await h.silence(0.6)
-    await h.clock.advance(3)
-    assert h.of(ev.BargeIn) == [] and h.ending == []
-
-
-async def test_a_farewell_whisper_did_not_end_over_tom_lets_tom_go_on(call_with):
-    h = await call_with()
-    h.ears.last_word_prob = 0.9
-    await h.clock.advance(0.5)
-    await h.say(BYE_COMMA, 0.25)
-    await h.silence(0.6)
-    await h.clock.advance(3)
-    assert h.of(ev.BargeIn) == [] and h.ending == []
 
 
 async def test_a_sure_farewell_over_tom_stops_it_and_ends_the_call(call_with):
